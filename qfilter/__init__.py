@@ -1,0 +1,61 @@
+"""qfilter: the Waylay-style ``q`` search filter language for Python.
+
+Parse a filter, bind it to a schema, and run it in memory or in SQL::
+
+    import qfilter
+
+    f = qfilter.parse("tag:demo -tag:old created:now-P1W/")
+    matches = qfilter.compile_predicate(f, qfilter.WAYLAY).filter(entities)
+
+The pipeline is one module per stage: :mod:`qfilter.parser` (text to
+:mod:`qfilter.ast`), :mod:`qfilter.semantics` (schema, users and
+:mod:`qfilter.timeexpr`), then the compilers :mod:`qfilter.memory` and
+:mod:`qfilter.sql`.
+"""
+
+from .ast import Filter, Function, Matcher, Term, Value
+from .errors import (
+    CurrentUserError,
+    FilterError,
+    FilterLimitError,
+    FilterSyntaxError,
+    MatcherError,
+    TimeExpressionError,
+    UnknownQualifierError,
+)
+from .memory import Predicate, compile_predicate
+from .parser import DEFAULT_LIMITS, Limits, parse
+from .schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
+from .semantics import Context, Plan, bind
+
+__all__ = [
+    "parse",
+    "bind",
+    "compile_predicate",
+    "Filter",
+    "Term",
+    "Value",
+    "Function",
+    "Matcher",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "Schema",
+    "Field",
+    "Kind",
+    "WAYLAY",
+    "TIMEPLUS",
+    "PRESETS",
+    "get_schema",
+    "Context",
+    "Plan",
+    "Predicate",
+    "FilterError",
+    "FilterSyntaxError",
+    "FilterLimitError",
+    "UnknownQualifierError",
+    "MatcherError",
+    "TimeExpressionError",
+    "CurrentUserError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,155 @@
+"""The ``qfilter`` command: explain a filter, or filter a JSON array with it.
+
+Exit status: 0 on success, 2 for a bad filter or bad arguments (the error
+with a caret on stderr), 1 for input that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone, tzinfo
+from importlib import resources
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import FilterError
+from .explain import describe, logic_tree
+from .memory import compile_plan
+from .parser import parse
+from .schema import PRESETS, Schema
+from .semantics import ME, Context, bind
+from .timeexpr import parse_timestamp
+
+__all__ = ["main", "build_parser", "demo_entities"]
+
+EXIT_OK, EXIT_INPUT, EXIT_FILTER = 0, 1, 2
+_JSON_TYPES = {dict: "an object", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+class InputError(Exception):
+    """Input that is not a readable JSON array of entities."""
+
+
+def demo_entities() -> list[dict[str, Any]]:
+    """The bundled demo dataset: Waylay query entities."""
+    data = resources.files("qfilter").joinpath("data/demo_queries.json").read_text(encoding="utf-8")
+    entities: list[dict[str, Any]] = json.loads(data)
+    return entities
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from None
+
+
+def _schema_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--schema", choices=sorted(PRESETS), default="waylay", help="entity shape (default: waylay)"
+    )
+
+
+def _read_entities(source: TextIO, name: str) -> list[Any]:
+    try:
+        data = json.load(source)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{name}: not valid JSON ({error})") from None
+    if not isinstance(data, list):
+        raise InputError(f"{name}: expected a JSON array of entities, got {_JSON_TYPES.get(type(data), "null")}")
+    return data
+
+
+def _load(path: str | None) -> list[Any]:
+    if path is None or path == "-":
+        return _read_entities(sys.stdin, "stdin")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _read_entities(handle, path)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def _now(text: str | None, tz: tzinfo) -> datetime:
+    current = datetime.now(timezone.utc)
+    if text is None:
+        return current
+    return parse_timestamp(text, now=current, tz=tz)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    schema: Schema = PRESETS[args.schema]
+    parsed = parse(args.query, default_qualifier=schema.default_qualifier)
+    plan = bind(parsed, schema, Context(user=ME))
+    print(f"canonical: {parsed}")
+    print("logic:")
+    print("  " + logic_tree(plan).replace("\n", "\n  "))
+    print(f"meaning: {describe(plan)}")
+    return EXIT_OK
+
+
+def _filter(args: argparse.Namespace) -> int:
+    schema: Schema = PRESETS[args.schema]
+    tz = args.tz or schema.timezone
+    try:
+        now = _now(args.now, tz)
+    except FilterError as error:
+        print(f"qfilter: --now: {error}", file=sys.stderr)
+        return EXIT_FILTER
+    parsed = parse(args.query, default_qualifier=schema.default_qualifier)
+    plan = bind(parsed, schema, Context(now=now, user=args.user, tz=args.tz))
+    predicate = compile_plan(plan, tz)
+    entities = demo_entities() if args.demo else _load(args.file)
+    json.dump(predicate.filter(entities), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+_Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``qfilter`` command."""
+    parser = argparse.ArgumentParser(
+        prog="qfilter",
+        description="The q search filter language: explain a filter or apply it to JSON entities.",
+        epilog="A query that starts with '-' goes after '--': qfilter filter -- -tag:old items.json",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    explain = commands.add_parser("explain", help="show a filter's canonical text, logic and meaning")
+    _schema_option(explain)
+    explain.add_argument("query", metavar="QUERY")
+    explain.set_defaults(run=_explain)
+
+    filter_ = commands.add_parser("filter", help="print the entities of a JSON array that match")
+    _schema_option(filter_)
+    filter_.add_argument("--now", metavar="TIMESTAMP", help="the instant 'now' stands for (default: the clock)")
+    filter_.add_argument("--user", metavar="ID", help="the current user, for @me")
+    filter_.add_argument("--tz", metavar="ZONE", type=_zone, help="time zone of times without offset")
+    filter_.add_argument("--demo", action="store_true", help="filter the bundled demo dataset")
+    filter_.add_argument("query", metavar="QUERY")
+    filter_.add_argument("file", metavar="FILE", nargs="?", help="JSON array of entities (default: stdin)")
+    filter_.set_defaults(run=_filter)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    run: _Command = args.run
+    try:
+        return run(args)
+    except FilterError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_FILTER
+    except InputError as error:
+        print(f"qfilter: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        return EXIT_OK

@@ -1,0 +1,258 @@
+"""Text to AST: the Lark LALR parser, its error messages, and the size limits.
+
+The grammar lives in ``grammar/qfilter.lark`` at the top of the source tree
+and is shipped inside the package as ``qfilter/qfilter.lark``. The parser is
+built on first use, so importing :mod:`qfilter` stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .ast import Filter, Function, Matcher, Term, Value
+from .errors import FilterLimitError, FilterSyntaxError
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+
+__all__ = ["Limits", "DEFAULT_LIMITS", "parse", "grammar_text"]
+
+_QUALIFIER_HEAD = re.compile(r"[a-z_][a-z0-9_]*")
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_ESCAPABLE = frozenset("\\\"'")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep a hostile filter from costing a service anything.
+
+    ``None`` turns a bound off.
+    """
+
+    max_length: int | None = 4096
+    max_terms: int | None = 64
+    max_matchers: int | None = 32
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def grammar_text() -> str:
+    """The Lark grammar of the filter language."""
+    packaged = resources.files(__package__).joinpath("qfilter.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    # Running from a source checkout (editable install): the grammar's home.
+    source = Path(__file__).resolve().parent.parent / "grammar" / "qfilter.lark"
+    return source.read_text(encoding="utf-8")
+
+
+def _unquote(token: str) -> str:
+    def unescape(match: re.Match[str]) -> str:
+        char = match.group(1)
+        return char if char in _ESCAPABLE else match.group(0)
+
+    return _ESCAPE.sub(unescape, token[1:-1])
+
+
+class _ToAst:
+    """Callbacks the LALR parser runs as it reduces: it builds the AST directly.
+
+    Stateless, so one parser serves every call; errors raised here carry a
+    position only and get their text in :func:`parse`.
+    """
+
+    def bare_value(self, children: list[Token]) -> Value:
+        (token,) = children
+        return Value(str(token), token.start_pos or 0)
+
+    def quoted_value(self, children: list[Token]) -> Value:
+        (token,) = children
+        value = _unquote(str(token))
+        if not value:
+            raise FilterSyntaxError(
+                "empty matcher", position=token.start_pos, hint="remove it or put text in the quotes"
+            )
+        return Value(value, (token.start_pos or 0) + 1)
+
+    def function(self, children: list[Any]) -> Function:
+        name_token, argument = children
+        return Function(str(name_token)[:-1], argument.text, name_token.start_pos or 0)
+
+    def matchers(self, children: list[Matcher]) -> tuple[Matcher, ...]:
+        return tuple(children)
+
+    def qualified_term(self, children: list[Any]) -> Term:
+        minus, qualifier, matchers = children
+        name = str(qualifier)[:-1]
+        start = qualifier.start_pos or 0
+        head = name.split(".", 1)[0]
+        if not _QUALIFIER_HEAD.fullmatch(head):
+            raise FilterSyntaxError(
+                f"invalid qualifier {name!r}",
+                position=start,
+                hint=f"qualifiers are lowercase letters, digits and '_', e.g. {head.lower()!r}",
+            )
+        return Term(name, matchers, minus is not None, minus.start_pos if minus is not None else start)
+
+    def bare_term(self, children: list[Any]) -> Term:
+        minus, matchers = children
+        start = minus.start_pos if minus is not None else matchers[0].position
+        return Term("", matchers, minus is not None, start)  # qualifier filled in by parse()
+
+    def start(self, children: list[Term]) -> Filter:
+        return Filter(tuple(children))
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    from lark import Lark
+
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        maybe_placeholders=True,
+        transformer=_ToAst(),
+        cache=True,
+    )
+
+
+# What each terminal means to a user, for "expected ..." messages.
+_EXPECTED_WORDS = {
+    "QUALIFIER": "a qualifier such as 'tag:'",
+    "MINUS": "'-'",
+    "BARE": "a matcher",
+    "STRING": "a quoted matcher",
+    "FUNCTION": "like( or contains(",
+    "BARE_ARGUMENT": "a function argument",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "_WS": "a space",
+    "$END": "the end of the filter",
+}
+
+
+def _describe_expected(names: set[str]) -> str:
+    words = sorted({_EXPECTED_WORDS.get(name, name) for name in names})
+    return " or ".join(words) if words else "nothing"
+
+
+def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    if isinstance(error, UnexpectedCharacters):
+        position = error.pos_in_stream
+        char = text[position]
+        expected = _describe_expected(set(error.allowed or ()))
+        if char in "\"'":
+            return FilterSyntaxError(
+                "unterminated quote", text=text, position=position, hint=f"close it with {char}"
+            )
+        if char == ",":
+            return FilterSyntaxError(
+                "empty matcher", text=text, position=position, hint="remove the extra ','"
+            )
+        if char.isspace():
+            return FilterSyntaxError(
+                f"unexpected space, expected {expected}",
+                text=text,
+                position=position,
+                hint="quote a matcher that holds spaces",
+            )
+        return FilterSyntaxError(
+            f"unexpected character {char!r}, expected {expected}", text=text, position=position
+        )
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        at_end = token.type == "$END"
+        position = len(text) if at_end else (token.start_pos or 0)
+        expected = set(error.expected or ())
+        previous = text[:position].rstrip()
+        if previous.endswith("-") and "QUALIFIER" in expected:
+            return FilterSyntaxError(
+                "expected a qualifier after '-'", text=text, position=position
+            )
+        if expected & {"BARE", "STRING", "BARE_ARGUMENT"} and (
+            at_end or token.type in ("_WS", "COMMA", "RPAR")
+        ):
+            return FilterSyntaxError(
+                "empty matcher",
+                text=text,
+                position=position,
+                hint="a matcher must follow ':' and ','; quote a matcher that holds spaces",
+            )
+        found = "end of the filter" if at_end else repr(str(token))
+        return FilterSyntaxError(
+            f"unexpected {found}, expected {_describe_expected(expected)}",
+            text=text,
+            position=position,
+        )
+    return FilterSyntaxError(str(error), text=text, position=None)
+
+
+def parse(
+    text: str,
+    *,
+    default_qualifier: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Filter:
+    """Parse a filter text into a :class:`~qfilter.ast.Filter`.
+
+    ``default_qualifier`` makes a bare word ``w`` mean ``default_qualifier:w``;
+    without it a bare word is a syntax error. Raises a
+    :class:`~qfilter.errors.FilterError` for anything that is not a filter.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a filter is a str, not {type(text).__name__}")
+    if limits.max_length is not None and len(text) > limits.max_length:
+        raise FilterLimitError(
+            f"the filter is {len(text)} characters long, more than the limit of {limits.max_length}",
+            text=text,
+            position=limits.max_length,
+        )
+    if not text or text.isspace():
+        return Filter()
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        parsed: Filter = _lark().parse(text)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text) from None
+    except FilterSyntaxError as error:
+        raise error.with_text(text) from None
+    return _checked(parsed, text, default_qualifier, limits)
+
+
+def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: Limits) -> Filter:
+    """Apply the size limits and the default qualifier to a freshly parsed filter."""
+    terms = parsed.terms
+    if limits.max_terms is not None and len(terms) > limits.max_terms:
+        raise FilterLimitError(
+            f"the filter has {len(terms)} terms, more than the limit of {limits.max_terms}",
+            text=text,
+            position=terms[limits.max_terms].position,
+        )
+    for index, term in enumerate(terms):
+        if limits.max_matchers is not None and len(term.matchers) > limits.max_matchers:
+            raise FilterLimitError(
+                f"a term has {len(term.matchers)} matchers, more than the limit of {limits.max_matchers}",
+                text=text,
+                position=term.matchers[limits.max_matchers].position,
+            )
+        if not term.qualifier:
+            first = term.matchers[0]
+            if default_qualifier is None:
+                raise FilterSyntaxError(
+                    "expected 'qualifier:matcher'",
+                    text=text,
+                    position=first.position,
+                    hint=f"write e.g. name:{first} to search names",
+                )
+            terms = terms[:index] + (replace(term, qualifier=default_qualifier),) + terms[index + 1 :]
+    return Filter(terms, text)

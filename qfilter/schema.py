@@ -1,0 +1,194 @@
+"""Schemas: which qualifiers exist, what matcher each takes, where its value lives.
+
+A schema is plain data handed to the compilers. The two presets,
+:data:`WAYLAY` and :data:`TIMEPLUS`, are built the same way an application
+builds its own::
+
+    from qfilter import Field, Kind, Schema
+
+    DEVICES = Schema("devices", (
+        Field("name", Kind.TEXT, "name"),
+        Field("tag", Kind.EXACT, "labels"),
+        Field("created", Kind.TIME, "created_at"),
+    ))
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
+
+from .errors import UnknownQualifierError
+
+__all__ = ["Kind", "Field", "Schema", "WAYLAY", "TIMEPLUS", "PRESETS", "get_schema"]
+
+
+class Kind(enum.Enum):
+    """The kind of matcher a qualifier takes, which decides what "matches" means."""
+
+    TEXT = "text"
+    """A fragment the text contains, ignoring case (``name:demo``)."""
+    EXACT = "exact"
+    """A value equal to one of the field's values, case-sensitive (``tag:prio1``)."""
+    USER = "user"
+    """A user id, or ``@me`` for the current user (``created_by:@me``)."""
+    TIME = "time"
+    """A time interval (``created:now-P1W/``)."""
+    META = "meta"
+    """``meta.<path>``: equal value, ``like(glob)`` or ``contains(text)``."""
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(part.removesuffix("[*]") for part in path.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One qualifier of a schema.
+
+    ``paths`` are dotted paths into the entity (``attrs.created``); a list met
+    on the way is traversed (``query.data[*].resource``, the ``[*]`` is only a
+    reminder). An entity matches when any value found on any path does. For
+    :attr:`Kind.META` the qualifier is the prefix (``meta``) and the path the
+    object the ``meta.<key>`` keys are looked up in.
+    """
+
+    qualifier: str
+    kind: Kind
+    paths: tuple[str, ...] | str
+    label: str = ""
+    """The noun used when explaining a filter in words ("tag", "creator")."""
+    segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        paths = (self.paths,) if isinstance(self.paths, str) else tuple(self.paths)
+        if not paths:
+            raise ValueError(f"field {self.qualifier!r} needs at least one path")
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "segments", tuple(_segments(path) for path in paths))
+        if not self.label:
+            object.__setattr__(self, "label", self.qualifier.replace("_", " "))
+
+    def metadata_key(self, qualifier: str) -> Field:
+        """The field for ``meta.<key>`` under this metadata field."""
+        key = qualifier.split(".", 1)[1]
+        base = self.paths[0]  # type: ignore[index]
+        return Field(qualifier, Kind.META, f"{base}.{key}", label=f"metadata {key}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The qualifiers a filter may use and how each is matched.
+
+    ``default_qualifier`` lets a bare word mean ``default_qualifier:word``.
+    ``timezone`` is the zone of times written without an offset, in filters
+    and in entities.
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    default_qualifier: str | None = None
+    timezone: tzinfo = timezone.utc
+    by_qualifier: dict[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, Field] = {}
+        for item in self.fields:
+            if item.qualifier in index:
+                raise ValueError(f"schema {self.name!r} declares {item.qualifier!r} twice")
+            index[item.qualifier] = item
+        object.__setattr__(self, "by_qualifier", index)
+        if self.default_qualifier is not None and self.default_qualifier not in index:
+            raise ValueError(f"default qualifier {self.default_qualifier!r} is not a field")
+
+    @property
+    def qualifiers(self) -> list[str]:
+        """The qualifiers, as a user would write them (``meta.<key>`` for metadata)."""
+        return [f"{f.qualifier}.<key>" if f.kind is Kind.META else f.qualifier for f in self.fields]
+
+    def field_for(self, qualifier: str, *, text: str = "", position: int | None = None) -> Field:
+        """The field a qualifier names; an :class:`UnknownQualifierError` if none."""
+        found = self.by_qualifier.get(qualifier)
+        if found is not None and found.kind is not Kind.META:
+            return found
+        head = qualifier.split(".", 1)[0]
+        meta = self.by_qualifier.get(head)
+        if meta is not None and meta.kind is Kind.META and "." in qualifier:
+            return meta.metadata_key(qualifier)
+        if meta is not None and meta.kind is Kind.META:
+            raise UnknownQualifierError(
+                f"{qualifier!r} needs a key",
+                text=text,
+                position=position,
+                hint=f"write {qualifier}.<key>, e.g. {qualifier}.description",
+            )
+        names = [f.qualifier for f in self.fields]
+        close = difflib.get_close_matches(qualifier, names, n=1, cutoff=0.5)
+        suggestion = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownQualifierError(
+            f"unknown qualifier {qualifier!r}",
+            text=text,
+            position=position,
+            hint=f"{suggestion}known qualifiers: {', '.join(self.qualifiers)}",
+        )
+
+    def with_fields(self, fields: Iterable[Field], **changes: object) -> Schema:
+        """A copy with other fields (and other settings given by keyword)."""
+        settings: dict[str, object] = {
+            "name": self.name,
+            "default_qualifier": self.default_qualifier,
+            "timezone": self.timezone,
+        }
+        settings.update(changes)
+        return Schema(fields=tuple(fields), **settings)  # type: ignore[arg-type]
+
+
+WAYLAY = Schema(
+    "waylay",
+    (
+        Field("name", Kind.TEXT, "name"),
+        Field("resource", Kind.EXACT, ("meta.resource", "query.resource", "query.data[*].resource")),
+        Field("tag", Kind.EXACT, "meta.tags"),
+        Field("created_by", Kind.USER, "attrs.created_by", label="creator"),
+        Field("modified_by", Kind.USER, "attrs.modified_by", label="last modifier"),
+        Field("user", Kind.USER, ("attrs.created_by", "attrs.modified_by"), label="creator or last modifier"),
+        Field("created", Kind.TIME, "attrs.created", label="creation time"),
+        Field("modified", Kind.TIME, "attrs.modified", label="last modification time"),
+        Field("meta", Kind.META, "meta", label="metadata"),
+    ),
+)
+"""Waylay time series query entities (the search API of seed 004)."""
+
+TIMEPLUS = Schema(
+    "timeplus",
+    (
+        Field("name", Kind.TEXT, "name"),
+        Field("tag", Kind.EXACT, "tags"),
+        Field("description", Kind.TEXT, "description"),
+        Field("sql", Kind.TEXT, "sql", label="SQL"),
+        Field("created_by", Kind.USER, ("created_by.id", "created_by"), label="creator"),
+        Field("modified_by", Kind.USER, ("last_updated_by.id", "last_updated_by"), label="last modifier"),
+        Field(
+            "user",
+            Kind.USER,
+            ("created_by.id", "created_by", "last_updated_by.id", "last_updated_by"),
+            label="creator or last modifier",
+        ),
+        Field("created", Kind.TIME, "created_at", label="creation time"),
+        Field("modified", Kind.TIME, "last_updated_at", label="last modification time"),
+    ),
+)
+"""Timeplus saved queries (the "Saved queries" resource of seed 000)."""
+
+PRESETS: dict[str, Schema] = {"waylay": WAYLAY, "timeplus": TIMEPLUS}
+
+
+def get_schema(name: str) -> Schema:
+    """A preset schema by name (``waylay`` or ``timeplus``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown schema {name!r}; presets: {', '.join(PRESETS)}") from None

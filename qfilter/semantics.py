@@ -1,0 +1,173 @@
+"""From AST to meaning: bind a filter to a schema and a context.
+
+:func:`bind` checks every qualifier against the schema, resolves ``@me`` and
+every time expression, and applies the combination logic of the language
+(terms grouped by qualifier and exclusion; OR within a group, NOT-OR for an
+excluded group, AND across groups; AND between the matchers of a term). The
+result, a :class:`Plan`, is what every compiler (in memory, SQL) walks: they
+never see the raw text, so they cannot disagree about what it means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from typing import TypeAlias
+
+from .ast import Filter, Function, Matcher, Term, Value
+from .errors import CurrentUserError, FilterError, MatcherError
+from .schema import Field, Kind, Schema
+from .timeexpr import Interval, parse_interval
+
+__all__ = [
+    "Context",
+    "Contains",
+    "Equals",
+    "Like",
+    "Within",
+    "Condition",
+    "Group",
+    "Plan",
+    "bind",
+    "ME",
+]
+
+ME = "@me"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a filter's meaning depends on besides its text.
+
+    ``now`` is the instant every ``now`` stands for (the current time when
+    ``None``); ``user`` is the current user for ``@me``; ``tz`` overrides the
+    schema's time zone for times written without an offset.
+    """
+
+    now: datetime | None = None
+    user: str | None = None
+    tz: tzinfo | None = None
+
+    def instant(self) -> datetime:
+        """``now`` as an aware datetime (naive means UTC)."""
+        if self.now is None:
+            return datetime.now(timezone.utc)
+        if self.now.tzinfo is None:
+            return self.now.replace(tzinfo=timezone.utc)
+        return self.now
+
+
+@dataclass(frozen=True, slots=True)
+class Contains:
+    """The value's text contains ``text`` (compared lower-cased if ``ignore_case``)."""
+
+    text: str
+    ignore_case: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Equals:
+    """The value, as text, equals ``value`` exactly."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    """The value's text matches a glob (``*`` any run, ``?`` one character), ignoring case."""
+
+    glob: str
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """The value is an instant inside the interval."""
+
+    interval: Interval
+
+
+Condition: TypeAlias = Contains | Equals | Like | Within
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Terms sharing a qualifier and an exclusion flag.
+
+    Holds when any alternative holds (none, if ``excluded``); an alternative
+    holds when all its conditions hold, each for some value of the field.
+    """
+
+    field: Field
+    excluded: bool
+    alternatives: tuple[tuple[Condition, ...], ...]
+    terms: tuple[Term, ...] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A bound filter: holds when every group holds. No groups holds always."""
+
+    groups: tuple[Group, ...]
+    filter: Filter = field(compare=False, repr=False)
+    schema: Schema = field(compare=False, repr=False)
+
+
+def _condition(
+    matcher: Matcher, target: Field, context: Context, now: datetime, tz: tzinfo, text: str
+) -> Condition:
+    if isinstance(matcher, Function):
+        if target.kind is not Kind.META:
+            raise MatcherError(
+                f"{target.qualifier!r} takes no {matcher.name}(...) matcher",
+                text=text,
+                position=matcher.position,
+                hint=f'to search for the text itself, quote it: {target.qualifier}:"{matcher}"',
+            )
+        if matcher.name == "like":
+            return Like(matcher.argument)
+        return Contains(matcher.argument, ignore_case=False)
+    value = matcher.text
+    kind = target.kind
+    if kind is Kind.TEXT:
+        return Contains(value.lower(), ignore_case=True)
+    if kind is Kind.TIME:
+        try:
+            return Within(parse_interval(value, now=now, tz=tz))
+        except FilterError as error:
+            raise error.with_text(text, matcher.position) from None
+    if kind is Kind.USER and value == ME:
+        if context.user is None:
+            raise CurrentUserError(
+                "@me needs a current user, and none was given",
+                text=text,
+                position=matcher.position,
+                hint="sign in, or pass the user (--user on the command line)",
+            )
+        return Equals(context.user)
+    return Equals(value)
+
+
+def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
+    """Give a parsed filter its meaning under ``schema`` and ``context``.
+
+    Raises a :class:`~qfilter.errors.FilterError` for an unknown qualifier, a
+    matcher its qualifier does not take, a bad time or ``@me`` without a user.
+    """
+    context = context or Context()
+    now = context.instant()
+    tz = context.tz or schema.timezone
+    text = parsed.source or str(parsed)
+    grouped: dict[tuple[str, bool], list[Term]] = {}
+    fields: dict[str, Field] = {}
+    for term in parsed.terms:
+        if term.qualifier not in fields:
+            fields[term.qualifier] = schema.field_for(term.qualifier, text=text, position=term.position)
+        grouped.setdefault((term.qualifier, term.excluded), []).append(term)
+    groups = []
+    for (qualifier, excluded), terms in grouped.items():
+        target = fields[qualifier]
+        alternatives = tuple(
+            tuple(_condition(m, target, context, now, tz, text) for m in term.matchers) for term in terms
+        )
+        groups.append(Group(target, excluded, alternatives, tuple(terms)))
+    return Plan(tuple(groups), parsed, schema)

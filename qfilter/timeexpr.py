@@ -1,0 +1,267 @@
+"""Time intervals, timestamps and periods (language section 5).
+
+Turns the text of a ``created:``/``modified:`` matcher into a half-open
+:class:`Interval` of aware datetimes. ISO 8601 values are read by
+``python-dateutil`` and ``isodate``; the regular expressions here only decide
+which of the many ISO 8601 spellings the language accepts, so that week dates,
+basic format and fractional years are rejected instead of half-read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+import isodate
+from dateutil.parser import isoparse
+from dateutil.relativedelta import relativedelta
+
+from .errors import TimeExpressionError
+
+__all__ = [
+    "Interval",
+    "Period",
+    "parse_interval",
+    "parse_timestamp",
+    "parse_period",
+    "to_instant",
+]
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_DATE_TIME = re.compile(
+    r"""
+    (?P<year>\d{4})
+    (?:-(?P<month>\d{2})
+      (?:-(?P<day>\d{2})
+        (?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?
+          (?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?
+        )?
+      )?
+    )?
+    """,
+    re.X,
+)
+_NOW = re.compile(r"(?i:now)(?:(?P<sign>[+-])(?P<period>.*))?", re.S)
+_EPOCH_MILLIS = re.compile(r"\d+")
+_NUMBER = r"\d+(?:[.]\d+)?"
+_PERIOD = re.compile(
+    rf"""
+    P(?!$)
+    (?P<date>(?:\d+Y)?(?:\d+M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?)
+    (?:T(?=\d)(?P<time>(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?))?
+    """,
+    re.X,
+)
+
+_TIMESTAMP_HINT = "use now, now-P1D, 2020-04-22, 2020-04-22T12:34:00Z or epoch milliseconds"
+_PERIOD_HINT = "a period is written like P1W, P3D, PT2H or P1Y2M"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """An ISO 8601 duration split the way calendar arithmetic needs it.
+
+    ``calendar`` (years, months, weeks, days) moves the date on the wall clock;
+    ``elapsed`` (hours, minutes, seconds) is physical time.
+    """
+
+    text: str
+    calendar: relativedelta
+    elapsed: timedelta
+
+    def add_to(self, moment: datetime, sign: int = 1) -> datetime:
+        """``moment + sign * self`` in ``moment``'s own time zone."""
+        local = moment + (self.calendar if sign > 0 else -self.calendar)
+        if not self.elapsed:
+            return _normalise(local)
+        as_utc = local.astimezone(UTC) + sign * self.elapsed
+        return as_utc.astimezone(moment.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """``start <= t < end``; a missing bound is open."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def __contains__(self, moment: datetime) -> bool:
+        if self.start is not None and moment < self.start:
+            return False
+        return self.end is None or moment < self.end
+
+
+def _normalise(moment: datetime) -> datetime:
+    """Re-resolve a wall-clock result so that its UTC offset is the right one."""
+    return moment.astimezone(UTC).astimezone(moment.tzinfo)
+
+
+def _error(message: str, token: str, position: int, hint: str | None) -> TimeExpressionError:
+    return TimeExpressionError(f"{message} {token!r}", position=position, hint=hint)
+
+
+def parse_period(token: str, position: int = 0) -> Period:
+    """Read an ISO 8601 period token (``P1W``, ``PT2H``, ``P1Y2M``)."""
+    match = _PERIOD.fullmatch(token)
+    if match is None or not (match["date"] or match["time"]):
+        raise _error("invalid period", token, position, _PERIOD_HINT)
+    calendar = relativedelta()
+    if match["date"]:
+        date_part = isodate.parse_duration("P" + match["date"])
+        if isinstance(date_part, isodate.Duration):
+            calendar = relativedelta(
+                years=int(date_part.years), months=int(date_part.months), days=date_part.tdelta.days
+            )
+            rest = date_part.tdelta - timedelta(days=date_part.tdelta.days)
+        else:
+            calendar = relativedelta(days=date_part.days)
+            rest = date_part - timedelta(days=date_part.days)
+        # Fractions of a day are wall-clock time, like the whole days.
+        calendar += relativedelta(seconds=rest.seconds, microseconds=rest.microseconds)
+    elapsed = timedelta()
+    if match["time"]:
+        elapsed = isodate.parse_duration("PT" + match["time"])
+    return Period(token, calendar, elapsed)
+
+
+def parse_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int = 0) -> datetime:
+    """Read a timestamp token (``now``, ``now-P1D``, ISO 8601, epoch millis) as an aware datetime.
+
+    ``now`` is the instant every ``now`` of the filter stands for; ``tz`` is the
+    zone of texts without an offset, and of arithmetic on ``now``.
+    """
+    moment, _ = _timestamp(token, now=now, tz=tz, position=position)
+    return moment
+
+
+def _timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, str | None]:
+    """The instant, and for a reduced-precision date its unit (year, month or day)."""
+    now_match = _NOW.fullmatch(token)
+    if now_match is not None:
+        local_now = now.astimezone(tz)
+        if now_match["sign"] is None:
+            return local_now, None
+        period = parse_period(now_match["period"], position + 4)
+        return period.add_to(local_now, 1 if now_match["sign"] == "+" else -1), None
+    if len(token) != 4 and _EPOCH_MILLIS.fullmatch(token):
+        try:
+            return _EPOCH + timedelta(milliseconds=int(token)), None
+        except OverflowError:
+            raise _error("epoch milliseconds out of range", token, position, None) from None
+    match = _DATE_TIME.fullmatch(token)
+    if match is None:
+        raise _error("invalid timestamp", token, position, _TIMESTAMP_HINT)
+    try:
+        parsed = isoparse(token)
+    except (ValueError, OverflowError) as error:
+        raise _error(f"impossible date ({error})", token, position, None) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+        parsed = _normalise(parsed) if isinstance(tz, timezone) else parsed
+    if match["time"]:
+        return parsed, None
+    return parsed, "day" if match["day"] else "month" if match["month"] else "year"
+
+
+_UNIT_STEP = {
+    "year": relativedelta(years=1),
+    "month": relativedelta(months=1),
+    "day": relativedelta(days=1),
+}
+
+
+def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
+    """Read an interval matcher into an :class:`Interval` (language section 5).
+
+    Raises :class:`~qfilter.errors.TimeExpressionError` with a position relative
+    to ``text`` for anything that is not one of the accepted forms.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    if text.count("/") > 1:
+        second = text.index("/", text.index("/") + 1)
+        raise TimeExpressionError(
+            "an interval has at most one '/'", position=second, hint="write start/end"
+        )
+    if "/" not in text:
+        return _single_date(text, now=now, tz=tz)
+    start_text, end_text = text.split("/")
+    end_position = len(start_text) + 1
+    start_is_period = start_text.startswith("P")
+    end_is_period = end_text.startswith("P")
+    if not start_text and not end_text:
+        raise TimeExpressionError(
+            "an interval needs a start or an end", position=0, hint="write e.g. now-P1D/ or 2020/2021"
+        )
+    if start_is_period and end_is_period:
+        raise TimeExpressionError(
+            "an interval cannot be two periods", position=0, hint="anchor one end: now-P1W/P1D or P1D/now"
+        )
+    if start_is_period:
+        if not end_text:
+            raise TimeExpressionError(
+                "a period needs a timestamp on the other side of '/'",
+                position=end_position,
+                hint=f"write e.g. {start_text}/now",
+            )
+        period = parse_period(start_text, 0)
+        end, _ = _timestamp(end_text, now=now, tz=tz, position=end_position)
+        return Interval(period.add_to(end, -1), end)
+    if end_is_period:
+        if not start_text:
+            raise TimeExpressionError(
+                "a period needs a timestamp on the other side of '/'",
+                position=0,
+                hint=f"write e.g. now-{end_text}/ for since",
+            )
+        start, _ = _timestamp(start_text, now=now, tz=tz, position=0)
+        return Interval(start, parse_period(end_text, end_position).add_to(start, 1))
+    start = _timestamp(start_text, now=now, tz=tz, position=0)[0] if start_text else None
+    end = _timestamp(end_text, now=now, tz=tz, position=end_position)[0] if end_text else None
+    return Interval(start, end)
+
+
+def _single_date(text: str, *, now: datetime, tz: tzinfo) -> Interval:
+    """An interval without '/': only a year, month or day stands alone."""
+    if text.startswith("P"):
+        raise TimeExpressionError(
+            f"a period alone is not an interval: {text!r}",
+            position=0,
+            hint=f"write now-{text}/ for the {text} up to now",
+        )
+    start, unit = _timestamp(text, now=now, tz=tz, position=0)
+    if unit is None:
+        raise TimeExpressionError(
+            f"an interval needs '/': {text!r}",
+            position=0,
+            hint=f"write '{text}/' for since, '/{text}' for before",
+        )
+    return Interval(start, _normalise(start + _UNIT_STEP[unit]))
+
+
+def to_instant(value: object, tz: tzinfo = UTC) -> datetime | None:
+    """An entity's time value as an aware datetime, or ``None`` if it holds none.
+
+    Accepts ``datetime`` (naive means ``tz``), ``date`` (its first instant in
+    ``tz``) and ISO 8601 text; anything unreadable counts as missing.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                moment = isoparse(value)
+            except (ValueError, OverflowError):
+                return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
