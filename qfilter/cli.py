@@ -59,7 +59,7 @@ def _read_entities(source: TextIO, name: str) -> list[Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{name}: not valid JSON ({error})") from None
     if not isinstance(data, list):
-        raise InputError(f"{name}: expected a JSON array of entities, got {_JSON_TYPES.get(type(data), "null")}")
+        raise InputError(f"{name}: expected a JSON array of entities, got {_JSON_TYPES.get(type(data), 'null')}")
     return data
 
 
