@@ -178,8 +178,9 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
             return FilterSyntaxError(
                 "expected a qualifier after '-'", text=text, position=position
             )
+        next_char = "" if at_end else text[position]
         if expected & {"BARE", "STRING", "BARE_ARGUMENT"} and (
-            at_end or token.type in ("_WS", "COMMA", "RPAR")
+            at_end or next_char in ",)" or next_char.isspace()
         ):
             return FilterSyntaxError(
                 "empty matcher",

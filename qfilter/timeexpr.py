@@ -83,10 +83,20 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """``start <= t < end``; a missing bound is open."""
+    """``start <= t < end``; a missing bound is open.
+
+    Bounds are kept in UTC: Python compares two datetimes that share a
+    ``tzinfo`` by wall clock, which is wrong around a DST change.
+    """
 
     start: datetime | None
     end: datetime | None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            bound = getattr(self, name)
+            if bound is not None:
+                object.__setattr__(self, name, bound.astimezone(UTC))
 
     def __contains__(self, moment: datetime) -> bool:
         if self.start is not None and moment < self.start:

@@ -1,0 +1,221 @@
+"""Hypothesis strategies for filters, so a service can property-test its endpoint.
+
+Needs ``hypothesis`` (the ``qfilter[strategies]`` extra)::
+
+    from hypothesis import given
+    from qfilter import WAYLAY
+    from qfilter.strategies import filter_texts
+
+    @given(filter_texts(WAYLAY))
+    def test_listing_never_fails(q):
+        assert client.get("/config/query", params={"q": q}).status_code == 200
+
+With a schema, every generated filter is valid for it (right qualifiers, the
+matcher kinds they take, well-formed times); ``@me`` is only generated when
+``with_me`` is true, so the caller must then supply a current user. Without a
+schema, any well-formed qualifier and matcher may appear: the filters parse,
+but need not bind.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from .ast import Filter, Function, Matcher, Term, Value
+from .schema import Field, Kind, Schema
+from .semantics import ME
+
+__all__ = [
+    "filters",
+    "filter_texts",
+    "terms",
+    "matchers",
+    "spellings",
+    "timestamp_texts",
+    "period_texts",
+    "interval_texts",
+    "user_ids",
+    "any_text",
+]
+
+any_text = st.text(min_size=1, max_size=12)
+"""Any non-empty text a matcher may hold (quotes, commas, spaces, non-ASCII...)."""
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz_"
+_qualifier_heads = st.builds(
+    str.__add__, st.sampled_from(_LOWER), st.text(alphabet=_LOWER + "0123456789", max_size=8)
+)
+_path_keys = st.text(alphabet=_LOWER + "ABCXYZ0123456789-", min_size=1, max_size=6)
+
+user_ids = st.sampled_from(["users/0476f99d", "users/alice", "users/bob", "Alice", "@other"])
+"""Plain user ids (never ``@me``)."""
+
+
+def period_texts() -> st.SearchStrategy[str]:
+    """ISO 8601 periods the language accepts (``P1W``, ``PT2H``, ``P1Y2M3DT4H5M6.5S``)."""
+    count = st.integers(0, 40)
+    fraction = st.sampled_from(["", ".5", ".25"])
+
+    @st.composite
+    def build(draw: st.DrawFn) -> str:
+        parts = {unit: draw(st.one_of(st.none(), count)) for unit in "YMWDHIS"}
+        date = "".join(f"{parts[u]}{u}" for u in "YMWD" if parts[u] is not None)
+        time = "".join(
+            f"{parts[u]}{draw(fraction)}{'M' if u == 'I' else u}" for u in "HIS" if parts[u] is not None
+        )
+        if not date and not time:
+            date = f"{draw(st.integers(1, 30))}D"
+        return "P" + date + (f"T{time}" if time else "")
+
+    return build()
+
+
+def timestamp_texts(with_reduced: bool = True) -> st.SearchStrategy[str]:
+    """Timestamp tokens: ``now``/``now±P``, ISO dates and date-times with offsets, epoch millis."""
+    moments = st.datetimes(min_value=_datetime(1971), max_value=_datetime(2099))
+    offsets = st.sampled_from(["", "Z", "+00:00", "+02:00", "-05:30", "+0100", "-03"])
+    options = [
+        st.sampled_from(["now", "NOW", "Now"]),
+        st.builds(lambda sign, p: f"now{sign}{p}", st.sampled_from("+-"), period_texts()),
+        st.builds(lambda m, o: m.strftime("%Y-%m-%dT%H:%M:%S") + o, moments, offsets),
+        st.builds(lambda m, o: m.strftime("%Y-%m-%dT%H:%M") + o, moments, offsets),
+        st.builds(lambda m, o: m.isoformat(timespec="microseconds") + o, moments, offsets),
+        st.integers(10**5, 4 * 10**12).map(str).filter(lambda s: len(s) != 4),
+    ]
+    if with_reduced:
+        options.append(st.builds(lambda m, n: m.strftime("%Y-%m-%d")[:n], moments, st.sampled_from([4, 7, 10])))
+    return st.one_of(options)
+
+
+def _datetime(year: int):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    return datetime(year, 1, 1)
+
+
+def interval_texts() -> st.SearchStrategy[str]:
+    """Every accepted interval form: ``T/T``, ``T/``, ``/T``, ``T/P``, ``P/T`` and a lone date."""
+    stamp = timestamp_texts()
+    return st.one_of(
+        st.builds(lambda a, b: f"{a}/{b}", stamp, stamp),
+        stamp.map(lambda a: f"{a}/"),
+        stamp.map(lambda b: f"/{b}"),
+        st.builds(lambda a, p: f"{a}/{p}", stamp, period_texts()),
+        st.builds(lambda p, b: f"{p}/{b}", period_texts(), stamp),
+        st.builds(lambda y, m, d, n: f"{y:04d}-{m:02d}-{d:02d}"[:n], st.integers(1971, 2099),
+                  st.integers(1, 12), st.integers(1, 28), st.sampled_from([4, 7, 10])),
+    )
+
+
+def _function(argument: st.SearchStrategy[str]) -> st.SearchStrategy[Function]:
+    return st.builds(Function, st.sampled_from(["like", "contains"]), argument)
+
+
+def matchers(
+    kind: Kind | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    with_me: bool = False,
+) -> st.SearchStrategy[Matcher]:
+    """Matchers valid for a kind of qualifier (any kind when ``None``)."""
+    if kind is Kind.TIME:
+        return interval_texts().map(Value)
+    if kind is Kind.USER:
+        users = st.one_of(user_ids, st.just(ME)) if with_me else user_ids
+        return users.map(Value)
+    plain = values.map(Value)
+    if kind is Kind.META or kind is None:
+        return st.one_of(plain, _function(values))
+    return plain
+
+
+def _field_qualifier(target: Field) -> st.SearchStrategy[str]:
+    if target.kind is Kind.META:
+        return st.lists(_path_keys, min_size=1, max_size=2).map(lambda keys: ".".join([target.qualifier, *keys]))
+    return st.just(target.qualifier)
+
+
+def terms(
+    schema: Schema | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    meta_keys: st.SearchStrategy[str] | None = None,
+    with_me: bool = False,
+    max_matchers: int = 3,
+) -> st.SearchStrategy[Term]:
+    """One term; with a schema, one that is valid for it."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Term:
+        if schema is None:
+            qualifier = draw(st.builds(lambda h, ks: ".".join([h, *ks]), _qualifier_heads,
+                                       st.lists(_path_keys, max_size=2)))
+            kind = None
+        else:
+            target = draw(st.sampled_from(schema.fields))
+            kind = target.kind
+            if kind is Kind.META and meta_keys is not None:
+                qualifier = f"{target.qualifier}.{draw(meta_keys)}"
+            else:
+                qualifier = draw(_field_qualifier(target))
+        found = draw(st.lists(matchers(kind, values=values, with_me=with_me), min_size=1, max_size=max_matchers))
+        return Term(qualifier, tuple(found), draw(st.booleans()))
+
+    return build()
+
+
+def filters(
+    schema: Schema | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    meta_keys: st.SearchStrategy[str] | None = None,
+    with_me: bool = False,
+    max_terms: int = 6,
+) -> st.SearchStrategy[Filter]:
+    """Filter ASTs; with a schema, ones that bind under it.
+
+    ``values`` draws the text of plain matchers and function arguments: pass a
+    small pool to make filters that actually select some of your entities.
+    """
+    return st.lists(
+        terms(schema, values=values, meta_keys=meta_keys, with_me=with_me), max_size=max_terms
+    ).map(lambda found: Filter(tuple(found)))
+
+
+def _quoted(text: str, quote: str) -> str:
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+def _spell_value(draw: st.DrawFn, text: str, bare_ok: bool) -> str:
+    options = ['"', "'"] + (["bare"] if bare_ok else [])
+    choice = draw(st.sampled_from(options))
+    return text if choice == "bare" else _quoted(text, choice)
+
+
+def spellings(parsed: Filter) -> st.SearchStrategy[str]:
+    """Texts that parse to ``parsed``: quoting, quote style and spacing vary."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> str:
+        pieces = []
+        for term in parsed.terms:
+            written = []
+            for matcher in term.matchers:
+                canonical = str(matcher)
+                if isinstance(matcher, Function):
+                    bare_ok = not canonical.endswith('")')
+                    argument = _spell_value(draw, matcher.argument, bare_ok)
+                    written.append(f"{matcher.name}({argument})")
+                else:
+                    written.append(_spell_value(draw, matcher.text, not canonical.startswith('"')))
+            pieces.append(("-" if term.excluded else "") + f"{term.qualifier}:" + ",".join(written))
+        spaces = st.sampled_from([" ", "  ", "\t", " \n "])
+        text = "".join(piece + draw(spaces) for piece in pieces)
+        return draw(st.sampled_from(["", " "])) + text
+
+    return build()
+
+
+def filter_texts(schema: Schema | None = None, **options: object) -> st.SearchStrategy[str]:
+    """Filter texts (not only canonical ones); options as for :func:`filters`."""
+    return filters(schema, **options).flatmap(spellings)  # type: ignore[arg-type]
