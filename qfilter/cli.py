@@ -80,9 +80,34 @@ def _now(text: str | None, tz: tzinfo) -> datetime:
     return parse_timestamp(text, now=current, tz=tz)
 
 
+def _query(args: argparse.Namespace) -> str:
+    """The filter text: the QUERY argument, or the contents of --query-file."""
+    if args.query_file is not None and args.query is not None and getattr(args, "file", "") is None:
+        # With --query-file the one positional argument is the entities file.
+        args.file, args.query = args.query, None
+    if args.query_file is None:
+        if args.query is None:
+            raise InputError("give a QUERY or --query-file")
+        query: str = args.query
+        return query
+    if args.query_file == "-":
+        return sys.stdin.read().strip("\r\n")
+    try:
+        with open(args.query_file, encoding="utf-8") as handle:
+            return handle.read().strip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{args.query_file}: cannot read ({error})") from None
+
+
+def _query_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--query-file", metavar="PATH", help="read the filter from a file ('-': stdin), e.g. a long one"
+    )
+
+
 def _explain(args: argparse.Namespace) -> int:
     schema: Schema = PRESETS[args.schema]
-    parsed = parse(args.query, default_qualifier=schema.default_qualifier)
+    parsed = parse(_query(args), default_qualifier=schema.default_qualifier)
     plan = bind(parsed, schema, Context(user=ME))
     print(f"canonical: {parsed}")
     print("logic:")
@@ -99,7 +124,7 @@ def _filter(args: argparse.Namespace) -> int:
     except FilterError as error:
         print(f"qfilter: --now: {error}", file=sys.stderr)
         return EXIT_FILTER
-    parsed = parse(args.query, default_qualifier=schema.default_qualifier)
+    parsed = parse(_query(args), default_qualifier=schema.default_qualifier)
     plan = bind(parsed, schema, Context(now=now, user=args.user, tz=args.tz))
     predicate = compile_plan(plan, tz)
     entities = demo_entities() if args.demo else _load(args.file)
@@ -122,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show a filter's canonical text, logic and meaning")
     _schema_option(explain)
-    explain.add_argument("query", metavar="QUERY")
+    _query_arguments(explain)
+    explain.add_argument("query", metavar="QUERY", nargs="?")
     explain.set_defaults(run=_explain)
 
     filter_ = commands.add_parser("filter", help="print the entities of a JSON array that match")
@@ -131,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     filter_.add_argument("--user", metavar="ID", help="the current user, for @me")
     filter_.add_argument("--tz", metavar="ZONE", type=_zone, help="time zone of times without offset")
     filter_.add_argument("--demo", action="store_true", help="filter the bundled demo dataset")
-    filter_.add_argument("query", metavar="QUERY")
+    _query_arguments(filter_)
+    filter_.add_argument("query", metavar="QUERY", nargs="?")
     filter_.add_argument("file", metavar="FILE", nargs="?", help="JSON array of entities (default: stdin)")
     filter_.set_defaults(run=_filter)
     return parser

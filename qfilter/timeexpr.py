@@ -42,10 +42,10 @@ _DATE_TIME = re.compile(
       )?
     )?
     """,
-    re.X,
+    re.X | re.A,
 )
 _NOW = re.compile(r"(?i:now)(?:(?P<sign>[+-])(?P<period>.*))?", re.S)
-_EPOCH_MILLIS = re.compile(r"\d+")
+_EPOCH_MILLIS = re.compile(r"\d+", re.A)
 _NUMBER = r"\d+(?:[.]\d+)?"
 _PERIOD = re.compile(
     rf"""
@@ -53,7 +53,7 @@ _PERIOD = re.compile(
     (?P<date>(?:\d+Y)?(?:\d+M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?)
     (?:T(?=\d)(?P<time>(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?))?
     """,
-    re.X,
+    re.X | re.A,
 )
 
 _TIMESTAMP_HINT = "use now, now-P1D, 2020-04-22, 2020-04-22T12:34:00Z or epoch milliseconds"
@@ -159,7 +159,7 @@ def _timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple
     if len(token) != 4 and _EPOCH_MILLIS.fullmatch(token):
         try:
             return _EPOCH + timedelta(milliseconds=int(token)), None
-        except OverflowError:
+        except (OverflowError, ValueError):
             raise _error("epoch milliseconds out of range", token, position, None) from None
     match = _DATE_TIME.fullmatch(token)
     if match is None:
