@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -74,7 +74,7 @@ def _load(path: str | None) -> list[Any]:
 
 
 def _now(text: str | None, tz: tzinfo) -> datetime:
-    current = datetime.now(timezone.utc)
+    current = datetime.now(UTC)
     if text is None:
         return current
     return parse_timestamp(text, now=current, tz=tz)

@@ -49,7 +49,7 @@ def _path_values(segments: tuple[str, ...]) -> _Values:
     def values(entity: Any) -> list[Any]:
         current = [entity]
         for key in segments:
-            found = []
+            found: list[Any] = []
             for item in current:
                 if isinstance(item, Mapping):
                     value = item.get(key)

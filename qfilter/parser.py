@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .ast import Filter, Function, Matcher, Term, Value
 from .errors import FilterLimitError, FilterSyntaxError
@@ -82,7 +82,8 @@ class _ToAst:
 
     def function(self, children: list[Any]) -> Function:
         name_token, argument = children
-        return Function(str(name_token)[:-1], argument.text, name_token.start_pos or 0)
+        name: Literal["like", "contains"] = "like" if str(name_token).startswith("like") else "contains"
+        return Function(name, argument.text, name_token.start_pos or 0)
 
     def matchers(self, children: list[Matcher]) -> tuple[Matcher, ...]:
         return tuple(children)
@@ -147,9 +148,9 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     if isinstance(error, UnexpectedCharacters):
-        position = error.pos_in_stream
+        position = error.pos_in_stream or 0
         char = text[position]
-        expected = _describe_expected(set(error.allowed or ()))
+        allowed = _describe_expected(set(error.allowed or ()))
         if char in "\"'":
             return FilterSyntaxError(
                 "unterminated quote", text=text, position=position, hint=f"close it with {char}"
@@ -160,13 +161,13 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
             )
         if char.isspace():
             return FilterSyntaxError(
-                f"unexpected space, expected {expected}",
+                f"unexpected space, expected {allowed}",
                 text=text,
                 position=position,
                 hint="quote a matcher that holds spaces",
             )
         return FilterSyntaxError(
-            f"unexpected character {char!r}, expected {expected}", text=text, position=position
+            f"unexpected character {char!r}, expected {allowed}", text=text, position=position
         )
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -222,7 +223,7 @@ def parse(
     from lark.exceptions import UnexpectedInput
 
     try:
-        parsed: Filter = _lark().parse(text)
+        parsed: Filter = _lark().parse(text)  # type: ignore[assignment]  # the transformer builds it
     except UnexpectedInput as error:
         raise _syntax_error(error, text) from None
     except FilterSyntaxError as error:

@@ -19,7 +19,7 @@ import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timezone, tzinfo
+from datetime import UTC, tzinfo
 
 from .errors import UnknownQualifierError
 
@@ -75,7 +75,7 @@ class Field:
     def metadata_key(self, qualifier: str) -> Field:
         """The field for ``meta.<key>`` under this metadata field."""
         key = qualifier.split(".", 1)[1]
-        base = self.paths[0]  # type: ignore[index]
+        base = self.paths[0]
         return Field(qualifier, Kind.META, f"{base}.{key}", label=f"metadata {key}")
 
 
@@ -91,7 +91,7 @@ class Schema:
     name: str
     fields: tuple[Field, ...]
     default_qualifier: str | None = None
-    timezone: tzinfo = timezone.utc
+    timezone: tzinfo = UTC
     by_qualifier: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -10,11 +10,12 @@ never see the raw text, so they cannot disagree about what it means.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime, tzinfo
 from typing import TypeAlias
 
-from .ast import Filter, Function, Matcher, Term, Value
+from .ast import Filter, Function, Matcher, Term
 from .errors import CurrentUserError, FilterError, MatcherError
 from .schema import Field, Kind, Schema
 from .timeexpr import Interval, parse_interval
@@ -51,9 +52,9 @@ class Context:
     def instant(self) -> datetime:
         """``now`` as an aware datetime (naive means UTC)."""
         if self.now is None:
-            return datetime.now(timezone.utc)
+            return datetime.now(UTC)
         if self.now.tzinfo is None:
-            return self.now.replace(tzinfo=timezone.utc)
+            return self.now.replace(tzinfo=UTC)
         return self.now
 
 
@@ -100,7 +101,7 @@ class Group:
     field: Field
     excluded: bool
     alternatives: tuple[tuple[Condition, ...], ...]
-    terms: tuple[Term, ...] = field(compare=False, repr=False)
+    terms: tuple[Term, ...] = dataclass_field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,8 @@ class Plan:
     """A bound filter: holds when every group holds. No groups holds always."""
 
     groups: tuple[Group, ...]
-    filter: Filter = field(compare=False, repr=False)
-    schema: Schema = field(compare=False, repr=False)
+    filter: Filter = dataclass_field(compare=False, repr=False)
+    schema: Schema = dataclass_field(compare=False, repr=False)
 
 
 def _condition(

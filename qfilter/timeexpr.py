@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 import isodate
 from dateutil.parser import isoparse
@@ -28,7 +28,7 @@ __all__ = [
     "to_instant",
 ]
 
-UTC = timezone.utc
+UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _DATE_TIME = re.compile(
@@ -229,9 +229,9 @@ def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
             )
         start, _ = _timestamp(start_text, now=now, tz=tz, position=0)
         return Interval(start, parse_period(end_text, end_position).add_to(start, 1))
-    start = _timestamp(start_text, now=now, tz=tz, position=0)[0] if start_text else None
-    end = _timestamp(end_text, now=now, tz=tz, position=end_position)[0] if end_text else None
-    return Interval(start, end)
+    since = _timestamp(start_text, now=now, tz=tz, position=0)[0] if start_text else None
+    until = _timestamp(end_text, now=now, tz=tz, position=end_position)[0] if end_text else None
+    return Interval(since, until)
 
 
 def _single_date(text: str, *, now: datetime, tz: tzinfo) -> Interval:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from qfilter import (
 from qfilter.ast import Filter
 from qfilter.strategies import filters
 
-NOW = datetime(2020, 9, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2020, 9, 1, 12, 0, tzinfo=UTC)
 ME = "users/0476f99d"
 
 
@@ -227,7 +227,7 @@ def test_timeplus_saved_queries() -> None:
 class Device:
     name: str
     labels: list[str] = field(default_factory=list)
-    owner: "Owner | None" = None
+    owner: Owner | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ super-linear blow-up into a failure instead of a hung test run.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from qfilter import PRESETS, FilterError, FilterLimitError, Limits, compile_predicate, parse
 from qfilter.strategies import filter_texts
 
-NOW = datetime(2024, 2, 29, 23, 59, tzinfo=timezone.utc)
+NOW = datetime(2024, 2, 29, 23, 59, tzinfo=UTC)
 ENTITIES = [
     {"name": "a", "meta": {"tags": ["x"], "k": [1, None, {"d": 1}]}, "attrs": {"created": "2020-01-01"}},
     {"name": None, "attrs": {"created": "not a time", "created_by": 7}},

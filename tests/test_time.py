@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,7 @@ from qfilter.semantics import Within
 from qfilter.strategies import interval_texts
 from qfilter.timeexpr import Interval, parse_interval, parse_period, parse_timestamp
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2020, 3, 31, 12, 0, tzinfo=UTC)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
