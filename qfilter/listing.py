@@ -1,0 +1,323 @@
+"""Framework-agnostic helpers for a listing endpoint that takes ``q``, ``limit`` and ``offset``.
+
+This is the listing API of language section 8 (the Waylay search API):
+read and check the three parameters, turn any bad input into a 400 body that
+says what is wrong and where, and build the paged response with its links.
+It knows nothing of web frameworks; a handler needs a handful of lines::
+
+    from qfilter import WAYLAY, FilterError, compile_predicate
+    from qfilter import listing
+
+    def list_queries(query_string: str, user: str | None) -> tuple[int, dict]:
+        try:
+            params = listing.read_query_string(query_string, WAYLAY, user=user)
+        except (FilterError, listing.ParameterError) as error:
+            return listing.ERROR_STATUS, listing.error_body(error)
+        predicate = compile_predicate(params.filter, WAYLAY, user=user, now=params.now)
+        matches = predicate.filter(ENTITIES)
+        matches.sort(key=lambda entity: entity["name"])
+        return 200, listing.page_body(
+            params.window(matches), total=len(matches), params=params,
+            base_url="https://example.com/config/query",
+        )
+
+A database-backed service filters and counts in SQL instead and passes the
+page and the count to :func:`page_body` the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
+
+from .ast import Filter
+from .errors import FilterError
+from .parser import DEFAULT_LIMITS, Limits, parse
+from .schema import Schema
+from .semantics import Context, Plan, bind
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "ERROR_STATUS",
+    "ParameterError",
+    "FilterParams",
+    "ListingParams",
+    "read_filter",
+    "read_limit",
+    "read_offset",
+    "read_params",
+    "read_query_string",
+    "error_body",
+    "page_href",
+    "page_links",
+    "page_body",
+]
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 10
+"""Entities in a page when the request gives no ``limit``."""
+MAX_LIMIT = 100
+"""The largest ``limit`` a request may ask for."""
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset``: the largest SQL ``BIGINT``, so no database rejects it."""
+ERROR_STATUS = 400
+"""The HTTP status of every bad listing request (bad ``q``, ``limit`` or ``offset``)."""
+
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "+5", " 5", "1_0" and "٥"
+_SHOWN_VALUE = 40  # characters of a bad parameter value quoted back in a message
+
+
+class ParameterError(ValueError):
+    """A listing parameter other than the filter (``limit``, ``offset``) that is not acceptable."""
+
+    kind = "invalid parameter"
+
+    def __init__(self, parameter: str, message: str, *, value: str | None = None) -> None:
+        self.parameter = parameter
+        self.message = message
+        self.value = value
+        super().__init__(message)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description, for API error bodies."""
+        return {"error": self.kind, "message": self.message, "parameter": self.parameter, "value": self.value}
+
+
+def _shown(value: str) -> str:
+    if len(value) > _SHOWN_VALUE:
+        value = value[:_SHOWN_VALUE] + "..."
+    return repr(value)
+
+
+def _read_integer(parameter: str, value: str | None, *, default: int, minimum: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if _DIGITS.fullmatch(value) is None or not minimum <= int(value) <= maximum:
+        raise ParameterError(
+            parameter,
+            f"{parameter} must be an integer between {minimum} and {maximum}, got {_shown(value)}",
+            value=value,
+        )
+    return int(value)
+
+
+def read_limit(value: str | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """The ``limit`` parameter: ``default`` when absent, else an integer 0..``maximum``.
+
+    Raises :class:`ParameterError` naming ``limit`` for anything else.
+    """
+    return _read_integer("limit", value, default=default, minimum=0, maximum=maximum)
+
+
+def read_offset(value: str | None) -> int:
+    """The ``offset`` parameter: 0 when absent, else an integer 0..:data:`MAX_OFFSET`."""
+    return _read_integer("offset", value, default=0, minimum=0, maximum=MAX_OFFSET)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterParams:
+    """A checked filter parameter.
+
+    ``q`` is the filter text as given (``""`` when absent), ``filter`` its
+    parse and ``plan`` its meaning, bound to the schema, the current user and
+    ``now``, the instant every ``now`` in the filter stands for. A compiler
+    given ``filter`` rather than ``plan`` should be given the same ``now`` and user.
+    """
+
+    q: str
+    filter: Filter = field(compare=False)
+    plan: Plan = field(compare=False, repr=False)
+    now: datetime = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingParams(FilterParams):
+    """The checked parameters of one listing request: the filter, ``limit`` and ``offset``."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+    def window(self, items: Sequence[T]) -> Sequence[T]:
+        """The page of an already filtered and ordered sequence."""
+        return items[self.offset : self.offset + self.limit]
+
+
+def read_filter(
+    q: str | None,
+    *,
+    schema: Schema,
+    user: str | None = None,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FilterParams:
+    """Parse and bind the (URL-decoded) ``q`` parameter; ``None`` or blank matches everything.
+
+    The filter is bound to ``schema`` with ``user`` as the current user for
+    ``@me``, ``now`` (default: the clock) and ``tz`` (default: the schema's),
+    so an unknown qualifier, a bad time or ``@me`` without a user is reported
+    here, as a :class:`~qfilter.errors.FilterError`.
+    """
+    text = q or ""
+    instant = now or datetime.now(UTC)
+    parsed = parse(text, default_qualifier=schema.default_qualifier, limits=limits)
+    plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz))
+    return FilterParams(q=text, filter=parsed, plan=plan, now=instant)
+
+
+def read_params(
+    *,
+    q: str | None,
+    limit: str | None,
+    offset: str | None,
+    schema: Schema,
+    user: str | None = None,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> ListingParams:
+    """Check the raw (URL-decoded) parameters of a listing request; ``None`` means absent.
+
+    ``limit`` and ``offset`` are checked first, as the cheaper mistakes, then
+    ``q`` as :func:`read_filter` does. Raises :class:`ParameterError` or a
+    :class:`~qfilter.errors.FilterError`; :func:`error_body` describes either.
+    """
+    page_limit = read_limit(limit, default=default_limit, maximum=max_limit)
+    page_offset = read_offset(offset)
+    found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits)
+    return ListingParams(
+        q=found.q, filter=found.filter, plan=found.plan, now=found.now, limit=page_limit, offset=page_offset
+    )
+
+
+def read_query_string(
+    query_string: str,
+    schema: Schema,
+    *,
+    user: str | None = None,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> ListingParams:
+    """:func:`read_params` on a raw query string (``q=tag%3Ademo&limit=5``).
+
+    Other parameters are ignored; ``q``, ``limit`` or ``offset`` given twice is
+    a :class:`ParameterError`, since either reading of it would be a guess.
+    """
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ParameterError("query", "the query string is not valid UTF-8 once decoded") from None
+    values = _single_values(pairs, ("q", "limit", "offset"))
+    return read_params(
+        q=values.get("q"),
+        limit=values.get("limit"),
+        offset=values.get("offset"),
+        schema=schema,
+        user=user,
+        now=now,
+        tz=tz,
+        limits=limits,
+        default_limit=default_limit,
+        max_limit=max_limit,
+    )
+
+
+def _single_values(pairs: Iterable[tuple[str, str]], names: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in names:
+            continue
+        if name in values:
+            raise ParameterError(name, f"{name} is given more than once; give it once", value=value)
+        values[name] = value
+    return values
+
+
+def error_body(error: FilterError | ParameterError) -> dict[str, object]:
+    """The JSON body of the 400 response for a bad listing request.
+
+    ``code`` is the HTTP status and ``message`` one line saying what is wrong
+    (the shape of the Timeplus error body); ``parameter`` names the request
+    parameter at fault. For a bad filter, ``position`` is the 0-based place in
+    ``filter`` where the problem starts, ``hint`` how to fix it, and
+    ``detail`` the filter with a caret under that place.
+    """
+    if isinstance(error, ParameterError):
+        return {"code": ERROR_STATUS, **error.to_dict()}
+    return {
+        "code": ERROR_STATUS,
+        "message": f"q: {error}",
+        "parameter": "q",
+        **{key: value for key, value in error.to_dict().items() if key != "message"},
+        "detail": error.render(),
+    }
+
+
+def page_href(base_url: str, *, q: str, limit: int, offset: int) -> str:
+    """The URL of one page: ``q`` (when not empty), ``limit``, and ``offset`` (when not 0).
+
+    Parameters are encoded by :func:`urllib.parse.urlencode`, so ``q`` may
+    hold any character (``name:a+b`` becomes ``q=name%3Aa%2Bb``).
+    """
+    params: list[tuple[str, str]] = [("q", q)] if q else []
+    params.append(("limit", str(limit)))
+    if offset:
+        params.append(("offset", str(offset)))
+    return f"{base_url}?{urlencode(params)}"
+
+
+def page_links(base_url: str, *, q: str, limit: int, offset: int, total: int) -> dict[str, dict[str, str]]:
+    """The ``_links`` of a page: ``self`` always, ``next`` and ``last`` when they exist.
+
+    ``next`` is there when entities remain after this page; ``last`` (the
+    offset of the last page, counting pages of ``limit`` from offset 0) when
+    the matches do not fit in one page. With ``limit`` 0 there are no pages
+    to step through, so neither is given.
+    """
+    links = {"self": {"href": page_href(base_url, q=q, limit=limit, offset=offset)}}
+    if limit <= 0:
+        return links
+    if offset + limit < total:
+        links["next"] = {"href": page_href(base_url, q=q, limit=limit, offset=offset + limit)}
+    if total > limit:
+        last = (total - 1) // limit * limit
+        links["last"] = {"href": page_href(base_url, q=q, limit=limit, offset=last)}
+    return links
+
+
+def page_body(
+    items: Sequence[Any],
+    *,
+    total: int,
+    params: ListingParams,
+    base_url: str,
+    items_key: str = "queries",
+    messages: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """The body of a listing response (section 8, the seed's search response).
+
+    ``items`` is the page (already filtered, ordered and windowed), ``total``
+    the number of matches in all, ``base_url`` the listing's URL without its
+    query string, ``items_key`` the name of the list (``queries`` for Waylay).
+    """
+    return {
+        "messages": list(messages),
+        items_key: list(items),
+        "_links": page_links(base_url, q=params.q, limit=params.limit, offset=params.offset, total=total),
+        "count": len(items),
+        "offset": params.offset,
+        "limit": params.limit,
+        "total": total,
+    }
