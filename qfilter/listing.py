@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from .ast import Filter
-from .errors import FilterError
+from .errors import FilterError, FilterSyntaxError
 from .parser import DEFAULT_LIMITS, Limits, parse
 from .schema import Schema
 from .semantics import Context, Plan, bind
@@ -163,9 +163,15 @@ def read_filter(
     The filter is bound to ``schema`` with ``user`` as the current user for
     ``@me``, ``now`` (default: the clock) and ``tz`` (default: the schema's),
     so an unknown qualifier, a bad time or ``@me`` without a user is reported
-    here, as a :class:`~qfilter.errors.FilterError`.
+    here, as a :class:`~qfilter.errors.FilterError`. So is a NUL character,
+    which no database column can hold.
     """
     text = q or ""
+    if "\x00" in text:
+        # No stored text can hold NUL (PostgreSQL refuses it), and a driver error would be a 500.
+        raise FilterSyntaxError(
+            "the filter holds a NUL character", text=text, position=text.index("\x00"), hint="remove it"
+        )
     instant = now or datetime.now(UTC)
     parsed = parse(text, default_qualifier=schema.default_qualifier, limits=limits)
     plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz))

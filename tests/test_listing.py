@@ -23,7 +23,9 @@ def _query(href: str) -> dict[str, list[str]]:
 def _error(query_string: str, **kwargs: object) -> dict[str, object]:
     with pytest.raises((FilterError, listing.ParameterError)) as caught:
         listing.read_query_string(query_string, WAYLAY, **kwargs)  # type: ignore[arg-type]
-    return listing.error_body(caught.value)
+    error = caught.value
+    assert isinstance(error, (FilterError, listing.ParameterError))
+    return listing.error_body(error)
 
 
 # -- reading parameters ------------------------------------------------------------------------
@@ -201,3 +203,8 @@ def test_page_body_items_key_and_messages() -> None:
     body = listing.page_body([], total=0, params=params, base_url=BASE, items_key="items", messages=["hi"])
     assert body["items"] == [] and body["messages"] == ["hi"] and body["count"] == 0
     assert "queries" not in body
+
+
+def test_a_nul_character_is_a_syntax_error_at_its_place() -> None:
+    body = _error("q=name:a%00b")
+    assert body["error"] == "syntax error" and body["position"] == 6

@@ -1,0 +1,356 @@
+"""FastAPI integration: dependencies that hand a route its checked, compiled filter.
+
+Needs the ``server`` extra (``pip install "qfilter[server]"``). Three steps
+add a Waylay-style search to an app::
+
+    from typing import Annotated
+    from fastapi import Depends, FastAPI
+    import qfilter
+    from qfilter.fastapi import QFilter, RequestListing, install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)          # bad q/limit/offset and bodies: 400, not 422
+    devices = QFilter(DEVICES_SCHEMA, sql_mapping=DEVICES_SQL)
+
+    @app.get("/devices")
+    def list_devices(listing: Annotated[RequestListing, Depends(devices.listing)]) -> dict:
+        rows = ...  # select ... .where(listing.where) .order_by(...) .offset(listing.offset) .limit(listing.limit)
+        total = ... # select count() ... .where(listing.where)
+        return listing.page(rows, total=total, items_key="devices")
+
+The current user, whom ``@me`` stands for, is read from a request header
+(``X-User-Id`` unless configured). This module authenticates nobody: an app
+that has real users should put them there itself (a proxy, a middleware) or
+pass ``user_header=None`` and give its own ``current_user`` dependency.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from . import listing
+from .errors import CurrentUserError, FilterError
+from .memory import Predicate, compile_plan
+from .parser import DEFAULT_LIMITS, Limits
+from .schema import Schema
+
+__all__ = [
+    "DEFAULT_USER_HEADER",
+    "QFilter",
+    "RequestFilter",
+    "RequestListing",
+    "FilterHTTPException",
+    "install_error_handlers",
+    "validation_error_body",
+    "q_examples",
+]
+
+DEFAULT_USER_HEADER = "X-User-Id"
+"""The request header that names the current user, for ``@me``."""
+
+_SEED_EXAMPLES: dict[str, dict[str, str]] = {
+    "waylay": {
+        "search": "name:demo tag:demo -tag:not-demo resource:151CF",
+        "combined": "resource:APL4995 name:office tag:prio1,demo -tag:preview",
+        "quoted": "created:\"2020-04-22T12:34:00+00:00/\" tag:demo,'ab c'",
+        "relative time": 'created:"2020-04-22T12:34:00+00:00/now-P1W"',
+        "mine": "created_by:@me modified:now-P1W/",
+        "metadata": "meta.description:contains(hourly)",
+    },
+    "timeplus": {
+        "tags": "tag:demo -tag:old",
+        "sql": "sql:iot name:streaming",
+        "mine": "created_by:@me modified:now-P1W/",
+        "year": "created:2023",
+    },
+}
+
+
+def q_examples(schema: Schema) -> dict[str, str]:
+    """Example filters for ``schema``, shown in the OpenAPI description of ``q``.
+
+    The presets get the seeds' examples; another schema gets one per qualifier kind it has.
+    """
+    if schema.name in _SEED_EXAMPLES:
+        return dict(_SEED_EXAMPLES[schema.name])
+    examples = {"everything": ""}
+    for field in schema.fields:
+        sample = {"text": "demo", "exact": "demo", "user": "@me", "time": "now-P1W/", "meta": "x"}[field.kind.value]
+        qualifier = f"{field.qualifier}.key" if field.kind.value == "meta" else field.qualifier
+        examples.setdefault(field.kind.value, f"{qualifier}:{sample}")
+    return examples
+
+
+def _q_description(schema: Schema, user_header: str | None) -> str:
+    me = f"`@me` is the user named by the `{user_header}` header. " if user_header else ""
+    return (
+        "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. "
+        "Terms with the same qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, "
+        "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas or colons. "
+        f"{me}Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
+        "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."
+    )
+
+
+def _integer_schema(minimum: int, maximum: int, default: int) -> Callable[[dict[str, Any]], None]:
+    """Document a parameter as an integer although the route receives its raw text.
+
+    The text is checked by :mod:`qfilter.listing`, so a bad value gets the same
+    400 body in every framework instead of FastAPI's 422.
+    """
+
+    def rewrite(json_schema: dict[str, Any]) -> None:
+        json_schema.pop("anyOf", None)
+        json_schema.update(type="integer", minimum=minimum, maximum=maximum, default=default)
+
+    return rewrite
+
+
+def _string_schema(json_schema: dict[str, Any]) -> None:
+    """Document ``q`` as a string: an absent parameter is not a JSON null."""
+    json_schema.pop("anyOf", None)
+    json_schema["type"] = "string"
+
+
+class FilterHTTPException(HTTPException):
+    """A 400 whose body is ``body`` itself (with :func:`install_error_handlers`).
+
+    Without those handlers FastAPI still answers 400, with the body under ``detail``.
+    """
+
+    def __init__(self, body: Mapping[str, object], status_code: int = listing.ERROR_STATUS) -> None:
+        super().__init__(status_code=status_code, detail=dict(body))
+        self.body = dict(body)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    """What a filter dependency hands a route: the request's checked filter, compiled.
+
+    ``where`` is the SQLAlchemy clause when the :class:`QFilter` has a SQL
+    mapping (``None`` otherwise); :meth:`predicate` filters in memory.
+    """
+
+    params: listing.FilterParams
+    user: str | None
+    schema: Schema
+    base_url: str
+    where: Any = None
+
+    @property
+    def q(self) -> str:
+        """The filter text as given (``""`` when absent)."""
+        return self.params.q
+
+    @property
+    def now(self) -> datetime:
+        """The instant ``now`` stood for when the filter was compiled."""
+        return self.params.now
+
+    def predicate(self) -> Predicate:
+        """The filter as an in-memory predicate over entities."""
+        return compile_plan(self.params.plan, self.schema.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestListing(RequestFilter):
+    """A :class:`RequestFilter` with the page asked for (``limit``, ``offset``)."""
+
+    params: listing.ListingParams
+
+    @property
+    def limit(self) -> int:
+        """Entities in the page asked for (0..the maximum)."""
+        return self.params.limit
+
+    @property
+    def offset(self) -> int:
+        """Matches skipped before the page."""
+        return self.params.offset
+
+    def page(
+        self, items: Sequence[Any], *, total: int, items_key: str = "queries", messages: Sequence[Any] = ()
+    ) -> dict[str, Any]:
+        """The response body (:func:`qfilter.listing.page_body`) for this page of ``total`` matches."""
+        return listing.page_body(
+            items, total=total, params=self.params, base_url=self.base_url, items_key=items_key, messages=messages
+        )
+
+
+def _base_url(request: Request) -> str:
+    return str(request.url.replace(query="", fragment=""))
+
+
+class QFilter:
+    """FastAPI dependencies for filtering one kind of entity.
+
+    - :attr:`listing` reads ``q``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
+    - :attr:`filter` reads ``q`` alone and gives a :class:`RequestFilter`;
+    - :attr:`current_user` gives the user named by the ``user_header`` header, or ``None``.
+
+    Each documents its parameters in the OpenAPI description (``q`` with
+    examples). ``sql_mapping`` (for :func:`qfilter.sql.compile_clause`) makes
+    the dependencies compile the filter to a SQL clause as well. ``clock``
+    gives the instant ``now`` stands for (tests pin it). A bad request raises
+    a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.listing.error_body`.
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        sql_mapping: Any = None,
+        user_header: str | None = DEFAULT_USER_HEADER,
+        limits: Limits = DEFAULT_LIMITS,
+        default_limit: int = listing.DEFAULT_LIMIT,
+        max_limit: int = listing.MAX_LIMIT,
+        examples: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.sql_mapping = sql_mapping
+        self.user_header = user_header
+        self.limits = limits
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.current_user = self._user_dependency(user_header)
+        shown = q_examples(schema) if examples is None else dict(examples)
+        q_param = Query(
+            description=_q_description(schema, user_header),
+            json_schema_extra=_string_schema,
+            openapi_examples={name: {"summary": name, "value": value} for name, value in shown.items()},
+        )
+        limit_param = Query(
+            description=f"The most entities in the page, 0 to {max_limit} (default {default_limit}).",
+            json_schema_extra=_integer_schema(0, max_limit, default_limit),
+        )
+        offset_param = Query(
+            description="How many matches to skip, in name order (default 0).",
+            json_schema_extra=_integer_schema(0, listing.MAX_OFFSET, 0),
+        )
+        current_user = self.current_user
+
+        def filter_dependency(
+            request: Request,
+            user: Annotated[str | None, Depends(current_user)],
+            q: Annotated[str | None, q_param] = None,
+        ) -> RequestFilter:
+            try:
+                params = listing.read_filter(q, schema=schema, user=user, now=self.clock(), limits=limits)
+            except FilterError as error:
+                raise self._bad_request(error) from None
+            return RequestFilter(params, user, schema, _base_url(request), self._where(params, user))
+
+        def listing_dependency(
+            request: Request,
+            user: Annotated[str | None, Depends(current_user)],
+            q: Annotated[str | None, q_param] = None,
+            limit: Annotated[str | None, limit_param] = None,
+            offset: Annotated[str | None, offset_param] = None,
+        ) -> RequestListing:
+            try:
+                params = listing.read_params(
+                    q=q,
+                    limit=limit,
+                    offset=offset,
+                    schema=schema,
+                    user=user,
+                    now=self.clock(),
+                    limits=limits,
+                    default_limit=default_limit,
+                    max_limit=max_limit,
+                )
+            except (FilterError, listing.ParameterError) as error:
+                raise self._bad_request(error) from None
+            return RequestListing(params, user, schema, _base_url(request), self._where(params, user))
+
+        self.filter: Callable[..., RequestFilter] = filter_dependency
+        self.listing: Callable[..., RequestListing] = listing_dependency
+
+    @staticmethod
+    def _user_dependency(user_header: str | None) -> Callable[..., str | None]:
+        if user_header is None:
+
+            def no_user() -> str | None:
+                return None
+
+            return no_user
+        header = Header(
+            alias=user_header,
+            description=(
+                "The current user's id, which `@me` in a filter stands for. Nothing checks it: "
+                "put it behind something that authenticates."
+            ),
+        )
+
+        def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
+            return user.strip() or None if user is not None else None
+
+        return user_from_header
+
+    def _bad_request(self, error: FilterError | listing.ParameterError) -> FilterHTTPException:
+        if isinstance(error, CurrentUserError) and self.user_header:
+            # The library's hint speaks of signing in and --user; over HTTP it is a header.
+            error = CurrentUserError(
+                error.message,
+                text=error.text,
+                position=error.position,
+                hint=f"send the current user's id in the {self.user_header} header",
+            )
+        return FilterHTTPException(listing.error_body(error))
+
+    def _where(self, params: listing.FilterParams, user: str | None) -> Any:
+        if self.sql_mapping is None:
+            return None
+        from .sql import compile_clause
+
+        try:
+            return compile_clause(params.filter, self.schema, self.sql_mapping, now=params.now, user=user)
+        except FilterError as error:
+            raise self._bad_request(error) from None
+
+
+def validation_error_body(error: RequestValidationError) -> dict[str, object]:
+    """A 400 body for what FastAPI would answer 422: ``code``, ``message`` and each problem."""
+    problems: list[dict[str, object]] = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        message = str(item.get("msg", "invalid"))
+        context = item.get("ctx") or {}
+        if isinstance(context.get("error"), str) and context["error"] not in message:
+            message = f"{message}: {context['error']}"
+        problems.append({"location": ".".join(location), "message": message})
+    first = problems[0] if problems else {"location": "request", "message": "invalid request"}
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    body: dict[str, object] = {
+        "code": listing.ERROR_STATUS,
+        "message": f"{first['location']}: {first['message']}{more}",
+        "error": "invalid request",
+        "errors": problems,
+    }
+    return body
+
+
+async def _filter_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FilterHTTPException)
+    return JSONResponse(exc.body, status_code=exc.status_code)
+
+
+async def _validation_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(validation_error_body(exc), status_code=listing.ERROR_STATUS)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer bad requests with 400 and a flat JSON body that names the problem.
+
+    A :class:`FilterHTTPException` gets its body as is; FastAPI's request
+    validation errors (a bad JSON body, a missing field) become 400 with
+    :func:`validation_error_body` instead of 422.
+    """
+    app.add_exception_handler(FilterHTTPException, _filter_exception)
+    app.add_exception_handler(RequestValidationError, _validation_exception)
