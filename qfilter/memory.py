@@ -18,7 +18,7 @@ from .schema import Field, Kind, Schema
 from .semantics import Condition, Contains, Context, Equals, Like, Plan, Within, bind
 from .timeexpr import to_instant
 
-__all__ = ["Predicate", "compile_predicate", "as_text", "glob_regex"]
+__all__ = ["Predicate", "compile_predicate", "as_text", "glob_regex", "field_values"]
 
 T = TypeVar("T")
 _Values = Callable[[Any], list[Any]]
@@ -53,6 +53,8 @@ def _path_values(segments: tuple[str, ...]) -> _Values:
             for item in current:
                 if isinstance(item, Mapping):
                     value = item.get(key)
+                elif isinstance(item, (str, int, float, list, tuple)):
+                    continue  # JSON scalars and lists have no keys ((5).real is not a key)
                 else:
                     value = getattr(item, key, None)
                 if value is None:
@@ -69,7 +71,8 @@ def _path_values(segments: tuple[str, ...]) -> _Values:
     return values
 
 
-def _field_values(target: Field) -> _Values:
+def field_values(target: Field) -> _Values:
+    """A function giving the values of ``target`` in an entity (every path; lists flattened)."""
     getters = [_path_values(segments) for segments in target.segments]
     if len(getters) == 1:
         return getters[0]
@@ -145,7 +148,7 @@ def compile_plan(plan: Plan, tz: tzinfo) -> Predicate:
     """The predicate of an already bound filter."""
     checks = [
         _group_check(
-            _field_values(group.field),
+            field_values(group.field),
             [[_test(c, group.field.kind, tz) for c in conditions] for conditions in group.alternatives],
             group.excluded,
         )
