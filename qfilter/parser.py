@@ -3,6 +3,23 @@
 The grammar lives in ``grammar/qfilter.lark`` at the top of the source tree
 and is shipped inside the package as ``qfilter/qfilter.lark``. The parser is
 built on first use, so importing :mod:`qfilter` stays cheap.
+
+Two things make :func:`parse` fast without changing what it returns:
+
+- **A fast path.** The language is regular (nothing nests), so one regular
+  expression per term recognises a well-formed filter and the AST is built
+  from its groups directly. It accepts only text that the grammar accepts
+  and yields the very same AST, positions included; any text it does not
+  fully accept goes to Lark, which stays the definition of the grammar and
+  the source of every syntax error message. ``tests/test_parser_fastpath.py``
+  checks the two against each other with Hypothesis.
+- **A bounded cache.** Services see the same ``q`` many times and the AST is
+  immutable, so :func:`parse` keeps the last :data:`DEFAULT_CACHE_SIZE`
+  results in an LRU cache keyed on ``(text, default_qualifier, limits)``.
+  ``parse(..., cache=False)`` bypasses it for one call;
+  :func:`set_cache_size` resizes it (``0`` turns it off) and
+  :func:`cache_info` / :func:`clear_cache` inspect and empty it. Errors are
+  not cached.
 """
 
 from __future__ import annotations
@@ -20,7 +37,16 @@ from .errors import FilterLimitError, FilterSyntaxError
 if TYPE_CHECKING:
     from lark import Lark, Token
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "parse", "grammar_text"]
+__all__ = [
+    "Limits",
+    "DEFAULT_LIMITS",
+    "DEFAULT_CACHE_SIZE",
+    "parse",
+    "set_cache_size",
+    "cache_info",
+    "clear_cache",
+    "grammar_text",
+]
 
 _QUALIFIER_HEAD = re.compile(r"[a-z_][a-z0-9_]*")
 _ESCAPE = re.compile(r"\\(.)", re.S)
@@ -198,28 +224,71 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
     return FilterSyntaxError(str(error), text=text, position=None)
 
 
-def parse(
-    text: str,
-    *,
-    default_qualifier: str | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Filter:
-    """Parse a filter text into a :class:`~qfilter.ast.Filter`.
+# --- the fast path ---------------------------------------------------------------
+#
+# The same tokens as the grammar's terminals, with possessive quantifiers: a
+# lexer takes each token greedily and never gives characters back, and so do
+# these. A term is recognised only in its qualified form with a lowercase
+# qualifier head; a quoted matcher or argument must not be empty. Everything
+# else (bare terms, errors of any kind) is left to Lark.
+_F_QUOTED = r"""(?:"(?:[^"\\]|\\.)++"|'(?:[^'\\]|\\.)++')"""
+_F_BARE = r"""(?!(?:like|contains)\()[^\s,"']++"""
+_F_FUNCTION = rf"""(?:like|contains)\((?:[^\s,"')]++|{_F_QUOTED})\)"""
+_F_MATCHER = rf"(?:{_F_FUNCTION}|{_F_QUOTED}|{_F_BARE})"
+_FAST_TERM = re.compile(
+    r"\s*+(-)?+([a-z_][a-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+):"
+    rf"(?:({_F_BARE})|({_F_MATCHER}(?:,{_F_MATCHER})*+))(?=\s|\Z)",
+    re.S,
+)
+_FAST_MATCHER = re.compile(
+    rf"""(like|contains)\((?:([^\s,"')]++)|({_F_QUOTED}))\)|({_F_QUOTED})|({_F_BARE})""",
+    re.S,
+)
+_TRAILING_SPACE = re.compile(r"\s*+\Z")
 
-    ``default_qualifier`` makes a bare word ``w`` mean ``default_qualifier:w``;
-    without it a bare word is a syntax error. Raises a
-    :class:`~qfilter.errors.FilterError` for anything that is not a filter.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"a filter is a str, not {type(text).__name__}")
-    if limits.max_length is not None and len(text) > limits.max_length:
-        raise FilterLimitError(
-            f"the filter is {len(text)} characters long, more than the limit of {limits.max_length}",
-            text=text,
-            position=limits.max_length,
-        )
-    if not text or text.isspace():
-        return Filter()
+
+def _fast_quoted(token: str) -> str:
+    return _unquote(token) if "\\" in token else token[1:-1]
+
+
+def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...]:
+    matchers: list[Matcher] = []
+    for match in _FAST_MATCHER.finditer(text, start, end):
+        name, argument, quoted_argument, quoted, bare = match.groups()
+        if bare is not None:
+            matchers.append(Value(bare, match.start()))
+        elif quoted is not None:
+            matchers.append(Value(_fast_quoted(quoted), match.start() + 1))
+        else:
+            text_of = argument if argument is not None else _fast_quoted(quoted_argument)
+            matchers.append(Function(name, text_of, match.start()))  # type: ignore[arg-type]
+    return tuple(matchers)
+
+
+def _fast_terms(text: str) -> tuple[Term, ...] | None:
+    """The terms of a well-formed filter, exactly as Lark would build them; ``None`` otherwise."""
+    terms: list[Term] = []
+    end = 0
+    for match in _FAST_TERM.finditer(text):
+        if match.start() != end:
+            return None
+        end = match.end()
+        minus, qualifier, bare, _ = match.groups()
+        if bare is not None:
+            matchers: tuple[Matcher, ...] = (Value(bare, match.start(3)),)
+        else:
+            matchers = _fast_matchers(text, match.start(4), end)
+        if minus is None:
+            terms.append(Term(qualifier, matchers, False, match.start(2)))
+        else:
+            terms.append(Term(qualifier, matchers, True, match.start(1)))
+    if not terms or (end != len(text) and _TRAILING_SPACE.match(text, end) is None):
+        return None
+    return tuple(terms)
+
+
+def _lark_terms(text: str) -> tuple[Term, ...]:
+    """The terms of a non-blank filter as Lark's LALR parser reads them; its syntax errors."""
     from lark.exceptions import UnexpectedInput
 
     try:
@@ -228,12 +297,77 @@ def parse(
         raise _syntax_error(error, text) from None
     except FilterSyntaxError as error:
         raise error.with_text(text) from None
-    return _checked(parsed, text, default_qualifier, limits)
+    return parsed.terms
 
 
-def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: Limits) -> Filter:
-    """Apply the size limits and the default qualifier to a freshly parsed filter."""
-    terms = parsed.terms
+def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_path: bool = True) -> Filter:
+    """:func:`parse` without the cache (and, for the tests, optionally without the fast path)."""
+    if limits.max_length is not None and len(text) > limits.max_length:
+        raise FilterLimitError(
+            f"the filter is {len(text)} characters long, more than the limit of {limits.max_length}",
+            text=text,
+            position=limits.max_length,
+        )
+    if not text or text.isspace():
+        return Filter()
+    terms = _fast_terms(text) if fast_path else None
+    if terms is None:
+        terms = _lark_terms(text)
+    return _checked(terms, text, default_qualifier, limits)
+
+
+DEFAULT_CACHE_SIZE = 1024
+"""How many parsed filters :func:`parse` keeps by default."""
+
+_cached_parse = lru_cache(maxsize=DEFAULT_CACHE_SIZE)(_parse_text)
+
+
+def set_cache_size(maxsize: int) -> None:
+    """Resize the cache of :func:`parse` (emptying it); ``0`` turns caching off."""
+    global _cached_parse
+    if not isinstance(maxsize, int) or maxsize < 0:
+        raise ValueError(f"a cache size is an int >= 0, not {maxsize!r}")
+    _cached_parse = lru_cache(maxsize=maxsize)(_parse_text)
+
+
+def cache_info() -> Any:
+    """Hits, misses, size and current size of the cache of :func:`parse` (``functools`` style)."""
+    return _cached_parse.cache_info()
+
+
+def clear_cache() -> None:
+    """Empty the cache of :func:`parse`."""
+    _cached_parse.cache_clear()
+
+
+def parse(
+    text: str,
+    *,
+    default_qualifier: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    cache: bool = True,
+) -> Filter:
+    """Parse a filter text into a :class:`~qfilter.ast.Filter`.
+
+    ``default_qualifier`` makes a bare word ``w`` mean ``default_qualifier:w``;
+    without it a bare word is a syntax error. Raises a
+    :class:`~qfilter.errors.FilterError` for anything that is not a filter.
+
+    Results are cached (see :func:`set_cache_size`): the same text with the
+    same settings gives the same, immutable, object. ``cache=False`` parses
+    afresh and leaves the cache alone.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a filter is a str, not {type(text).__name__}")
+    if cache:
+        return _cached_parse(text, default_qualifier, limits)
+    return _parse_text(text, default_qualifier, limits)
+
+
+def _checked(
+    terms: tuple[Term, ...], text: str, default_qualifier: str | None, limits: Limits
+) -> Filter:
+    """Apply the size limits and the default qualifier to freshly parsed terms."""
     if limits.max_terms is not None and len(terms) > limits.max_terms:
         raise FilterLimitError(
             f"the filter has {len(terms)} terms, more than the limit of {limits.max_terms}",
