@@ -1,0 +1,228 @@
+"""docs/performance.md and docs/performance.png from one run's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .timing import Timing
+
+if TYPE_CHECKING:
+    from .bench import Config, Row
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _t(timing: Timing | None) -> str:
+    return "—" if timing is None else fmt_time(timing.median)
+
+
+def _ratio(row: Row) -> str:
+    return row.ratio_text
+
+
+def _budget(row: Row) -> float | None:
+    """How much of its target a row uses: ≤ 1 is met."""
+    if row.subject_time is None or row.baseline_time is None:
+        return None
+    if row.limit is not None and row.ratio is not None:
+        return row.ratio / row.limit
+    if row.absolute_limit is not None:
+        return row.subject_time.median / row.absolute_limit
+    if row.extra.get("limit_above") is not None:
+        return max(row.extra["above"], 0.0) / row.extra["limit_above"]
+    return None
+
+
+def _chart(rows: list[Row], parse_tables: dict[str, dict[str, Timing]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    targeted = [(row, _budget(row)) for row in rows if row.target and _budget(row) is not None]
+    panels = (1 if parse_tables else 0) + (1 if targeted else 0)
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.8), squeeze=False)
+    axes = list(axes[0])
+    if parse_tables:
+        ax = axes.pop(0)
+        names = list(parse_tables)
+        parsers = [p for p in next(iter(parse_tables.values()))]
+        height = 0.8 / len(parsers)
+        colours = plt.get_cmap("tab10")
+        for index, parser_name in enumerate(parsers):
+            values = [parse_tables[n][parser_name].median * 1e6 for n in names]
+            positions = [i + index * height for i in range(len(names))]
+            ax.barh(positions, values, height=height, label=parser_name, color=colours(index))
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], names)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("median time per parse, µs (log scale)")
+        ax.set_title("Text to syntax tree")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(axis="x", which="both", alpha=0.3)
+    if targeted:
+        ax = axes.pop(0)
+        labels = [f"{row.measure}: {row.case}\n{row.target}" for row, _ in targeted]
+        values = [budget for _, budget in targeted]
+        colours = ["tab:green" if row.verdict == "met" else "tab:red" for row, _ in targeted]
+        ax.barh(range(len(values)), values, color=colours)
+        ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(values)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("share of the target used (≤ 1 is met)")
+        ax.set_title("Targets of issue #6")
+        for i, value in enumerate(values):
+            ax.text(value, i, f" {value:.2f}", va="center", fontsize=7)
+        ax.set_xlim(0, max(1.2, max(values) * 1.15))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+_INTRO = """\
+# Performance
+
+How fast qfilter is, measured against its peers, against hand-written code and
+against the cheapest conceivable work, all in **one run on one machine**.
+Absolute times drift on a shared machine, so every verdict is the ratio of two
+medians measured in the same run, interleaved round by round (see
+`benchmarks/timing.py`); the absolute medians are shown too.
+
+This page is written by the benchmarks: do not edit it by hand. To run them
+from a fresh clone (about {budget}; needs network access to PyPI the first
+time, and PostgreSQL for the SQL measure):
+
+```sh
+bash benchmarks/run                 # everything; rewrites docs/performance.md and .png
+bash benchmarks/run --only parse    # one measure (parse, memory, sql, import)
+bash benchmarks/run --help          # sizes, PostgreSQL URL, output folder
+```
+
+`benchmarks/run` makes its own environment in `benchmarks/.venv` with qfilter
+and the peers (`odata-query`, `scim2-filter-parser`, `luqum`), `matplotlib`
+and `psycopg`; none of them is a dependency of qfilter.
+"""
+
+
+def write_report(
+    config: Config,
+    rows: list[Row],
+    parse_tables: dict[str, dict[str, Timing]],
+    texts: dict[str, dict[str, str]],
+    elapsed: float,
+    environment: dict[str, str],
+) -> None:
+    out: list[str] = [_INTRO.format(budget="5 minutes")]
+    chart = config.output / "performance.png"
+    if _chart(rows, parse_tables, chart):
+        out.append("![Parse times and targets](performance.png)\n")
+    out.append("## Results against the targets of issue #6\n")
+    out.append("| measure | case | qfilter | baseline | qfilter median | baseline median | ratio | target | verdict |")
+    out.append("| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- |")
+    for row in rows:
+        if not row.target:
+            continue
+        out.append(
+            f"| {row.measure} | {row.case} | {row.subject} | {row.baseline} | {_t(row.subject_time)} "
+            f"| {_t(row.baseline_time)} | {_ratio(row)} | {row.target} | **{row.verdict}** |"
+        )
+    out.append("")
+    notes = [row.note for row in rows if row.note]
+    for note in dict.fromkeys(notes):
+        out.append(f"- {note}")
+    if notes:
+        out.append("")
+
+    if parse_tables:
+        out.append("## Parse: text to syntax tree\n")
+        out.append(
+            "Each parser reads a filter of the same meaning in its own language (the `q` combination "
+            "logic written out with and/or/not), including its lexer. *qfilter* is `qfilter.parse(text, "
+            "cache=False)`; *cached* is `qfilter.parse(text)` seeing the same text again; *Lark only* is "
+            "qfilter's grammar run by Lark's LALR parser without the fast path (for reference); the "
+            "*floor* is one compiled regular expression that only cuts the `q` text into tokens "
+            "(`FLOOR.findall(text)` in `benchmarks/filters.py`).\n"
+        )
+        for name, timings in parse_tables.items():
+            floor = timings.get("regex tokenise (floor)")
+            base = timings.get("qfilter")
+            out.append(f"### {name}\n")
+            out.append("| parser | median | middle half | × qfilter | × floor |")
+            out.append("| --- | ---: | ---: | ---: | ---: |")
+            for parser_name, timing in sorted(timings.items(), key=lambda item: item[1].median):
+                vs_q = f"{timing.median / base.median:.3g}" if base else "—"
+                vs_floor = f"{timing.median / floor.median:.3g}" if floor else "—"
+                out.append(
+                    f"| {parser_name} | {fmt_time(timing.median)} | {fmt_time(timing.low)} – "
+                    f"{fmt_time(timing.high)} | {vs_q} | {vs_floor} |"
+                )
+            out.append("")
+            out.append("<details><summary>the texts parsed</summary>\n")
+            for who, text in texts.get(name, {}).items():
+                out.append(f"- {who}: `{text}`")
+            out.append("\n</details>\n")
+        missing = [p for p in ("odata-query", "scim2-filter-parser", "luqum") if p not in next(iter(parse_tables.values()))]
+        if missing:
+            out.append(f"Peers not installed in this run, so not compared: {', '.join(missing)}.\n")
+        out.append(
+            "Where a peer's language has no exact equivalent, the closest construct is used: OData and "
+            "SCIM have no glob (`contains`/`co` instead of `like(*hourly*)`), SCIM has no relative time "
+            "(`\"now-P1W\"` is read as a string), Lucene ranges stand for intervals.\n"
+        )
+
+    other = [row for row in rows if row.measure != "parse" and row.measure != "cached parse"]
+    if other:
+        out.append("## In memory, SQL and import\n")
+        out.append("| measure | case | qfilter | baseline | qfilter median | baseline median | ratio |")
+        out.append("| --- | --- | --- | --- | ---: | ---: | ---: |")
+        for row in other:
+            out.append(
+                f"| {row.measure} | {row.case} | {row.subject} | {row.baseline} | {_t(row.subject_time)} "
+                f"| {_t(row.baseline_time)} | {_ratio(row)} |"
+            )
+        out.append("")
+        plans = [(row, row.extra["plans"]) for row in other if row.extra.get("plans")]
+        for row, plans_of_row in plans:
+            out.append(f"<details><summary>EXPLAIN, {row.case}</summary>\n")
+            for who, plan in plans_of_row.items():
+                out.append(f"{who}:\n\n```\n{plan}\n```\n")
+            out.append("</details>\n")
+        sql_text = [(row, row.extra["sql"]) for row in other if row.extra.get("sql")]
+        for row, statements in sql_text:
+            out.append(f"<details><summary>SQL, {row.case}</summary>\n")
+            for who, statement in statements.items():
+                out.append(f"{who}:\n\n```sql\n{statement}\n```\n")
+            out.append("</details>\n")
+
+    out.append("## How it is measured\n")
+    out.append(
+        f"- Parse and cached parse: {config.rounds} rounds of samples of about "
+        f"{config.sample_time * 1e3:.0f} ms each per case (`timeit`, garbage collector off), "
+        "median per call.\n"
+        f"- In memory: {config.entities:,} Waylay-shaped dicts (`benchmarks/data.py`), "
+        f"{config.rounds} rounds; the hand-written functions are in `benchmarks/handwritten.py` and "
+        "must return exactly the entities qfilter returns, or the run fails.\n"
+        f"- SQL: {config.rows:,} rows, the same data in SQLite and PostgreSQL with their indexes "
+        "(`benchmarks/sql_bench.py`); each query is the compiled clause against hand-written SQL of the "
+        "same meaning, both returning the same rows; the plans come from EXPLAIN.\n"
+        f"- Import: {config.import_runs} runs of each fresh interpreter, interleaved, wall time.\n"
+    )
+    out.append("## This run\n")
+    for key, value in environment.items():
+        out.append(f"- {key}: {value}")
+    out.append(f"- duration: {elapsed:.0f} s{' (smoke sizes)' if config.smoke else ''}")
+    out.append("")
+    (config.output / "performance.md").write_text("\n".join(out), encoding="utf-8")

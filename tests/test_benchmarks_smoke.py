@@ -1,0 +1,54 @@
+"""The benchmarks still run (tiny sizes, a few seconds): ``python -m benchmarks --smoke``.
+
+Not a timing test: nothing here looks at how fast anything is. It runs in
+qfilter's own test environment, where the peers and matplotlib are usually
+absent; the benchmarks then skip them and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--output", str(tmp_path), "--postgres-url", "none"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    for heading in ("## Results against the targets of issue #6", "## Parse: text to syntax tree", "## This run"):
+        assert heading in report
+    for measure in ("| parse |", "| cached parse |", "| in memory |", "| SQL |", "| import |"):
+        assert measure in report
+    assert "(smoke sizes)" in report
+    assert not (ROOT / "docs" / "performance.md").exists() or "smoke sizes" not in (
+        ROOT / "docs" / "performance.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_the_benchmark_filters_mean_the_same_in_qfilter() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import filters
+    finally:
+        sys.path.remove(str(ROOT))
+    import qfilter
+
+    seed = filters.to_q(filters.SEED)
+    assert seed == 'name:demo tag:demo -tag:not-demo resource:151CF created:"2020-04-22T12:34:00+00:00/now-P1W"'
+    for terms in filters.FILTERS.values():
+        parsed = qfilter.parse(filters.to_q(terms))
+        assert len(parsed.terms) == len(terms)
+        qfilter.bind(parsed, qfilter.WAYLAY)
+        assert filters.tokenise(filters.to_q(terms))
