@@ -41,17 +41,21 @@ from .schema import Schema
 
 __all__ = [
     "DEFAULT_USER_HEADER",
+    "MAX_USER_LENGTH",
     "QFilter",
     "RequestFilter",
     "RequestListing",
     "FilterHTTPException",
     "install_error_handlers",
+    "ERROR_BODY_SCHEMA",
     "validation_error_body",
     "q_examples",
 ]
 
 DEFAULT_USER_HEADER = "X-User-Id"
 """The request header that names the current user, for ``@me``."""
+MAX_USER_LENGTH = 255
+"""The longest user id the header may carry (user columns are indexed; index entries are bounded)."""
 
 _SEED_EXAMPLES: dict[str, dict[str, str]] = {
     "waylay": {
@@ -195,7 +199,8 @@ class QFilter:
 
     Each documents its parameters in the OpenAPI description (``q`` with
     examples). ``sql_mapping`` (for :func:`qfilter.sql.compile_clause`) makes
-    the dependencies compile the filter to a SQL clause as well. ``clock``
+    the dependencies compile the filter to a SQL clause as well (on SQLite,
+    call :func:`qfilter.sql.install_sqlite_functions` on the engine). ``clock``
     gives the instant ``now`` stands for (tests pin it). A bad request raises
     a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.listing.error_body`.
     """
@@ -243,7 +248,7 @@ class QFilter:
                 params = listing.read_filter(q, schema=schema, user=user, now=self.clock(), limits=limits)
             except FilterError as error:
                 raise self._bad_request(error) from None
-            return RequestFilter(params, user, schema, _base_url(request), self._where(params, user))
+            return RequestFilter(params, user, schema, _base_url(request), self._where(params))
 
         def listing_dependency(
             request: Request,
@@ -266,7 +271,7 @@ class QFilter:
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
-            return RequestListing(params, user, schema, _base_url(request), self._where(params, user))
+            return RequestListing(params, user, schema, _base_url(request), self._where(params))
 
         self.filter: Callable[..., RequestFilter] = filter_dependency
         self.listing: Callable[..., RequestListing] = listing_dependency
@@ -281,6 +286,7 @@ class QFilter:
             return no_user
         header = Header(
             alias=user_header,
+            max_length=MAX_USER_LENGTH,
             description=(
                 "The current user's id, which `@me` in a filter stands for. Nothing checks it: "
                 "put it behind something that authenticates."
@@ -303,13 +309,13 @@ class QFilter:
             )
         return FilterHTTPException(listing.error_body(error))
 
-    def _where(self, params: listing.FilterParams, user: str | None) -> Any:
+    def _where(self, params: listing.FilterParams) -> Any:
         if self.sql_mapping is None:
             return None
         from .sql import compile_clause
 
         try:
-            return compile_clause(params.filter, self.schema, self.sql_mapping, now=params.now, user=user)
+            return compile_clause(params.plan, self.schema, self.sql_mapping)
         except FilterError as error:
             raise self._bad_request(error) from None
 
@@ -345,12 +351,62 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(validation_error_body(exc), status_code=listing.ERROR_STATUS)
 
 
+ERROR_BODY_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "integer", "description": "The HTTP status."},
+        "message": {"type": "string", "description": "What is wrong, and where."},
+        "parameter": {"type": "string", "description": "The request parameter at fault, if one is."},
+        "position": {
+            "type": ["integer", "null"],
+            "description": "For a bad filter: the 0-based character position of the problem in `q`.",
+        },
+        "hint": {"type": ["string", "null"], "description": "How to fix it, when known."},
+        "detail": {"type": "string", "description": "For a bad filter: the filter with a caret under the problem."},
+    },
+    "additionalProperties": True,
+}
+"""The JSON schema of every error body (:func:`qfilter.listing.error_body`, :func:`validation_error_body`)."""
+
+
+def _document_400_not_422(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if responses is None or "422" not in responses:
+                    continue
+                del responses["422"]
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "Bad request: a bad parameter, filter or body, named in the message",
+                        "content": {"application/json": {"schema": ERROR_BODY_SCHEMA}},
+                    },
+                )
+        document.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+        document.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer bad requests with 400 and a flat JSON body that names the problem.
 
     A :class:`FilterHTTPException` gets its body as is; FastAPI's request
     validation errors (a bad JSON body, a missing field) become 400 with
-    :func:`validation_error_body` instead of 422.
+    :func:`validation_error_body` instead of 422, and the OpenAPI document
+    says so (a 400 with :data:`ERROR_BODY_SCHEMA` where FastAPI would list 422).
     """
     app.add_exception_handler(FilterHTTPException, _filter_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
+    _document_400_not_422(app)
