@@ -133,6 +133,21 @@ def _filter(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .service import serve
+    except ImportError as error:  # fastapi or uvicorn missing
+        raise InputError(f"serve needs the server extra: pip install 'qfilter[server]' ({error})") from None
+    from sqlalchemy.exc import SQLAlchemyError
+
+    entities = None if args.load is None else _load(args.load)
+    try:
+        serve(args.db, entities, args.host, args.port)
+    except (OSError, ValueError, SQLAlchemyError) as error:
+        raise InputError(f"serve: {error}") from None
+    return EXIT_OK
+
+
 _Command = Callable[[argparse.Namespace], int]
 
 
@@ -161,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     filter_.add_argument("query", metavar="QUERY", nargs="?")
     filter_.add_argument("file", metavar="FILE", nargs="?", help="JSON array of entities (default: stdin)")
     filter_.set_defaults(run=_filter)
+
+    serve = commands.add_parser("serve", help="serve the Waylay query search and Timeplus saved queries over HTTP")
+    serve.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: a SQLite file with the demo dataset)")
+    serve.add_argument("--load", metavar="FILE", help="JSON array of Waylay query entities to store first")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.set_defaults(run=_serve)
     return parser
 
 

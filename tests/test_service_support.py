@@ -1,0 +1,42 @@
+"""Shared by the service tests: a private database per service, SQLite or PostgreSQL.
+
+(No tests here; the name only keeps the service tests' files together.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+USER_HEADER = "X-User-Id"
+
+
+@contextmanager
+def private_database(kind: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A URL to an empty database of this test's own, removed afterwards.
+
+    PostgreSQL tests share the session's database (the ``postgres_url``
+    fixture), so each service gets a schema of its own there, made the
+    connections' search path through the URL.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'service-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"service_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
