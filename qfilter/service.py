@@ -479,8 +479,9 @@ def create_app(
         }
         with engine.begin() as conn:
             reference.insert_saved_queries(conn, [item])
+            stored = reference.get_saved_query(conn, item["id"])  # as a GET will show it
         response.headers["Location"] = f"{_origin(request)}{SAVED_QUERIES_PREFIX}/{item['id']}"
-        return item
+        return stored
 
     @app.get(
         SAVED_QUERIES_PREFIX + "/{id}", summary="Get a saved query", tags=["saved queries"], responses=_documented(404)
@@ -511,7 +512,7 @@ def create_app(
             }
             reference.delete_saved_query(conn, id)
             reference.insert_saved_queries(conn, [item])
-        return item
+            return reference.get_saved_query(conn, id)
 
     @app.delete(
         SAVED_QUERIES_PREFIX + "/{id}",

@@ -510,3 +510,10 @@ def test_a_bad_saved_query_is_a_400(fresh: httpx.Client, body: dict[str, Any], f
     response = fresh.post(SAVED, json=body)
     assert response.status_code == 400
     assert response.json()["code"] == 400 and fragment in response.json()["message"]
+
+
+def test_saved_query_fields_come_in_the_seed_order(fresh: httpx.Client) -> None:
+    created = fresh.post(SAVED, json={"sql": "select 1", "tags": ["a"], "name": "n", "description": "d"}).json()
+    order = ["id", "name", "description", "sql", "tags", "created_at", "created_by", "last_updated_at"]
+    assert list(created) == [*order, "last_updated_by"]
+    assert list(fresh.get(f"{SAVED}/{created['id']}").json()) == list(created)
