@@ -1,0 +1,119 @@
+"""qfilter.fastapi embedded in an app of one's own (in memory, no SQL), over real HTTP."""
+
+# No "from __future__ import annotations": the routes are defined in a function, and FastAPI must
+# resolve their Annotated[..., Depends(devices.listing)] where `devices` is a local.
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+
+import qfilter
+from qfilter import Field, Kind, Schema
+from qfilter.fastapi import QFilter, RequestFilter, RequestListing, install_error_handlers
+from qfilter.service import serve_in_thread
+
+NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+DEVICES = Schema(
+    "devices",
+    (
+        Field("name", Kind.TEXT, "name"),
+        Field("owner", Kind.USER, "owner"),
+        Field("seen", Kind.TIME, "seen"),
+    ),
+    default_qualifier="name",
+)
+ROWS = [
+    {"name": "boiler", "owner": "ann", "seen": "2026-11-23T11:00:00Z"},
+    {"name": "Boat", "owner": "bob", "seen": "2026-01-01T00:00:00Z"},
+    {"name": "car", "owner": "ann", "seen": "2025-06-01T00:00:00Z"},
+]
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    devices = QFilter(
+        DEVICES,
+        user_header="X-Remote-User",
+        max_limit=2,
+        default_limit=1,
+        examples={"mine": "owner:@me"},
+        clock=lambda: NOW,
+    )
+
+    @app.get("/devices")
+    def list_devices(listing: Annotated[RequestListing, Depends(devices.listing)]) -> dict[str, Any]:
+        matches = sorted(listing.predicate().filter(ROWS), key=lambda row: row["name"])
+        return listing.page(
+            matches[listing.offset : listing.offset + listing.limit], total=len(matches), items_key="devices"
+        )
+
+    @app.get("/names")
+    def names(search: Annotated[RequestFilter, Depends(devices.filter)]) -> list[str]:
+        return [row["name"] for row in search.predicate().filter(ROWS)]
+
+    @app.get("/whoami")
+    def whoami(user: Annotated[str | None, Depends(devices.current_user)]) -> dict[str, str | None]:
+        return {"user": user}
+
+    @app.get("/devices/{number}")
+    def by_number(number: int) -> dict[str, Any]:
+        return ROWS[number % len(ROWS)]
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    with serve_in_thread(_app()) as base_url, httpx.Client(base_url=base_url) as http:
+        yield http
+
+
+def test_listing_with_the_apps_own_settings(client: httpx.Client) -> None:
+    body = client.get("/devices", params={"q": "bo"}).json()  # bare word: the default qualifier, name
+    assert [row["name"] for row in body["devices"]] == ["Boat"]
+    assert (body["limit"], body["total"]) == (1, 2)
+    assert body["_links"]["next"]["href"].endswith("/devices?q=bo&limit=1&offset=1")
+    too_many = client.get("/devices", params={"limit": 3})
+    assert too_many.status_code == 400 and "between 0 and 2" in too_many.json()["message"]
+
+
+def test_at_me_reads_the_configured_header(client: httpx.Client) -> None:
+    assert client.get("/names", params={"q": "owner:@me"}, headers={"X-Remote-User": "ann"}).json() == ["boiler", "car"]
+    refused = client.get("/names", params={"q": "owner:@me"}, headers={"X-User-Id": "ann"})
+    assert refused.status_code == 400 and "X-Remote-User" in refused.json()["message"]
+    assert client.get("/whoami", headers={"X-Remote-User": "bob"}).json() == {"user": "bob"}
+    assert client.get("/whoami").json() == {"user": None}
+
+
+def test_now_comes_from_the_clock(client: httpx.Client) -> None:
+    assert client.get("/names", params={"q": "seen:now-PT2H/"}).json() == ["boiler"]
+    assert client.get("/names", params={"q": "seen:now-P1Y/"}).json() == [
+        row["name"] for row in qfilter.compile_predicate("seen:now-P1Y/", DEVICES, now=NOW).filter(ROWS)
+    ]
+
+
+def test_fastapis_422_becomes_a_400(client: httpx.Client) -> None:
+    response = client.get("/devices/seven")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == 400 and body["message"].startswith("path.number: ")
+    assert body["errors"][0]["location"] == "path.number"
+
+
+def test_the_openapi_document(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/devices"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert set(parameters) == {"q", "limit", "offset", "X-Remote-User"}
+    assert parameters["q"]["examples"] == {"mine": {"summary": "mine", "value": "owner:@me"}}
+    assert "`owner`" in parameters["q"]["description"] and "X-Remote-User" in parameters["q"]["description"]
+    assert parameters["limit"]["schema"]["type"] == "integer" and parameters["limit"]["schema"]["maximum"] == 2
+    assert parameters["X-Remote-User"]["in"] == "header"
+    for path in document["paths"].values():
+        for method in path.values():
+            assert "422" not in method["responses"]
+    assert "400" in document["paths"]["/devices/{number}"]["get"]["responses"]
