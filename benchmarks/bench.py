@@ -64,6 +64,8 @@ class Row:
         if self.subject_time is None or self.baseline_time is None:
             targeted = self.limit is not None or self.absolute_limit is not None or bool(self.target)
             return "pending" if targeted else "—"
+        if not self.target:
+            return "—"
         checks = []
         if self.limit is not None:
             checks.append(self.ratio is not None and self.ratio <= self.limit)
@@ -85,6 +87,7 @@ class Config:
     rounds: int
     sample_time: float
     import_runs: int
+    sql_rounds: int
     postgres_url: str | None
     only: set[str]
     output: Path
@@ -319,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds or (3 if smoke else 15),
         sample_time=0.002 if smoke else 0.02,
         import_runs=2 if smoke else 21,
+        sql_rounds=2 if smoke else 7,
         postgres_url=None if args.postgres_url in ("", "none") else args.postgres_url,
         only=set(args.only.split(",")) if args.only else set(SUITES),
         output=args.output,

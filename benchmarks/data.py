@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -51,6 +52,16 @@ def waylay_entity(rng: random.Random, index: int) -> dict[str, Any]:
     return {"name": name, "meta": meta, "attrs": attrs, "query": query}
 
 
-def waylay_entities(count: int, seed: int = 6) -> list[dict[str, Any]]:
+def iter_waylay_entities(count: int, seed: int = 6) -> Iterator[dict[str, Any]]:
+    """The same entities as :func:`waylay_entities`, one at a time."""
     rng = random.Random(seed)
-    return [waylay_entity(rng, index) for index in range(count)]
+    for index in range(count):
+        yield waylay_entity(rng, index)
+
+
+def waylay_entities(count: int, seed: int = 6) -> list[dict[str, Any]]:
+    return list(iter_waylay_entities(count, seed))
+
+
+DATA_VERSION = 1
+"""Bump when the generated data changes, so that stored benchmark databases are rebuilt."""
