@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -248,7 +248,7 @@ def import_suite(config: Config) -> list[Row]:
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     samples: dict[str, list[float]] = {name: [] for name in programs}
-    for name, program in programs.items():  # warm the file system cache and .pyc files
+    for program in programs.values():  # warm the file system cache and .pyc files
         subprocess.run([sys.executable, "-c", program], check=True, env=env, cwd=ROOT)
     for _ in range(config.import_runs):
         for name, program in programs.items():
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     config.output.mkdir(parents=True, exist_ok=True)
     write_report(config, rows, parse_tables, texts, elapsed, _environment())
     for row in rows:
-        print(f"  {row.measure:12} {row.case:36} {row.subject:28} vs {row.baseline:36} {row.ratio_text:>16} {row.verdict}")
+        print(f"  {row.measure:12} {row.case:36} {row.subject:28} vs {row.baseline:36}", row.ratio_text, row.verdict)
     print(f"done in {elapsed:.0f} s; wrote {config.output / 'performance.md'}")
     return 0
 
@@ -373,7 +373,7 @@ def _environment() -> dict[str, str]:
     except OSError:
         load = "?"
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores ({_cpu_name()})",
         "load": load,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 """The instant ``now`` stands for in every benchmark, so that runs compare."""
 
-_FIRST = datetime(2019, 1, 1, tzinfo=timezone.utc)
+_FIRST = datetime(2019, 1, 1, tzinfo=UTC)
 _SPAN = int((NOW - _FIRST).total_seconds())
 _PREFIXES = ["demo", "Demo", "prod", "test", "151CF", "office-7", "Zürich-3", "APL4995"]
 _METRICS = ["temperature", "humidity", "co2", "door_open", "battery", "pressure", "energy_%"]

@@ -9,7 +9,7 @@ returns exactly the entities qfilter's predicate returns.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Entity = dict[str, Any]
@@ -17,7 +17,7 @@ Entity = dict[str, Any]
 
 def seed(now: datetime) -> Callable[[list[Entity]], list[Entity]]:
     """``name:demo tag:demo -tag:not-demo resource:151CF created:"2020-04-22T12:34:00+00:00/now-P1W"``."""
-    start = datetime(2020, 4, 22, 12, 34, tzinfo=timezone.utc)
+    start = datetime(2020, 4, 22, 12, 34, tzinfo=UTC)
     end = now - timedelta(weeks=1)
 
     def keep(entity: Entity) -> bool:
@@ -40,7 +40,7 @@ def seed(now: datetime) -> Callable[[list[Entity]], list[Entity]]:
             return False
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return start <= moment < end
 
     def run(entities: list[Entity]) -> list[Entity]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .timing import Timing
 
@@ -174,7 +174,8 @@ def write_report(
             for who, text in texts.get(name, {}).items():
                 out.append(f"- {who}: `{text}`")
             out.append("\n</details>\n")
-        missing = [p for p in ("odata-query", "scim2-filter-parser", "luqum") if p not in next(iter(parse_tables.values()))]
+        measured = next(iter(parse_tables.values()))
+        missing = [p for p in ("odata-query", "scim2-filter-parser", "luqum") if p not in measured]
         if missing:
             out.append(f"Peers not installed in this run, so not compared: {', '.join(missing)}.\n")
         out.append(

@@ -23,7 +23,7 @@ import hashlib
 import importlib.util
 import re
 import time
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +80,7 @@ def _hand_params(case: str, dialect: str) -> dict[str, Any]:
     if case == "1 term":
         return {"tag": "demo"}
     if dialect == "sqlite":  # how the reference table stores times on SQLite (UTC text)
-        start, end = (t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (START, END))
+        start, end = (t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (START, END))
     else:
         start, end = START, END
     return {"name": "demo", "tag": "demo", "not_tag": "not-demo", "resource": "151CF", "start": start, "end": end}
@@ -113,6 +113,7 @@ def _pending(config: Config, why: str) -> list[Row]:
 
 def _fingerprint(engine: sa.Engine, rows: int) -> str:
     import sqlalchemy as sa
+
     from qfilter import reference
 
     ddl = "\n".join(
@@ -128,6 +129,7 @@ def _fingerprint(engine: sa.Engine, rows: int) -> str:
 def _load(engine: sa.Engine, rows: int, log: Any) -> None:
     """Make the reference tables hold ``rows`` generated entities, unless they already do."""
     import sqlalchemy as sa
+
     from qfilter import reference
 
     fingerprint = _fingerprint(engine, rows)
@@ -160,6 +162,7 @@ def _load(engine: sa.Engine, rows: int, log: Any) -> None:
 
 def _sqlite_engine(config: Config) -> sa.Engine:
     import sqlalchemy as sa
+
     from qfilter import sql
 
     folder = config.output / "sql-smoke" if config.smoke else DATA_DIR

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from .ast import Filter

@@ -10,7 +10,7 @@ tuples, lists where none are expected, dict subclasses, objects, datetimes).
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -37,7 +37,7 @@ class Text(str):
 times = st.one_of(
     st.sampled_from(["2020-04-22T12:34:00+00:00", "2021-01-01", "2019-12-31T23:59:59", "2026-11-20 10:00", "nope"]),
     st.datetimes(min_value=datetime(2018, 1, 1), max_value=datetime(2027, 1, 1)),
-    st.datetimes(min_value=datetime(2018, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(timezone.utc)),
+    st.datetimes(min_value=datetime(2018, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)),
 )
 scalars = st.one_of(
     st.sampled_from(WORDS),
