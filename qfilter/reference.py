@@ -1,0 +1,437 @@
+"""Reference tables for the two entity shapes the library knows, with their SQL mappings.
+
+SQLAlchemy Core tables in one :data:`METADATA`, for SQLite and PostgreSQL:
+
+- Waylay query entities (spec section 2): :data:`WAYLAY_TABLE` keeps each
+  entity as given (``body``) beside the values filters need, extracted into
+  indexed columns (``created``, ``modified``, ``created_by``,
+  ``modified_by``), two association tables (:data:`WAYLAY_TAGS_TABLE`,
+  :data:`WAYLAY_RESOURCES_TABLE`: ``meta.tags``; every resource the entity
+  refers to, from ``meta.resource``, ``query.resource`` and
+  ``query.data[*].resource``) and ``meta`` as JSON. :data:`WAYLAY_SQL` maps
+  :data:`~qfilter.schema.WAYLAY` onto them.
+- Timeplus saved queries: :data:`TIMEPLUS_TABLE`, one row per saved query,
+  ``tags`` a JSON array (``jsonb`` with a GIN index on PostgreSQL). The user
+  references ``created_by``/``last_updated_by`` are kept as given (an object
+  such as ``{"id": ...}``, or a string) beside their extracted ids.
+  :data:`TIMEPLUS_SQL` maps :data:`~qfilter.schema.TIMEPLUS` onto it.
+
+The helpers take a SQLAlchemy ``Connection`` and run in the caller's
+transaction. They store and return the JSON dicts ``qfilter filter`` reads::
+
+    with engine.begin() as conn:
+        METADATA.create_all(conn)
+        insert_waylay_queries(conn, entities)
+        where = compile_clause("tag:demo", WAYLAY, WAYLAY_SQL)
+        page, total = select_waylay_page(conn, where, offset=0, limit=10)
+
+Names are ordered by code point, as Python's ``sorted`` orders them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .memory import as_text, field_values
+from .schema import TIMEPLUS, WAYLAY, Schema
+from .sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
+from .timeexpr import to_instant
+
+__all__ = [
+    "METADATA",
+    "WAYLAY_TABLE",
+    "WAYLAY_TAGS_TABLE",
+    "WAYLAY_RESOURCES_TABLE",
+    "TIMEPLUS_TABLE",
+    "WAYLAY_SQL",
+    "TIMEPLUS_SQL",
+    "Reference",
+    "REFERENCES",
+    "NameOrder",
+    "order_by_name",
+    "insert_waylay_queries",
+    "get_waylay_query",
+    "delete_waylay_query",
+    "select_waylay_queries",
+    "count_waylay_queries",
+    "select_waylay_page",
+    "insert_saved_queries",
+    "get_saved_query",
+    "delete_saved_query",
+    "select_saved_queries",
+    "count_saved_queries",
+]
+
+METADATA = sa.MetaData()
+"""Every reference table: ``METADATA.create_all(engine)`` makes them."""
+
+# Code-point order on PostgreSQL too, whatever the database's collation, so
+# that ORDER BY name is Python's order and can walk the primary key index.
+_NAME = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+WAYLAY_TABLE = sa.Table(
+    "waylay_queries",
+    METADATA,
+    sa.Column("name", _NAME, primary_key=True),
+    sa.Column("body", json_keeping_numbers(), nullable=False, comment="the entity, as given"),
+    # json, not jsonb, on PostgreSQL: numbers keep their spelling, so that
+    # meta.<key>:1e-05 compares as memory does.
+    sa.Column("meta", json_keeping_numbers(), comment="the entity's meta object"),
+    sa.Column("created", UtcDateTime(), index=True, comment="attrs.created"),
+    sa.Column("modified", UtcDateTime(), index=True, comment="attrs.modified"),
+    sa.Column("created_by", sa.String(), index=True, comment="attrs.created_by"),
+    sa.Column("modified_by", sa.String(), index=True, comment="attrs.modified_by"),
+)
+"""Waylay query entities, one row each; ``body`` is what :func:`get_waylay_query` returns."""
+
+WAYLAY_TAGS_TABLE = sa.Table(
+    "waylay_query_tags",
+    METADATA,
+    sa.Column("query_name", _NAME, sa.ForeignKey(WAYLAY_TABLE.c.name, ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(), primary_key=True),
+    sa.Index("ix_waylay_query_tags_tag", "tag", "query_name"),
+)
+"""``meta.tags`` of the Waylay entities: one row per (entity, tag)."""
+
+WAYLAY_RESOURCES_TABLE = sa.Table(
+    "waylay_query_resources",
+    METADATA,
+    sa.Column("query_name", _NAME, sa.ForeignKey(WAYLAY_TABLE.c.name, ondelete="CASCADE"), primary_key=True),
+    sa.Column("resource", sa.String(), primary_key=True),
+    sa.Index("ix_waylay_query_resources_resource", "resource", "query_name"),
+)
+"""Every resource a Waylay entity refers to (all three paths): one row per (entity, resource)."""
+
+TIMEPLUS_TABLE = sa.Table(
+    "timeplus_saved_queries",
+    METADATA,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("name", _NAME, nullable=False, index=True),
+    sa.Column("description", sa.Text()),
+    sa.Column("sql", sa.Text()),
+    sa.Column("tags", json_keeping_numbers(binary=True), comment="JSON array"),
+    sa.Column("created_at", UtcDateTime(), index=True),
+    sa.Column("created_by", json_keeping_numbers(), comment="the user reference, as given"),
+    sa.Column("created_by_id", sa.String(), index=True, comment="created_by.id (or created_by itself)"),
+    sa.Column("last_updated_at", UtcDateTime(), index=True),
+    sa.Column("last_updated_by", json_keeping_numbers(), comment="the user reference, as given"),
+    sa.Column("last_updated_by_id", sa.String(), index=True, comment="last_updated_by.id (or itself)"),
+)
+"""Timeplus saved queries (seed 000, "Saved queries"), one row each."""
+
+sa.Index("ix_timeplus_saved_queries_tags", TIMEPLUS_TABLE.c.tags, postgresql_using="gin").ddl_if(
+    dialect="postgresql"
+)
+
+WAYLAY_SQL: SqlMapping = {
+    "name": Column(WAYLAY_TABLE.c.name),
+    "resource": Related(WAYLAY_RESOURCES_TABLE, WAYLAY_RESOURCES_TABLE.c.query_name, WAYLAY_RESOURCES_TABLE.c.resource),
+    "tag": Related(WAYLAY_TAGS_TABLE, WAYLAY_TAGS_TABLE.c.query_name, WAYLAY_TAGS_TABLE.c.tag),
+    "created_by": Column(WAYLAY_TABLE.c.created_by),
+    "modified_by": Column(WAYLAY_TABLE.c.modified_by),
+    "user": (Column(WAYLAY_TABLE.c.created_by), Column(WAYLAY_TABLE.c.modified_by)),
+    "created": Column(WAYLAY_TABLE.c.created),
+    "modified": Column(WAYLAY_TABLE.c.modified),
+    "meta": JsonObject(WAYLAY_TABLE.c.meta),
+}
+"""Where each qualifier of :data:`~qfilter.schema.WAYLAY` lives in the Waylay tables."""
+
+TIMEPLUS_SQL: SqlMapping = {
+    "name": Column(TIMEPLUS_TABLE.c.name),
+    "tag": JsonArray(TIMEPLUS_TABLE.c.tags),
+    "description": Column(TIMEPLUS_TABLE.c.description),
+    "sql": Column(TIMEPLUS_TABLE.c.sql),
+    "created_by": Column(TIMEPLUS_TABLE.c.created_by_id),
+    "modified_by": Column(TIMEPLUS_TABLE.c.last_updated_by_id),
+    "user": (Column(TIMEPLUS_TABLE.c.created_by_id), Column(TIMEPLUS_TABLE.c.last_updated_by_id)),
+    "created": Column(TIMEPLUS_TABLE.c.created_at),
+    "modified": Column(TIMEPLUS_TABLE.c.last_updated_at),
+}
+"""Where each qualifier of :data:`~qfilter.schema.TIMEPLUS` lives in :data:`TIMEPLUS_TABLE`."""
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """A preset schema with its reference table (``key`` orders and identifies rows) and SQL mapping."""
+
+    schema: Schema
+    table: sa.Table
+    key: sa.Column[Any]
+    mapping: SqlMapping
+
+
+REFERENCES: dict[str, Reference] = {
+    "waylay": Reference(WAYLAY, WAYLAY_TABLE, WAYLAY_TABLE.c.name, WAYLAY_SQL),
+    "timeplus": Reference(TIMEPLUS, TIMEPLUS_TABLE, TIMEPLUS_TABLE.c.id, TIMEPLUS_SQL),
+}
+"""The references by preset schema name (as ``qfilter sql --schema`` names them)."""
+
+NameOrder = Callable[[sa.ColumnElement[str]], sa.ColumnElement[str]]
+"""Turns a name column into the expression to ORDER BY."""
+
+
+def order_by_name(dialect_name: str) -> NameOrder:
+    """How to order names by code point (Python's ``sorted``) on a database of this dialect."""
+    if dialect_name == "postgresql":
+        return lambda column: column.collate("C")
+    # SQLite's default BINARY collation compares UTF-8 bytes: code point order.
+    return lambda column: column
+
+
+def _ordered(conn: sa.Connection, order_by: NameOrder | None) -> NameOrder:
+    return order_by or order_by_name(conn.dialect.name)
+
+
+def _paged(statement: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement
+
+
+def _count(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] | None) -> int:
+    statement = sa.select(sa.func.count()).select_from(table)
+    if where is not None:
+        statement = statement.where(where)
+    return int(conn.execute(statement).scalar_one())
+
+
+# -- extracting the values filters need --------------------------------------------------------------
+
+
+def _value_getter(schema: Schema, qualifier: str) -> Callable[[Any], list[Any]]:
+    return field_values(schema.by_qualifier[qualifier])
+
+
+def _texts(values: list[Any]) -> list[str]:
+    """The distinct texts of the scalar values, in order (what memory compares)."""
+    return list(dict.fromkeys(t for t in map(as_text, values) if t is not None))
+
+
+def _single(found: list[Any], what: str, entity_id: str) -> Any:
+    if len(found) > 1:
+        raise ValueError(f"{entity_id}: {what} holds {len(found)} values, the table has room for one")
+    return found[0] if found else None
+
+
+def _instant(value: Any, what: str, entity_id: str, *, strict: bool) -> datetime | None:
+    """An entity time as an aware datetime (naive text: UTC, the presets' zone)."""
+    if value is None:
+        return None
+    moment = to_instant(value, UTC)
+    if moment is None and strict:
+        raise ValueError(f"{entity_id}: {what} is not a time: {value!r}")
+    return moment
+
+
+_WAYLAY_VALUES = {
+    qualifier: _value_getter(WAYLAY, qualifier)
+    for qualifier in ("resource", "tag", "created_by", "modified_by", "created", "modified")
+}
+_TIMEPLUS_VALUES = {qualifier: _value_getter(TIMEPLUS, qualifier) for qualifier in ("created_by", "modified_by")}
+
+
+# -- Waylay query entities ---------------------------------------------------------------------------
+
+
+def _waylay_rows(entity: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    name = entity.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"a Waylay query entity needs a name (a string), got {name!r}")
+    values = {qualifier: getter(entity) for qualifier, getter in _WAYLAY_VALUES.items()}
+    # An unreadable time is no time, as in memory; the body keeps the text.
+    times = {
+        qualifier: list(
+            dict.fromkeys(
+                moment for moment in (_instant(v, qualifier, name, strict=False) for v in values[qualifier]) if moment
+            )
+        )
+        for qualifier in ("created", "modified")
+    }
+    row = {
+        "name": name,
+        "body": dict(entity),
+        "meta": entity.get("meta"),
+        "created": _single(times["created"], "attrs.created", name),
+        "modified": _single(times["modified"], "attrs.modified", name),
+        "created_by": _single(_texts(values["created_by"]), "attrs.created_by", name),
+        "modified_by": _single(_texts(values["modified_by"]), "attrs.modified_by", name),
+    }
+    return row, _texts(values["tag"]), _texts(values["resource"])
+
+
+def insert_waylay_queries(conn: sa.Connection, entities: Iterable[Mapping[str, Any]]) -> int:
+    """Store Waylay query entities (JSON dicts); returns how many.
+
+    Raises ``ValueError`` for an entity without a string ``name``, or with
+    several values where the table keeps one (``attrs.created`` ...); a name
+    already stored is the database's ``IntegrityError``.
+    """
+    rows: list[dict[str, Any]] = []
+    tags: list[dict[str, str]] = []
+    resources: list[dict[str, str]] = []
+    for entity in entities:
+        row, entity_tags, entity_resources = _waylay_rows(entity)
+        rows.append(row)
+        tags.extend({"query_name": row["name"], "tag": tag} for tag in entity_tags)
+        resources.extend({"query_name": row["name"], "resource": resource} for resource in entity_resources)
+    if rows:
+        conn.execute(sa.insert(WAYLAY_TABLE), rows)
+    if tags:
+        conn.execute(sa.insert(WAYLAY_TAGS_TABLE), tags)
+    if resources:
+        conn.execute(sa.insert(WAYLAY_RESOURCES_TABLE), resources)
+    return len(rows)
+
+
+def get_waylay_query(conn: sa.Connection, name: str) -> dict[str, Any] | None:
+    """The entity named ``name``, as it was stored; ``None`` if there is none."""
+    body = conn.execute(sa.select(WAYLAY_TABLE.c.body).where(WAYLAY_TABLE.c.name == name)).scalar_one_or_none()
+    return dict(body) if body is not None else None
+
+
+def delete_waylay_query(conn: sa.Connection, name: str) -> bool:
+    """Delete the entity named ``name`` (and its tags and resources); whether there was one."""
+    # Explicit, not ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
+    for table in (WAYLAY_TAGS_TABLE, WAYLAY_RESOURCES_TABLE):
+        conn.execute(sa.delete(table).where(table.c.query_name == name))
+    return conn.execute(sa.delete(WAYLAY_TABLE).where(WAYLAY_TABLE.c.name == name)).rowcount > 0
+
+
+def select_waylay_queries(
+    conn: sa.Connection,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    order_by: NameOrder | None = None,
+) -> list[dict[str, Any]]:
+    """The entities that satisfy ``where`` (e.g. a :func:`~qfilter.sql.compile_clause`), ordered by name."""
+    statement = sa.select(WAYLAY_TABLE.c.body).order_by(_ordered(conn, order_by)(WAYLAY_TABLE.c.name))
+    if where is not None:
+        statement = statement.where(where)
+    return [dict(body) for body in conn.execute(_paged(statement, offset, limit)).scalars()]
+
+
+def count_waylay_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
+    """How many entities satisfy ``where``."""
+    return _count(conn, WAYLAY_TABLE, where)
+
+
+def select_waylay_page(
+    conn: sa.Connection,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    order_by: NameOrder | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the matching entities, ordered by name, and how many match in all."""
+    page = select_waylay_queries(conn, where, offset=offset, limit=limit, order_by=order_by)
+    return page, count_waylay_queries(conn, where)
+
+
+# -- Timeplus saved queries --------------------------------------------------------------------------
+
+_TIMEPLUS_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def _timeplus_time(moment: datetime | None) -> str | None:
+    """Timeplus' spelling, in UTC: ``2023-02-01 23:22:59`` (with ``.ffffff`` when there are microseconds)."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return moment.strftime(_TIMEPLUS_TIME + (".%f" if moment.microsecond else ""))
+
+
+def _saved_query_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    id_ = item.get("id")
+    if not isinstance(id_, str):
+        raise ValueError(f"a saved query needs an id (a string), got {id_!r}")
+    name = item.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"{id_}: a saved query needs a name (a string), got {name!r}")
+    for key in ("description", "sql"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ValueError(f"{id_}: {key} must be a string, got {item[key]!r}")
+    return {
+        "id": id_,
+        "name": name,
+        "description": item.get("description"),
+        "sql": item.get("sql"),
+        "tags": item.get("tags"),
+        "created_at": _instant(item.get("created_at"), "created_at", id_, strict=True),
+        "created_by": item.get("created_by"),
+        "created_by_id": _single(_texts(_TIMEPLUS_VALUES["created_by"](item)), "created_by", id_),
+        "last_updated_at": _instant(item.get("last_updated_at"), "last_updated_at", id_, strict=True),
+        "last_updated_by": item.get("last_updated_by"),
+        "last_updated_by_id": _single(_texts(_TIMEPLUS_VALUES["modified_by"](item)), "last_updated_by", id_),
+    }
+
+
+def insert_saved_queries(conn: sa.Connection, items: Iterable[Mapping[str, Any]]) -> int:
+    """Store Timeplus saved queries (JSON dicts, seed 000's shape); returns how many.
+
+    Raises ``ValueError`` for a missing ``id`` or ``name``, a non-text
+    ``description``/``sql``, or a time that cannot be read (naive: UTC).
+    """
+    rows = [_saved_query_row(item) for item in items]
+    if rows:
+        conn.execute(sa.insert(TIMEPLUS_TABLE), rows)
+    return len(rows)
+
+
+_SAVED_QUERY_FIELDS = ("id", "name", "description", "sql", "tags", "created_at", "created_by",
+                       "last_updated_at", "last_updated_by")
+
+
+def _saved_query(row: sa.Row[Any]) -> dict[str, Any]:
+    """A saved query as Timeplus returns one: every field, times in Timeplus' UTC spelling."""
+    item = {key: getattr(row, key) for key in _SAVED_QUERY_FIELDS}
+    item["created_at"] = _timeplus_time(item["created_at"])
+    item["last_updated_at"] = _timeplus_time(item["last_updated_at"])
+    return item
+
+
+def _saved_query_columns() -> list[sa.Column[Any]]:
+    return [TIMEPLUS_TABLE.c[key] for key in _SAVED_QUERY_FIELDS]
+
+
+def get_saved_query(conn: sa.Connection, id: str) -> dict[str, Any] | None:
+    """The saved query with this id; ``None`` if there is none."""
+    row = conn.execute(sa.select(*_saved_query_columns()).where(TIMEPLUS_TABLE.c.id == id)).one_or_none()
+    return _saved_query(row) if row is not None else None
+
+
+def delete_saved_query(conn: sa.Connection, id: str) -> bool:
+    """Delete the saved query with this id; whether there was one."""
+    return conn.execute(sa.delete(TIMEPLUS_TABLE).where(TIMEPLUS_TABLE.c.id == id)).rowcount > 0
+
+
+def select_saved_queries(
+    conn: sa.Connection,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    order_by: NameOrder | None = None,
+) -> list[dict[str, Any]]:
+    """The saved queries that satisfy ``where``, ordered by name, then id."""
+    order = _ordered(conn, order_by)
+    statement = sa.select(*_saved_query_columns()).order_by(
+        order(TIMEPLUS_TABLE.c.name), order(TIMEPLUS_TABLE.c.id)
+    )
+    if where is not None:
+        statement = statement.where(where)
+    return [_saved_query(row) for row in conn.execute(_paged(statement, offset, limit))]
+
+
+def count_saved_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
+    """How many saved queries satisfy ``where``."""
+    return _count(conn, TIMEPLUS_TABLE, where)
