@@ -1,0 +1,535 @@
+"""The SQL compiler on examples: the spec's cases, on SQLite and PostgreSQL.
+
+Every example states the names it expects, checks that memory keeps exactly
+those, and that the database returns exactly those too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from qfilter import TIMEPLUS, WAYLAY, Field, FilterError, Kind, Schema, compile_predicate, parse
+from qfilter.cli import demo_entities, main
+from qfilter.errors import FilterLimitError
+from qfilter.reference import (
+    METADATA,
+    TIMEPLUS_SQL,
+    WAYLAY_SQL,
+    WAYLAY_TABLE,
+    count_waylay_queries,
+    delete_saved_query,
+    delete_waylay_query,
+    get_saved_query,
+    get_waylay_query,
+    insert_saved_queries,
+    insert_waylay_queries,
+    select_saved_queries,
+    select_waylay_page,
+    select_waylay_queries,
+)
+from qfilter.sql import (
+    MAX_META_KEYS,
+    Column,
+    JsonArray,
+    JsonObject,
+    Related,
+    UtcDateTime,
+    check_mapping,
+    compile_clause,
+    install_sqlite_functions,
+    json_keeping_numbers,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ME = "users/alice"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+DEVICES_METADATA = sa.MetaData()
+DEVICES = sa.Table(
+    "qfilter_test_devices",
+    DEVICES_METADATA,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("resource", sa.String()),
+    sa.Column("created_by", sa.String()),
+    sa.Column("modified_by", sa.String()),
+    sa.Column("created", UtcDateTime()),
+    sa.Column("wall", sa.DateTime()),  # naive: wall-clock time in Brussels
+    sa.Column("tags", json_keeping_numbers()),
+    sa.Column("meta", json_keeping_numbers()),
+)
+DEVICES_SCHEMA = Schema(
+    "devices",
+    (
+        Field("name", Kind.TEXT, "name"),
+        Field("resource", Kind.EXACT, "resource"),
+        Field("user", Kind.USER, ("created_by", "modified_by")),
+        Field("created", Kind.TIME, "created"),
+        Field("wall", Kind.TIME, "wall"),
+        Field("tag", Kind.EXACT, "tags"),
+        Field("meta", Kind.META, "meta"),
+    ),
+    timezone=BRUSSELS,
+)
+DEVICES_SQL = {
+    "name": Column(DEVICES.c.name),
+    "resource": Column(DEVICES.c.resource),
+    "user": (Column(DEVICES.c.created_by), Column(DEVICES.c.modified_by)),
+    "created": Column(DEVICES.c.created),
+    "wall": Column(DEVICES.c.wall),
+    "tag": JsonArray(DEVICES.c.tags),
+    "meta": JsonObject(DEVICES.c.meta),
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """Each database in turn, with the reference and test tables."""
+    if request.param == "sqlite":
+        created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
+        install_sqlite_functions(created)
+    else:
+        created = sa.create_engine(request.getfixturevalue("postgres_url"))
+    with created.begin() as conn:
+        METADATA.create_all(conn)
+        DEVICES_METADATA.create_all(conn)
+    yield created
+    created.dispose()
+
+
+@pytest.fixture
+def conn(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that is rolled back afterwards."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+def device(name: str, **values: Any) -> dict[str, Any]:
+    return {"name": name, **values}
+
+
+def store(conn: sa.Connection, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    conn.execute(sa.insert(DEVICES), [{c.name: e.get(c.name) for c in DEVICES.c} for e in entities])
+    return entities
+
+
+def check(conn: sa.Connection, query: str, entities: list[dict[str, Any]], expected: list[str]) -> None:
+    """Memory keeps exactly ``expected`` (names) of ``entities``, and so does the database, which stores them."""
+    kept = compile_predicate(query, DEVICES_SCHEMA, now=NOW, user=ME).filter(entities)
+    assert sorted(e["name"] for e in kept) == sorted(expected), "memory"
+    clause = compile_clause(query, DEVICES_SCHEMA, DEVICES_SQL, now=NOW, user=ME)
+    found = conn.execute(sa.select(DEVICES.c.name).where(clause)).scalars()
+    assert sorted(found) == sorted(expected), conn.dialect.name
+
+
+# -- NULL-safe exclusions --------------------------------------------------------------------------------
+
+
+def test_excluding_a_resource_keeps_entities_without_one(conn: sa.Connection) -> None:
+    entities = store(conn, [device("x", resource="X"), device("y", resource="Y"), device("none")])
+    check(conn, "-resource:X", entities, ["y", "none"])
+    check(conn, "resource:X", entities, ["x"])
+
+
+def test_excluding_a_time_keeps_entities_without_one(conn: sa.Connection) -> None:
+    entities = store(conn, [device("old", created=datetime(2019, 5, 1, tzinfo=UTC), wall=datetime(2019, 5, 1)),
+                            device("new", created=datetime(2021, 5, 1, tzinfo=UTC)), device("none")])
+    check(conn, "-created:2020/", entities, ["old", "none"])
+    check(conn, "-wall:2020/", entities, ["old", "new", "none"])
+
+
+def test_excluding_a_user_of_two_columns_keeps_entities_with_neither(conn: sa.Connection) -> None:
+    entities = store(conn, [device("mine", created_by=ME), device("edited", created_by="bob", modified_by=ME),
+                            device("bobs", created_by="bob"), device("nobody's")])
+    check(conn, "-user:@me", entities, ["bobs", "nobody's"])
+    check(conn, "user:@me", entities, ["mine", "edited"])
+
+
+def test_excluding_a_tag_keeps_entities_without_tags(conn: sa.Connection) -> None:
+    entities = store(conn, [device("tagged", tags=["x", "y"]), device("other", tags=["y"]),
+                            device("empty", tags=[]), device("none")])
+    check(conn, "-tag:x", entities, ["other", "empty", "none"])
+
+
+def test_excluding_a_saved_query_tag_keeps_those_without_tags(conn: sa.Connection) -> None:
+    # On PostgreSQL the tags are jsonb and the match an indexable @>, which is NULL for NULL tags.
+    insert_saved_queries(conn, [{"id": "1", "name": "a", "tags": ["x"]}, {"id": "2", "name": "b"},
+                                {"id": "3", "name": "c", "tags": ["y"]}])
+    clause = compile_clause("-tag:x", TIMEPLUS, TIMEPLUS_SQL)
+    assert [q["id"] for q in select_saved_queries(conn, clause)] == ["2", "3"]
+
+
+# -- characters SQL treats specially -----------------------------------------------------------------------
+
+
+LIKE_SPECIALS = [device("100%"), device("a_b"), device("ab"), device("a/b"), device("a\\b"), device("plain")]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("name:%", ["100%"]),
+        ("name:_", ["a_b"]),
+        ("name:a_b", ["a_b"]),
+        ("name:/", ["a/b"]),
+        ("name:\\", ["a\\b"]),
+        ("meta.k:like(a_b)", []),
+        ("tag:%", []),
+    ],
+)
+def test_like_characters_match_themselves(conn: sa.Connection, query: str, expected: list[str]) -> None:
+    check(conn, query, store(conn, LIKE_SPECIALS), expected)
+
+
+def test_like_globs_use_only_star_and_question_mark(conn: sa.Connection) -> None:
+    pairs = [("pct", "100%"), ("under", "a_b"), ("ab", "ab"), ("axb", "aXb"), ("nl", "a\nb"), ("num", 5.0)]
+    entities = store(conn, [device(n, meta={"k": v}) for n, v in pairs])
+    check(conn, "meta.k:like(a?b)", entities, ["under", "axb", "nl"])
+    check(conn, "meta.k:like(*%)", entities, ["pct"])
+    check(conn, "meta.k:like(a_b)", entities, ["under"])
+    check(conn, "meta.k:like(A*)", entities, ["under", "ab", "axb", "nl"])
+    check(conn, "meta.k:like(5.?)", entities, ["num"])
+
+
+# -- case folding: Python's str.lower on both databases -----------------------------------------------------
+
+
+FOLDING = [
+    device(n) for n in ["Ünïcode", "ÄÖÜ", "äöü", "ΣΑΣ", "σας", "Straße", "STRASSE", "İstanbul", "istanbul", "ASCII"]
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("name:ü", ["Ünïcode", "ÄÖÜ", "äöü"]),
+        ("name:ÜNÏ", ["Ünïcode"]),
+        ("name:äöü", ["ÄÖÜ", "äöü"]),
+        ("name:σ", ["ΣΑΣ", "σας"]),
+        ("name:ς", ["ΣΑΣ", "σας"]),  # Python lower-cases a final capital sigma to ς
+        ("name:σας", ["ΣΑΣ", "σας"]),
+        ("name:ß", ["Straße"]),  # lower() keeps ß: no full case folding
+        ("name:ss", ["STRASSE"]),
+        ("name:i̇stanbul", ["İstanbul"]),  # 'İ'.lower() is i + combining dot
+        ("name:İ", ["İstanbul"]),
+        ("name:istanbul", ["istanbul"]),
+        ("name:ascii", ["ASCII"]),
+    ],
+)
+def test_names_match_ignoring_case_as_python_lowers(conn: sa.Connection, query: str, expected: list[str]) -> None:
+    check(conn, query, store(conn, FOLDING), expected)
+
+
+def test_meta_like_ignores_case_and_contains_does_not(conn: sa.Connection) -> None:
+    entities = store(conn, [device("u", meta={"d": "Ünïcode"}), device("l", meta={"d": "ünïcode"})])
+    check(conn, "meta.d:like(ü*)", entities, ["u", "l"])
+    check(conn, "meta.d:contains(Ü)", entities, ["u"])
+
+
+# -- meta values compared as text ------------------------------------------------------------------------
+
+
+META_VALUES = [
+    device("int", meta={"v": 5}), device("float", meta={"v": 5.0}), device("text", meta={"v": "5"}),
+    device("small", meta={"v": 1e-05}), device("true", meta={"v": True}), device("list", meta={"v": [1, "x", [5]]}),
+    device("deep", meta={"v": {"w": [{"x": 5}, {"x": "y"}]}}), device("top-list", meta=[{"v": 5}]),
+    device("null", meta={"v": None}), device("none"),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("meta.v:5", ["int", "text", "top-list"]),
+        ("meta.v:5.0", ["float"]),
+        ("meta.v:1e-05", ["small"]),
+        ("meta.v:0.00001", []),
+        ("meta.v:true", ["true"]),
+        ("meta.v:True", []),
+        ("meta.v:x", ["list"]),
+        ("meta.v.w.x:5", ["deep"]),
+        ("meta.v:contains(e-0)", ["small"]),
+        ("-meta.v:5", ["float", "small", "true", "list", "deep", "null", "none"]),
+        ("meta.v.real:5", []),  # (5).real is no key: memory agrees since this commit
+    ],
+)
+def test_meta_values_compare_as_their_json_text(conn: sa.Connection, query: str, expected: list[str]) -> None:
+    check(conn, query, store(conn, META_VALUES), expected)
+
+
+# -- times on the bounds ---------------------------------------------------------------------------------
+
+
+def test_a_time_on_the_start_bound_is_in_and_on_the_end_bound_is_out(conn: sa.Connection) -> None:
+    start, end = datetime(2020, 4, 22, 12, 34, tzinfo=UTC), datetime(2020, 4, 23, tzinfo=UTC)
+    entities = store(conn, [
+        device("start", created=start, wall=start.astimezone(BRUSSELS).replace(tzinfo=None)),
+        device("end", created=end, wall=end.astimezone(BRUSSELS).replace(tzinfo=None)),
+        device("just-before-end", created=datetime(2020, 4, 22, 23, 59, 59, 999999, tzinfo=UTC),
+               wall=datetime(2020, 4, 23, 1, 59, 59, 999999)),
+    ])
+    check(conn, "created:2020-04-22T12:34:00Z/2020-04-23T00:00:00Z", entities, ["start", "just-before-end"])
+    check(conn, "wall:2020-04-22T12:34:00Z/2020-04-23T00:00:00Z", entities, ["start", "just-before-end"])
+    check(conn, "created:2020-04-22T14:34:00+02:00/P1D", entities, ["start", "end", "just-before-end"])
+    check(conn, "created:/2020-04-23T00:00:00Z", entities, ["start", "just-before-end"])
+    check(conn, "created:2020-04-23T00:00:00Z/", entities, ["end"])
+    check(conn, "-created:2020-04-22T12:34:00Z/2020-04-23T00:00:00Z", entities, ["end"])
+
+
+def test_naive_wall_times_in_the_repeated_hour_read_as_their_first_occurrence(conn: sa.Connection) -> None:
+    # On 2021-10-31 Brussels goes from 03:00 CEST back to 02:00 CET: 02:30 happens twice.
+    # A naive 02:30 is the first one (00:30Z), as memory reads it (fold=0).
+    entities = store(conn, [device("02:30", wall=datetime(2021, 10, 31, 2, 30)),
+                            device("03:00", wall=datetime(2021, 10, 31, 3))])
+    check(conn, "wall:2021-10-31T00:30:00Z/", entities, ["02:30", "03:00"])
+    check(conn, "wall:2021-10-31T01:30:00Z/", entities, ["03:00"])  # the second 02:30
+    check(conn, "wall:/2021-10-31T01:30:00Z", entities, ["02:30"])
+    check(conn, "wall:2021-10-31", entities, ["02:30", "03:00"])
+
+
+# -- parameters only -------------------------------------------------------------------------------------
+
+HOSTILE = ["zq'zq", "zq;zq", "zq--zq", "zq%zq"]
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_user_text_reaches_sql_only_as_parameters(dialect: sa.Dialect, text: str) -> None:
+    quoted = json.dumps(text)
+    every_position = (
+        f"name:{quoted} resource:{quoted} -tag:{quoted} user:{quoted} meta.zqkey:{quoted} "
+        f"meta.zqkey.zqkey:like({quoted}) -meta.zqkey:contains({quoted}) "
+        f"name:{quoted},{quoted}"
+    )
+    for schema, mapping in [(DEVICES_SCHEMA, DEVICES_SQL), (WAYLAY, WAYLAY_SQL)]:
+        if schema is WAYLAY:
+            every_position = every_position.replace(" user:", " created_by:")
+        compiled = sa.select(sa.literal_column("1")).where(compile_clause(every_position, schema, mapping)).compile(
+            dialect=dialect
+        )
+        assert "zq" not in str(compiled)
+        values = [v for v in compiled.params.values() if isinstance(v, str)]
+        assert sum(text in v for v in values) >= 7
+        assert any("zqkey" in v for v in values)
+
+
+def test_hostile_text_is_matched_literally(conn: sa.Connection) -> None:
+    hostile = [device(f"n{i}", resource=text, meta={"k": text}) for i, text in enumerate(HOSTILE)]
+    entities = store(conn, [*hostile, device("other")])
+    check(conn, "resource:\"zq'zq\"", entities, ["n0"])
+    check(conn, "meta.k:zq;zq", entities, ["n1"])
+    check(conn, "name:n -meta.k:contains(--)", entities, ["n0", "n1", "n3"])
+
+
+def test_a_nul_character_matches_nothing_instead_of_failing(conn: sa.Connection) -> None:
+    # PostgreSQL text cannot hold U+0000; a matcher holding one matches nothing anywhere.
+    entities = store(conn, [device("a", resource="a")])
+    check(conn, 'resource:"a\x00b" meta.k:"\x00"', entities, [])
+    check(conn, '-name:"\x00"', entities, ["a"])
+
+
+# -- statement cache: the per-dialect pieces carry their own parameters -------------------------------------
+
+
+def test_filters_of_the_same_shape_reuse_the_statement_cache_correctly(conn: sa.Connection) -> None:
+    entities = store(conn, [device("a", tags=["x"], meta={"k": "x"}), device("b", tags=["y"], meta={"k": "y"})])
+    for value, expected in [("x", ["a"]), ("y", ["b"]), ("x", ["a"]), ("z", [])]:
+        check(conn, f"tag:{value} meta.k:{value}", entities, expected)
+
+
+# -- the reference tables --------------------------------------------------------------------------------
+
+
+def test_waylay_entities_come_back_as_they_were_stored(conn: sa.Connection) -> None:
+    demo = demo_entities()
+    assert insert_waylay_queries(conn, demo) == len(demo)
+    assert select_waylay_queries(conn) == sorted(demo, key=lambda e: e["name"])
+    assert get_waylay_query(conn, demo[1]["name"]) == demo[1]
+    assert get_waylay_query(conn, "no such query") is None
+
+
+def test_waylay_search_matches_memory_on_the_demo_data(conn: sa.Connection) -> None:
+    demo = demo_entities()
+    insert_waylay_queries(conn, demo)
+    for query in ["tag:demo", "-resource:151CF name:ü", "user:@me created:2020/", "meta.description:like(*hourly)"]:
+        expected = sorted(e["name"] for e in compile_predicate(query, WAYLAY, now=NOW, user=ME).filter(demo))
+        clause = compile_clause(query, WAYLAY, WAYLAY_SQL, now=NOW, user=ME)
+        assert [e["name"] for e in select_waylay_queries(conn, clause)] == expected, query
+
+
+def test_waylay_pages_are_ordered_by_code_point_and_counted(conn: sa.Connection) -> None:
+    names = ["b", "B", "a", "Z", "é", "e", "_x", "10", "9"]
+    insert_waylay_queries(conn, [{"name": n, "meta": {"tags": ["t"]}} for n in names])
+    page, total = select_waylay_page(conn, compile_clause("tag:t", WAYLAY, WAYLAY_SQL), offset=2, limit=3)
+    assert [e["name"] for e in page] == sorted(names)[2:5]
+    assert total == len(names)
+    assert delete_waylay_query(conn, "b") and not delete_waylay_query(conn, "b")
+    assert count_waylay_queries(conn, compile_clause("tag:t", WAYLAY, WAYLAY_SQL)) == len(names) - 1
+
+
+def test_waylay_entities_with_two_creation_times_are_refused(conn: sa.Connection) -> None:
+    with pytest.raises(ValueError, match="attrs.created"):
+        insert_waylay_queries(conn, [{"name": "x", "attrs": [{"created": "2020"}, {"created": "2021"}]}])
+    with pytest.raises(ValueError, match="name"):
+        insert_waylay_queries(conn, [{"meta": {}}])
+
+
+SAVED_QUERY = {
+    "id": "7b2c",
+    "name": "streaming_iot",
+    "description": "get the latest data from iot stream",
+    "sql": "select * from iot",
+    "tags": ["iot", "demo"],
+    "created_at": "2023-02-01 23:22:59",
+    "created_by": {"id": "users/alice", "name": "Alice"},
+    "last_updated_at": "2023-02-05 11:12:13.250000",
+    "last_updated_by": "users/bob",
+}
+
+
+def test_saved_queries_come_back_as_they_were_stored(conn: sa.Connection) -> None:
+    other = {**SAVED_QUERY, "id": "1", "name": "another", "description": None, "tags": None,
+             "created_at": "2023-02-01T23:22:59+01:00", "created_by": None, "last_updated_by": None}
+    insert_saved_queries(conn, [SAVED_QUERY, other])
+    assert get_saved_query(conn, "7b2c") == SAVED_QUERY
+    assert get_saved_query(conn, "1") == {**other, "created_at": "2023-02-01 22:22:59"}  # UTC, Timeplus' spelling
+    clause = compile_clause("tag:iot user:users/bob modified:2023-02-05T11:12:13.25Z/", TIMEPLUS, TIMEPLUS_SQL)
+    assert select_saved_queries(conn, clause) == [SAVED_QUERY]
+    assert [q["id"] for q in select_saved_queries(conn)] == ["1", "7b2c"]
+    assert delete_saved_query(conn, "1") and get_saved_query(conn, "1") is None
+
+
+def test_saved_queries_with_unreadable_times_are_refused(conn: sa.Connection) -> None:
+    with pytest.raises(ValueError, match="created_at"):
+        insert_saved_queries(conn, [{**SAVED_QUERY, "created_at": "yesterday"}])
+
+
+# -- mappings --------------------------------------------------------------------------------------------
+
+
+def test_the_reference_mappings_cover_their_schemas() -> None:
+    check_mapping(WAYLAY, WAYLAY_SQL)
+    check_mapping(TIMEPLUS, TIMEPLUS_SQL)
+    check_mapping(DEVICES_SCHEMA, DEVICES_SQL)
+
+
+def test_a_bad_mapping_is_reported_with_every_problem() -> None:
+    bad = {**DEVICES_SQL, "created": JsonArray(DEVICES.c.tags), "meta": Column(DEVICES.c.name)}
+    bad["colour"] = DEVICES_SQL["name"]
+    del bad["resource"]
+    with pytest.raises(ValueError) as raised:
+        check_mapping(DEVICES_SCHEMA, bad)
+    message = str(raised.value)
+    assert "'resource'" in message and "'created'" in message and "'meta'" in message and "colour" in message
+    with pytest.raises(ValueError, match="DateTime"):
+        check_mapping(DEVICES_SCHEMA, {**DEVICES_SQL, "created": Column(DEVICES.c.name)})
+
+
+def test_a_filter_using_an_unmapped_qualifier_is_a_configuration_error() -> None:
+    partial = {"name": Column(DEVICES.c.name)}
+    compile_clause("name:x", DEVICES_SCHEMA, partial)
+    with pytest.raises(ValueError, match="'resource'") as raised:
+        compile_clause("resource:x", DEVICES_SCHEMA, partial)
+    assert not isinstance(raised.value, FilterError)
+
+
+def test_related_finds_the_key_its_foreign_key_points_at() -> None:
+    tags = WAYLAY_SQL["tag"]
+    assert isinstance(tags, Related) and tags.references is WAYLAY_TABLE.c.name
+    with pytest.raises(ValueError, match="references"):
+        Related(DEVICES, DEVICES.c.name, DEVICES.c.resource)
+
+
+def test_bad_filters_are_filter_errors_and_deep_meta_paths_are_refused() -> None:
+    with pytest.raises(FilterError):
+        compile_clause("colour:red", DEVICES_SCHEMA, DEVICES_SQL)
+    deep = "meta." + ".".join(["k"] * (MAX_META_KEYS + 1)) + ":x"
+    with pytest.raises(FilterLimitError, match="keys"):
+        compile_clause(deep, DEVICES_SCHEMA, DEVICES_SQL)
+    compile_clause(parse("meta." + ".".join(["k"] * MAX_META_KEYS) + ":x"), DEVICES_SCHEMA, DEVICES_SQL)
+
+
+def test_other_databases_get_a_clear_compile_error() -> None:
+    clause = compile_clause("name:x", DEVICES_SCHEMA, DEVICES_SQL)
+    with pytest.raises(sa.exc.CompileError, match="sqlite and postgresql"):
+        clause.compile(dialect=mysql.dialect())
+
+
+def test_the_empty_filter_is_true() -> None:
+    assert str(compile_clause("", WAYLAY, WAYLAY_SQL).compile(dialect=sqlite.dialect())) == "1"
+
+
+# -- qfilter sql ---------------------------------------------------------------------------------------
+
+
+def test_cli_prints_the_where_clause_and_its_parameters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sql", "--dialect", "postgresql", "tag:demo -resource:151CF created:2020/"]) == 0
+    out = capsys.readouterr().out
+    assert "FROM waylay_queries" in out and "WHERE" in out and "EXISTS" in out and "NOT" in out
+    assert "'demo'" in out and "'151CF'" in out and "2020-01-01" in out
+    assert main(["sql", "--schema", "timeplus", "--dialect", "sqlite", "tag:x"]) == 0
+    assert "json_each" in capsys.readouterr().out
+
+
+def test_cli_sql_rejects_a_bad_filter_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sql", "tag:"]) == 2
+    assert "^" in capsys.readouterr().err
+
+
+# -- index use on PostgreSQL -------------------------------------------------------------------------------
+
+POPULATE = [
+    """INSERT INTO waylay_queries (name, body, meta, created, created_by)
+       SELECT 'q' || i, json_build_object('name', 'q' || i), '{}'::json,
+              timestamptz '2020-01-01 00:00:00+00' + i * interval '1 hour', 'users/u' || mod(i, 100)
+       FROM generate_series(1, 30000) AS i""",
+    "INSERT INTO waylay_query_tags SELECT 'q' || i, 't' || mod(i, 1000) FROM generate_series(1, 30000) AS i",
+    "INSERT INTO waylay_query_tags SELECT 'q' || i, 'all' FROM generate_series(1, 30000) AS i",
+    "INSERT INTO waylay_query_resources SELECT 'q' || i, 'r' || mod(i, 3000) FROM generate_series(1, 30000) AS i",
+    "ANALYZE waylay_queries",
+    "ANALYZE waylay_query_tags",
+    "ANALYZE waylay_query_resources",
+]
+
+
+def explain(conn: sa.Connection, query: str) -> str:
+    statement = sa.select(WAYLAY_TABLE.c.name).where(compile_clause(query, WAYLAY, WAYLAY_SQL, now=NOW))
+    compiled = statement.compile(dialect=conn.dialect)
+    return "\n".join(conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).scalars())
+
+
+INDEXED = {
+    "tag:t17": "ix_waylay_query_tags_tag",
+    "resource:r123": "ix_waylay_query_resources_resource",
+    "created:2021-03-01/2021-03-02": "ix_waylay_queries_created",
+    "created_by:users/u7 created:2021-03-01/P1W": "ix_waylay_queries_created",
+}
+
+
+@pytest.mark.postgres
+def test_exact_matches_and_time_ranges_use_indexes(postgres_url: str) -> None:
+    """On 30 000 entities, the planner answers tag:, resource: and created: from their indexes."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        METADATA.create_all(conn)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            for statement in POPULATE:
+                conn.exec_driver_sql(statement)
+            plans = {query: explain(conn, query) for query in INDEXED}
+        finally:
+            transaction.rollback()
+    engine.dispose()
+    for query, index in INDEXED.items():
+        assert index in plans[query], plans[query]
+        assert "Seq Scan" not in plans[query], plans[query]
