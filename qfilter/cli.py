@@ -133,6 +133,25 @@ def _filter(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sql(args: argparse.Namespace) -> int:
+    # Imported here: SQLAlchemy is loaded for this command only.
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from .reference import REFERENCES
+    from .sql import compile_clause
+
+    reference = REFERENCES[args.schema]
+    now = _now(args.now, reference.schema.timezone)
+    clause = compile_clause(_query(args), reference.schema, reference.mapping, now=now, user=args.user)
+    dialect = (sqlite if args.dialect == "sqlite" else postgresql).dialect(paramstyle="named")
+    compiled = select(reference.key).where(clause).compile(dialect=dialect)
+    print(f"{compiled};")
+    for name, value in compiled.params.items():
+        print(f"-- :{name} = {value.isoformat() if isinstance(value, datetime) else repr(value)}")
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         from .service import serve
@@ -176,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     filter_.add_argument("query", metavar="QUERY", nargs="?")
     filter_.add_argument("file", metavar="FILE", nargs="?", help="JSON array of entities (default: stdin)")
     filter_.set_defaults(run=_filter)
+
+    sql = commands.add_parser("sql", help="print the SQL WHERE clause of a filter over the reference tables")
+    _schema_option(sql)
+    sql.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite", help="(default: sqlite)")
+    sql.add_argument("--now", metavar="TIMESTAMP", help="the instant 'now' stands for (default: the clock)")
+    sql.add_argument("--user", metavar="ID", default=ME, help="the current user, for @me (default: @me itself)")
+    _query_arguments(sql)
+    sql.add_argument("query", metavar="QUERY", nargs="?")
+    sql.set_defaults(run=_sql)
 
     serve = commands.add_parser("serve", help="serve the Waylay query search and Timeplus saved queries over HTTP")
     serve.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: a SQLite file with the demo dataset)")
