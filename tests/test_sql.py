@@ -7,8 +7,10 @@ those, and that the database returns exactly those too.
 from __future__ import annotations
 
 import json
+import runpy
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +39,7 @@ from qfilter.reference import (
 )
 from qfilter.sql import (
     MAX_META_KEYS,
+    POSTGRESQL_COLLATION,
     Column,
     JsonArray,
     JsonObject,
@@ -533,3 +536,33 @@ def test_exact_matches_and_time_ranges_use_indexes(postgres_url: str) -> None:
     for query, index in INDEXED.items():
         assert index in plans[query], plans[query]
         assert "Seq Scan" not in plans[query], plans[query]
+
+
+# -- the premises and the docs ---------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgresql_icu_lower_is_python_lower_on_every_code_point(postgres_url: str) -> None:
+    """The premise of case-insensitive matching on PostgreSQL (docs/sql.md)."""
+    characters = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
+    statement = sa.text(
+        f'SELECT lower(c COLLATE "{POSTGRESQL_COLLATION}") FROM unnest(CAST(:cs AS text[])) WITH ORDINALITY AS t(c, n)'
+        " ORDER BY n"
+    )
+    engine = sa.create_engine(postgres_url)
+    differences = []
+    with engine.connect() as conn:
+        for start in range(0, len(characters), 50_000):
+            chunk = characters[start : start + 50_000]
+            lowered = conn.execute(statement, {"cs": chunk}).scalars()
+            pairs = zip(chunk, lowered, strict=True)
+            differences += [(hex(ord(c)), c.lower(), low) for c, low in pairs if c.lower() != low]
+    engine.dispose()
+    assert differences == []
+
+
+def test_the_example_in_docs_sql_md_runs(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "sql.md").read_text(encoding="utf-8")
+    example = tmp_path / "example.py"
+    example.write_text(text.split("A runnable example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0])
+    runpy.run_path(str(example))  # its asserts are the test

@@ -8,7 +8,7 @@ naive (wall-clock, in a zone with summer time) time columns.
 
 Each example inserts its entities in a transaction that is rolled back, on
 one engine per database for the whole module. QFILTER_SQL_EXAMPLES sets the
-number of examples per shape (default 300).
+number of examples per shape (default 600).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from qfilter.timeexpr import to_instant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ME = "users/alice"
-EXAMPLES = int(os.environ.get("QFILTER_SQL_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("QFILTER_SQL_EXAMPLES", "600"))
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # -- a third shape: plain columns, a json array, a jsonb object, naive times ---------------------------
@@ -239,19 +239,20 @@ jsonb_numbers = st.one_of(
 )
 
 
-def json_values(numbers: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
-    return st.recursive(
-        scalars,
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(META_KEYS), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
+def json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(META_KEYS), inner, max_size=3))
 
 
-def meta_objects(numbers: st.SearchStrategy[Any], **extra: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    keyed = st.fixed_dictionaries({}, optional={**{k: json_values(numbers) for k in META_KEYS}, **extra})
+def json_values_of(numbers: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(st.one_of(st.none(), st.booleans(), numbers, texts), json_containers, max_leaves=6)
+
+
+json_values = json_values_of(json_numbers)
+jsonb_values = json_values_of(jsonb_numbers)
+
+
+def meta_objects(values: st.SearchStrategy[Any], **extra: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keyed = st.fixed_dictionaries({}, optional={**dict.fromkeys(META_KEYS, values), **extra})
     return st.one_of(st.none(), keyed, st.lists(keyed, max_size=2))
 
 
@@ -374,63 +375,53 @@ def cases(draw: st.DrawFn, entities: st.SearchStrategy[list[dict[str, Any]]], sc
 # -- entities ------------------------------------------------------------------------------------------
 
 resources_ = st.one_of(st.none(), fragments, st.integers(0, 9))
-maybe_times = st.one_of(st.none(), instant_texts, st.just("soon"))
+maybe_times = st.one_of(st.none(), instant_texts, st.just("soon"))  # "soon": unreadable, so no time
+tag_lists = st.lists(st.one_of(fragments, st.integers(0, 9), st.none()), max_size=4)
+waylay_parts = st.fixed_dictionaries(
+    {
+        "meta": meta_objects(json_values, tags=tag_lists, resource=resources_, description=texts),
+        "attrs": st.fixed_dictionaries(
+            {}, optional={"created": maybe_times, "modified": maybe_times, "created_by": users, "modified_by": users}
+        ),
+        "query": st.fixed_dictionaries(
+            {},
+            optional={
+                "resource": resources_,
+                "data": st.lists(st.fixed_dictionaries({}, optional={"resource": resources_}), max_size=3),
+            },
+        ),
+    }
+)
 
 
 @st.composite
 def waylay_entities(draw: st.DrawFn) -> list[dict[str, Any]]:
     entity_names = draw(st.lists(texts, min_size=1, max_size=8, unique=True))
-    found = []
-    for name in entity_names:
-        tag_lists = st.lists(st.one_of(fragments, st.integers(0, 9), st.none()), max_size=4)
-        meta = draw(meta_objects(json_numbers, tags=tag_lists, resource=resources_, description=texts))
-        optional_attrs = {"created": maybe_times, "modified": maybe_times, "created_by": users, "modified_by": users}
-        attrs = draw(st.fixed_dictionaries({}, optional=optional_attrs))
-        query = draw(
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "resource": resources_,
-                    "data": st.lists(st.fixed_dictionaries({}, optional={"resource": resources_}), max_size=3),
-                },
-            )
-        )
-        found.append({"name": name, "meta": meta, "attrs": attrs, "query": query})
-    return found
+    return [{"name": name, **draw(waylay_parts)} for name in entity_names]
 
 
-timeplus_times = st.one_of(
-    st.none(), instants.map(lambda m: m.strftime("%Y-%m-%d %H:%M:%S.%f")), instant_texts
-)
+timeplus_times = st.one_of(st.none(), instants.map(lambda m: m.strftime("%Y-%m-%d %H:%M:%S.%f")), instant_texts)
 timeplus_users = st.one_of(st.none(), users, users.map(lambda u: {"id": u}), st.just({}))
+timeplus_tags = st.one_of(
+    st.none(), st.lists(st.one_of(st.none(), st.booleans(), jsonb_numbers, fragments), max_size=4), fragments
+)
+timeplus_parts = st.fixed_dictionaries(
+    {"name": texts},
+    optional={
+        "description": st.one_of(st.none(), texts),
+        "sql": st.one_of(st.none(), texts),
+        "tags": timeplus_tags,
+        "created_at": timeplus_times,
+        "created_by": timeplus_users,
+        "last_updated_at": timeplus_times,
+        "last_updated_by": timeplus_users,
+    },
+)
 
 
 @st.composite
 def timeplus_entities(draw: st.DrawFn) -> list[dict[str, Any]]:
-    count = draw(st.integers(1, 8))
-    scalars = st.one_of(st.none(), st.booleans(), jsonb_numbers, fragments)
-    tags = st.one_of(st.none(), st.lists(scalars, max_size=4), fragments)
-    return [
-        {
-            "id": f"id-{index}",
-            "name": draw(texts),
-            **draw(
-                st.fixed_dictionaries(
-                    {},
-                    optional={
-                        "description": st.one_of(st.none(), texts),
-                        "sql": st.one_of(st.none(), texts),
-                        "tags": tags,
-                        "created_at": timeplus_times,
-                        "created_by": timeplus_users,
-                        "last_updated_at": timeplus_times,
-                        "last_updated_by": timeplus_users,
-                    },
-                )
-            ),
-        }
-        for index in range(count)
-    ]
+    return [{"id": f"id-{index}", **draw(timeplus_parts)} for index in range(draw(st.integers(1, 8)))]
 
 
 # Wall-clock times in Brussels, the repeated hour of 2021-10-31 included. Wall
@@ -447,22 +438,22 @@ WALL_TIMES = [
 ]
 
 
+flat_parts = st.fixed_dictionaries(
+    {
+        "resource": st.one_of(st.none(), fragments),
+        "tags": st.one_of(st.lists(json_values, max_size=4), json_values),
+        "created_by": st.one_of(st.none(), users),
+        "modified_by": st.one_of(st.none(), users),
+        "created": st.one_of(st.none(), st.sampled_from(WALL_TIMES)),
+        "meta": st.one_of(st.none(), st.dictionaries(st.sampled_from(META_KEYS), jsonb_values, max_size=3)),
+    }
+)
+
+
 @st.composite
 def flat_entities(draw: st.DrawFn) -> list[dict[str, Any]]:
     entity_names = draw(st.lists(texts, min_size=1, max_size=8, unique=True))
-    jsonb_values = json_values(jsonb_numbers)
-    return [
-        {
-            "name": name,
-            "resource": draw(st.one_of(st.none(), fragments)),
-            "tags": draw(st.one_of(st.lists(json_values(json_numbers), max_size=4), json_values(json_numbers))),
-            "created_by": draw(st.one_of(st.none(), users)),
-            "modified_by": draw(st.one_of(st.none(), users)),
-            "created": draw(st.one_of(st.none(), st.sampled_from(WALL_TIMES))),
-            "meta": draw(st.one_of(st.none(), st.dictionaries(st.sampled_from(META_KEYS), jsonb_values, max_size=3))),
-        }
-        for name in entity_names
-    ]
+    return [{"name": name, **draw(flat_parts)} for name in entity_names]
 
 
 SETTINGS = settings(
