@@ -220,12 +220,17 @@ def _single(found: list[Any], what: str, entity_id: str) -> Any:
     return found[0] if found else None
 
 
-def _instant(value: Any, what: str, entity_id: str, *, strict: bool) -> datetime | None:
-    """An entity time as an aware datetime (naive text: UTC, the presets' zone)."""
+def _instants(values: list[Any], schema: Schema) -> list[datetime]:
+    """The distinct instants among ``values``; one that cannot be read is no time, as in memory."""
+    return list(dict.fromkeys(m for m in (to_instant(v, schema.timezone) for v in values) if m is not None))
+
+
+def _required_instant(value: Any, what: str, entity_id: str, schema: Schema) -> datetime | None:
+    """A time that must be readable when there is one (a table without a body cannot keep the text)."""
     if value is None:
         return None
-    moment = to_instant(value, UTC)
-    if moment is None and strict:
+    moment = to_instant(value, schema.timezone)
+    if moment is None:
         raise ValueError(f"{entity_id}: {what} is not a time: {value!r}")
     return moment
 
@@ -245,21 +250,13 @@ def _waylay_rows(entity: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], 
     if not isinstance(name, str):
         raise ValueError(f"a Waylay query entity needs a name (a string), got {name!r}")
     values = {qualifier: getter(entity) for qualifier, getter in _WAYLAY_VALUES.items()}
-    # An unreadable time is no time, as in memory; the body keeps the text.
-    times = {
-        qualifier: list(
-            dict.fromkeys(
-                moment for moment in (_instant(v, qualifier, name, strict=False) for v in values[qualifier]) if moment
-            )
-        )
-        for qualifier in ("created", "modified")
-    }
     row = {
         "name": name,
         "body": dict(entity),
         "meta": entity.get("meta"),
-        "created": _single(times["created"], "attrs.created", name),
-        "modified": _single(times["modified"], "attrs.modified", name),
+        # An unreadable time is no time, as in memory; the body keeps its text.
+        "created": _single(_instants(values["created"], WAYLAY), "attrs.created", name),
+        "modified": _single(_instants(values["modified"], WAYLAY), "attrs.modified", name),
         "created_by": _single(_texts(values["created_by"]), "attrs.created_by", name),
         "modified_by": _single(_texts(values["modified_by"]), "attrs.modified_by", name),
     }
@@ -366,10 +363,10 @@ def _saved_query_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "description": item.get("description"),
         "sql": item.get("sql"),
         "tags": item.get("tags"),
-        "created_at": _instant(item.get("created_at"), "created_at", id_, strict=True),
+        "created_at": _required_instant(item.get("created_at"), "created_at", id_, TIMEPLUS),
         "created_by": item.get("created_by"),
         "created_by_id": _single(_texts(_TIMEPLUS_VALUES["created_by"](item)), "created_by", id_),
-        "last_updated_at": _instant(item.get("last_updated_at"), "last_updated_at", id_, strict=True),
+        "last_updated_at": _required_instant(item.get("last_updated_at"), "last_updated_at", id_, TIMEPLUS),
         "last_updated_by": item.get("last_updated_by"),
         "last_updated_by_id": _single(_texts(_TIMEPLUS_VALUES["modified_by"](item)), "last_updated_by", id_),
     }
