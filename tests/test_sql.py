@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from qfilter import TIMEPLUS, WAYLAY, Field, FilterError, Kind, Schema, compile_predicate, parse
+from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
 from qfilter.cli import demo_entities, main
 from qfilter.errors import FilterLimitError
 from qfilter.reference import (
@@ -465,6 +465,18 @@ def test_other_databases_get_a_clear_compile_error() -> None:
     clause = compile_clause("name:x", DEVICES_SCHEMA, DEVICES_SQL)
     with pytest.raises(sa.exc.CompileError, match="sqlite and postgresql"):
         clause.compile(dialect=mysql.dialect())
+
+
+def test_a_bound_plan_compiles_like_its_text(conn: sa.Connection) -> None:
+    entities = store(conn, [device("a", created_by=ME, wall=datetime(2020, 1, 1, 0, 30)), device("b")])
+    plan = bind(parse("user:@me wall:2019-12-31T23:00:00Z/"), DEVICES_SCHEMA, Context(now=NOW, user=ME))
+    found = conn.execute(sa.select(DEVICES.c.name).where(compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL)))
+    assert found.scalars().all() == ["a"]
+    check(conn, "user:@me wall:2019-12-31T23:00:00Z/", entities, ["a"])
+    # A naive column is read in tz when one is given: 00:30 in Brussels (the schema's zone) is
+    # 23:30Z, after the bound; 00:30 in Tokyo is 15:30Z, before it.
+    tokyo = compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
+    assert conn.execute(sa.select(DEVICES.c.name).where(tokyo)).scalars().all() == []
 
 
 def test_the_empty_filter_is_true() -> None:
