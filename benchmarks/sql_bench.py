@@ -44,8 +44,9 @@ END = NOW - timedelta(weeks=1)
 # against the reference tables, in two forms: correlated EXISTS for every
 # tag and resource term, or IN (subquery) for the positive ones (which lets
 # a planner start from the tag index) and NOT EXISTS for the excluded ones.
-# Case-insensitive "contains" folds case the way Python does on both databases (SQLite's own lower() and LIKE fold ASCII
-# only; PostgreSQL's name column has the C collation), as qfilter must.
+# Case-insensitive "contains" folds case the way Python does on both
+# databases (SQLite's own lower() and LIKE fold ASCII only; PostgreSQL's name
+# column has the C collation), as qfilter must.
 _NAME = {
     "sqlite": "instr(qfilter_lower(name), :name) > 0",
     "postgresql": 'strpos(lower(name COLLATE "und-x-icu"), :name) > 0',
@@ -263,6 +264,9 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
             same_plan = _normalised(plans["qfilter"]) == _normalised(plans[fastest])
             seed = case == "seed"
             extra: dict[str, Any] = {"plans": plans, "sql": texts, "same_plan": same_plan}
+            extra["variants"] = {
+                name: (timings[name], _normalised(plans[name]) == _normalised(plans["qfilter"])) for name in hand_names
+            }
             note = ""
             if not same_plan:
                 note = (
@@ -275,9 +279,6 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
                         "hand-written EXISTS form: SQLite cannot start a plan from a correlated subquery, while "
                         "`name IN (SELECT query_name ... WHERE tag = ?)` lets it start from the tag index."
                     )
-            extra["variants"] = {
-                name: (timings[name], _normalised(plans[name]) == _normalised(plans["qfilter"])) for name in hand_names
-            }
             rows.append(
                 Row(
                     "SQL",
