@@ -233,7 +233,9 @@ def write_report(
         "must return exactly the entities qfilter returns, or the run fails.\n"
         f"- SQL: {config.rows:,} rows, the same data in SQLite and PostgreSQL with their indexes "
         "(`benchmarks/sql_bench.py`); each query is the compiled clause against hand-written SQL of the "
-        "same meaning, both returning the same rows; the plans come from EXPLAIN.\n"
+        "same meaning, both returning the same rows; the plans come from EXPLAIN. On PostgreSQL, "
+        "psycopg's automatic server-side prepared statements are off (`prepare_threshold=None`): with them "
+        "the switch from custom to generic plans made the timings of equal statements bimodal.\n"
         f"- Import: {config.import_runs} runs of each fresh interpreter, interleaved, wall time.\n"
     )
     out.append("## This run\n")
