@@ -132,26 +132,58 @@ def _test(condition: Condition, kind: Kind, tz: tzinfo) -> _Test:
     raise TypeError(f"unknown condition {condition!r}")  # pragma: no cover
 
 
+SPECIALISE_AFTER = 256
+"""How many entities a predicate sees before it writes itself out as Python (see :func:`compile_plan`)."""
+
+_Specialised = tuple[Callable[[Any], bool], Callable[[Iterable[Any]], list[Any]]]
+
+
 class Predicate:
     """A compiled filter: call it on an entity, or :meth:`filter` an iterable."""
 
-    __slots__ = ("plan", "_check", "_select")
+    __slots__ = ("plan", "_check", "_select", "_specialise")
 
     def __init__(
         self,
         plan: Plan,
         check: Callable[[Any], bool],
         select: Callable[[Iterable[Any]], list[Any]] | None = None,
+        specialise: Callable[[], _Specialised] | None = None,
     ) -> None:
         self.plan = plan
         self._check = check
         self._select = select
+        self._specialise = specialise
+        if specialise is not None:  # count the first calls, then switch to the generated code
+            calls = 0
+
+            def counting(entity: Any) -> bool:
+                nonlocal calls
+                calls += 1
+                if calls >= SPECIALISE_AFTER:
+                    self._upgrade()
+                return check(entity)
+
+            self._check = counting
+
+    def _upgrade(self) -> None:
+        specialise = self._specialise
+        if specialise is not None:
+            self._check, self._select = specialise()
+            self._specialise = None
 
     def __call__(self, entity: Any) -> bool:
         return self._check(entity)
 
     def filter(self, entities: Iterable[T]) -> list[T]:
         """The entities that match, in their original order."""
+        if self._specialise is not None:
+            try:
+                many = len(entities) >= SPECIALISE_AFTER  # type: ignore[arg-type]
+            except TypeError:
+                many = True  # an iterator: assume a long one
+            if many:
+                self._upgrade()
         if self._select is not None:
             return self._select(entities)
         check = self._check
@@ -394,11 +426,15 @@ def _specialised(
     return namespace["check"], namespace["select"]
 
 
-def compile_plan(plan: Plan, tz: tzinfo, *, specialise: bool = True) -> Predicate:
+def compile_plan(plan: Plan, tz: tzinfo, *, specialise: bool | None = None) -> Predicate:
     """The predicate of an already bound filter.
 
-    ``specialise=False`` keeps to the closures, without the generated function
-    (the same answers, slower; for tests).
+    The closures answer first; the generated function (about as fast as
+    hand-written code, but costlier to make) takes over once the predicate
+    has seen :data:`SPECIALISE_AFTER` entities, in calls or in one
+    :meth:`~Predicate.filter`, so that a few checks never pay for it.
+    ``specialise=True`` makes it at once, ``False`` never (the same answers
+    either way; for tests).
     """
     checks = [
         _group_check(
@@ -414,6 +450,8 @@ def compile_plan(plan: Plan, tz: tzinfo, *, specialise: bool = True) -> Predicat
         slow = checks[0]
     else:
         slow = lambda entity: all(check(entity) for check in checks)  # noqa: E731
+    if specialise is None:
+        return Predicate(plan, slow, specialise=lambda: _specialised(plan, tz, slow))
     if not specialise:
         return Predicate(plan, slow)
     return Predicate(plan, *_specialised(plan, tz, slow))

@@ -101,7 +101,7 @@ meta_keys = st.sampled_from(["k", "tags", "resource", "description", "k.id"])
 
 def _same(text: str, schema: Any, found: list[Any]) -> None:
     plan = bind(parse(text, default_qualifier=schema.default_qualifier), schema, Context(now=NOW, user="users/alice"))
-    fast = compile_plan(plan, schema.timezone)
+    fast = compile_plan(plan, schema.timezone, specialise=True)
     slow = compile_plan(plan, schema.timezone, specialise=False)
     assert [fast(e) for e in found] == [slow(e) for e in found]
     assert [id(e) for e in fast.filter(found)] == [id(e) for e in slow.filter(found)]
@@ -152,3 +152,22 @@ def test_known_shapes() -> None:
         "user:@me",
     ]:
         _same(text, WAYLAY, found)
+
+
+def test_the_generated_code_takes_over_after_enough_entities() -> None:
+    from qfilter import memory
+
+    plan = bind(parse("tag:demo"), WAYLAY, Context(now=NOW))
+    entity = {"meta": {"tags": ["demo"]}}
+    by_calls = compile_plan(plan, WAYLAY.timezone)
+    assert by_calls._select is None
+    for _ in range(memory.SPECIALISE_AFTER):
+        assert by_calls(entity)
+    assert by_calls._select is not None and by_calls(entity)
+    few = compile_plan(plan, WAYLAY.timezone)
+    assert few.filter([entity] * 3) == [entity] * 3 and few._select is None
+    many = compile_plan(plan, WAYLAY.timezone)
+    assert len(many.filter([entity, {}] * memory.SPECIALISE_AFTER)) == memory.SPECIALISE_AFTER
+    assert many._select is not None
+    streamed = compile_plan(plan, WAYLAY.timezone)
+    assert streamed.filter(iter([entity, {}])) == [entity] and streamed._select is not None
