@@ -252,8 +252,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 
 class _SQLiteJsonText(sqlite.JSON):
-    """SQLite JSON declared TEXT: a column declared JSON has NUMERIC affinity there, which
-    turns a stored bare number such as ``1e-05`` into a REAL and loses its spelling."""
+    """SQLite JSON in a column declared ``TEXT``."""
 
     cache_ok = True
 
@@ -266,9 +265,11 @@ def _sqlite_json_text(type_: _SQLiteJsonText, compiler: Any, **kw: Any) -> str:
 def json_keeping_numbers(*, binary: bool = False) -> sa.JSON:
     """A JSON column type under which filters compare numbers by their JSON spelling, as in memory.
 
-    On SQLite the column is declared ``TEXT`` (see :class:`_SQLiteJsonText`);
-    on PostgreSQL it is ``json``, which keeps each number's text, or with
-    ``binary`` ``jsonb``, which indexes (GIN) but keeps numerics: docs/sql.md.
+    On SQLite the column is declared ``TEXT``: declared ``JSON`` it would have
+    numeric affinity, which turns a bare number stored as the whole value
+    (``1e-05``) into a REAL and loses its spelling. On PostgreSQL it is
+    ``json``, which keeps each number's text, or with ``binary`` ``jsonb``,
+    which a GIN index serves but which keeps numerics (docs/sql.md: limits).
     """
     json = sa.JSON().with_variant(_SQLiteJsonText(), "sqlite")
     return json.with_variant(postgresql.JSONB(), "postgresql") if binary else json
