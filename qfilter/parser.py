@@ -268,10 +268,11 @@ def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...]:
 def _fast_terms(text: str) -> tuple[Term, ...] | None:
     """The terms of a well-formed filter, exactly as Lark would build them; ``None`` otherwise."""
     terms: list[Term] = []
+    match_term = _FAST_TERM.match
     end = 0
-    for match in _FAST_TERM.finditer(text):
-        if match.start() != end:
-            return None
+    # Each term is matched where the last one ended (never searched for), so that
+    # text the fast path does not take costs one failed attempt, not one per position.
+    while (match := match_term(text, end)) is not None:
         end = match.end()
         minus, qualifier, bare, _ = match.groups()
         if bare is not None:
