@@ -104,7 +104,7 @@ class Column:
 
 @dataclass(frozen=True, eq=False)
 class Related:
-    """A multi-valued field in an association table, matched with ``EXISTS``.
+    """A multi-valued field in an association table: ``key IN (SELECT fk ...)``, ``NOT EXISTS`` when excluded.
 
     ``fk`` is the association table's column that refers to the filtered
     table, ``value`` the column holding one value per row. ``references`` is
@@ -593,8 +593,13 @@ def _at(
             # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
             return sa.and_(column.is_not(None), test) if two_valued else test
         case Related(_, fk, value, references):
-            where = sa.and_(fk == references, _test(condition, value, zone))
-            return sa.select(sa.literal_column("1")).where(where).exists()
+            test = _test(condition, value, zone)
+            if two_valued:
+                # Under NOT: EXISTS is never NULL, and PostgreSQL makes NOT EXISTS an anti join.
+                return sa.select(sa.literal_column("1")).where(fk == references, test).exists()
+            # Positive: an uncorrelated IN lets SQLite start the plan from the value's
+            # index (it never starts from a correlated EXISTS); a NULL here is only false.
+            return references.in_(sa.select(fk).where(test))
         case JsonArray(column):
             return _json_any(column, (), condition, zone)
         case JsonObject(column):
