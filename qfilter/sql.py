@@ -599,7 +599,8 @@ def _at(
                 return sa.select(sa.literal_column("1")).where(fk == references, test).exists()
             # Positive: an uncorrelated IN lets SQLite start the plan from the value's
             # index (it never starts from a correlated EXISTS); a NULL here is only false.
-            return references.in_(sa.select(fk).where(test))
+            key: sa.ColumnElement[Any] = references
+            return key.in_(sa.select(fk).where(test))
         case JsonArray(column):
             return _json_any(column, (), condition, zone)
         case JsonObject(column):
