@@ -292,6 +292,20 @@ def _any_of(source: _Source, group: int, alternatives: tuple[tuple[str, ...], ..
     return parts[0] if len(parts) == 1 else " or ".join(f"({p})" for p in parts)
 
 
+def _emit_element(
+    source: _Source, group: int, alternatives: tuple[tuple[str, ...], ...], generic: str, indent: int
+) -> None:
+    """Inside a loop over a list: ``r = True`` and stop if the element ``x`` matches; hand odd elements back."""
+    emit = source.emit
+    emit(indent, "if type(x) is str:")
+    emit(indent + 1, f"if {_any_of(source, group, alternatives, 'x')}:")
+    emit(indent + 2, "r = True")
+    emit(indent + 2, "break")
+    emit(indent, "elif x is not None:")
+    emit(indent + 1, f"r = {generic}(e)")
+    emit(indent + 1, "break")
+
+
 def _emit_leaf(source: _Source, group: int, shape: Any, generic: str, indent: int) -> None:
     """``r`` from the value ``v`` at the end of a path."""
     emit = source.emit
@@ -304,13 +318,7 @@ def _emit_leaf(source: _Source, group: int, shape: Any, generic: str, indent: in
         emit(indent, "elif type(v) is list:")
         emit(indent + 1, "r = False")
         emit(indent + 1, "for x in v:")
-        emit(indent + 2, "if type(x) is str:")
-        emit(indent + 3, f"if {_any_of(source, group, alternatives, 'x')}:")
-        emit(indent + 4, "r = True")
-        emit(indent + 4, "break")
-        emit(indent + 2, "elif x is not None:")
-        emit(indent + 3, f"r = {generic}(e)")
-        emit(indent + 3, "break")
+        _emit_element(source, group, alternatives, generic, indent + 2)
     emit(indent, "else:")
     emit(indent + 1, f"r = {generic}(e)")
 
@@ -337,13 +345,7 @@ def _emit_path(source: _Source, segments: tuple[str, ...], group: int, shape: An
         emit(indent + 1, "for y in v:")
         emit(indent + 2, "if type(y) is dict:")
         emit(indent + 3, f"x = y.get({last})")
-        emit(indent + 3, "if type(x) is str:")
-        emit(indent + 4, f"if {_any_of(source, group, alternatives, 'x')}:")
-        emit(indent + 5, "r = True")
-        emit(indent + 5, "break")
-        emit(indent + 3, "elif x is not None:")
-        emit(indent + 4, f"r = {generic}(e)")
-        emit(indent + 4, "break")
+        _emit_element(source, group, alternatives, generic, indent + 3)
         emit(indent + 2, "elif y is not None:")
         emit(indent + 3, f"r = {generic}(e)")
         emit(indent + 3, "break")
