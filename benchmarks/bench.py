@@ -127,7 +127,7 @@ PEERS = ("odata-query", "scim2-filter-parser", "luqum")
 
 def parse_suite(config: Config) -> tuple[list[Row], dict[str, dict[str, Timing]], dict[str, dict[str, str]]]:
     import qfilter
-    from qfilter import parser as qparser
+    from qfilter.core import parser as qparser
 
     peers = _peer_parsers()
     rows: list[Row] = []
@@ -244,7 +244,7 @@ def import_suite(config: Config) -> list[Row]:
         "bare": "pass",
         "import": "import qfilter",
         "import + parse": f"import qfilter; qfilter.parse({seed!r})",
-        "import + Lark": "import qfilter.parser as p; p._lark()",
+        "import + Lark": "import qfilter.core.parser as p; p._lark()",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     samples: dict[str, list[float]] = {name: [] for name in programs}

@@ -1,4 +1,4 @@
-"""Deterministic Waylay-shaped query entities (the shape of qfilter/data/demo_queries.json)."""
+"""Deterministic Waylay-shaped query entities (the shape of qfilter/service/data/demo_queries.json)."""
 
 from __future__ import annotations
 

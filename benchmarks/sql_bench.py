@@ -2,7 +2,7 @@
 
 The data are the in-memory benchmark's Waylay entities (``benchmarks/data.py``),
 ``--rows`` of them, stored with qfilter's own reference tables and loader
-(``qfilter.reference``: the entity table with its indexes on the time and
+(``qfilter.service.tables``: the entity table with its indexes on the time and
 user columns, the tag and resource association tables with their
 ``(value, name)`` indexes), then ``ANALYZE``-d. Loading a million rows takes
 minutes, so the databases are kept between runs: SQLite in
@@ -116,7 +116,7 @@ def _pending(config: Config, why: str) -> list[Row]:
 def _fingerprint(engine: sa.Engine, rows: int) -> str:
     import sqlalchemy as sa
 
-    from qfilter import reference
+    from qfilter.service import tables as reference
 
     ddl = "\n".join(
         str(sa.schema.CreateTable(table).compile(engine)) for table in reference.METADATA.sorted_tables
@@ -132,7 +132,7 @@ def _load(engine: sa.Engine, rows: int, log: Any) -> None:
     """Make the reference tables hold ``rows`` generated entities, unless they already do."""
     import sqlalchemy as sa
 
-    from qfilter import reference
+    from qfilter.service import tables as reference
 
     fingerprint = _fingerprint(engine, rows)
     marker = sa.Table("qfilter_bench_info", sa.MetaData(), sa.Column("fingerprint", sa.String(), primary_key=True))
@@ -212,7 +212,7 @@ def _literal(statement: Any, conn: sa.Connection) -> str:
 def _normalised(plan: str) -> str:
     """A plan without what differs between equal plans: the numbers SQLite gives its
     subqueries and PostgreSQL the second instance of a table (``waylay_query_tags_1``)."""
-    from qfilter import reference
+    from qfilter.service import tables as reference
 
     plan = re.sub(r"\b(SUBQUERY|LIST SUBQUERY|SCALAR SUBQUERY) \d+", r"\1 N", plan)
     for table in reference.METADATA.tables:
@@ -225,7 +225,8 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
     import sqlalchemy as sa
 
     import qfilter
-    from qfilter import reference, sql
+    from qfilter import sql
+    from qfilter.service import tables as reference
 
     from .bench import Row
 
@@ -308,8 +309,8 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
 
 
 def run(config: Config, log: Any = print) -> list[Row]:
-    if importlib.util.find_spec("qfilter.sql") is None or importlib.util.find_spec("qfilter.reference") is None:
-        return _pending(config, "qfilter.sql and qfilter.reference (issue #4) are not in this checkout yet")
+    if importlib.util.find_spec("qfilter.sql") is None or importlib.util.find_spec("qfilter.service.tables") is None:
+        return _pending(config, "qfilter.sql and qfilter.service.tables (issue #4) are not in this checkout yet")
     rows = _backend(config, "SQLite", _sqlite_engine(config), log)
     if config.postgres_url:
         try:

@@ -7,14 +7,14 @@ Parse a filter, bind it to a schema, and run it in memory or in SQL::
     f = qfilter.parse("tag:demo -tag:old created:now-P1W/")
     matches = qfilter.compile_predicate(f, qfilter.WAYLAY).filter(entities)
 
-The pipeline is one module per stage: :mod:`qfilter.parser` (text to
-:mod:`qfilter.ast`), :mod:`qfilter.semantics` (schema, users and
-:mod:`qfilter.timeexpr`), then the compilers :mod:`qfilter.memory` and
+The pipeline is one module per stage: :mod:`qfilter.core.parser` (text to
+:mod:`qfilter.core.ast`), :mod:`qfilter.core.plan` (schema, users and
+:mod:`qfilter.core.times`), then the compilers :mod:`qfilter.memory` and
 :mod:`qfilter.sql`.
 """
 
-from .ast import Filter, Function, Matcher, Term, Value
-from .errors import (
+from qfilter.core.ast import Filter, Function, Matcher, Term, Value
+from qfilter.core.errors import (
     CurrentUserError,
     FilterError,
     FilterLimitError,
@@ -23,10 +23,10 @@ from .errors import (
     TimeExpressionError,
     UnknownQualifierError,
 )
-from .memory import Predicate, compile_predicate
-from .parser import DEFAULT_LIMITS, Limits, parse
-from .schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
-from .semantics import Context, Plan, bind
+from qfilter.memory import Predicate, compile_predicate
+from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
+from qfilter.core.schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
+from qfilter.core.plan import Context, Plan, bind
 
 __all__ = [
     "parse",

@@ -11,19 +11,19 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
-from importlib import resources
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import FilterError
-from .explain import describe, logic_tree
-from .memory import compile_plan
-from .parser import parse
-from .schema import PRESETS, Schema
-from .semantics import ME, Context, bind
-from .timeexpr import parse_timestamp
+from qfilter.core.errors import FilterError
+from qfilter.core.explain import describe, logic_tree
+from qfilter.memory import compile_plan
+from qfilter.core.parser import parse
+from qfilter.core.schema import PRESETS, Schema
+from qfilter.core.plan import ME, Context, bind
+from qfilter.core.times import parse_timestamp
+from qfilter.service.demo import demo_entities
 
-__all__ = ["main", "build_parser", "demo_entities"]
+__all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INPUT, EXIT_FILTER = 0, 1, 2
 _JSON_TYPES = {dict: "an object", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
@@ -31,13 +31,6 @@ _JSON_TYPES = {dict: "an object", str: "a string", int: "a number", float: "a nu
 
 class InputError(Exception):
     """Input that is not a readable JSON array of entities."""
-
-
-def demo_entities() -> list[dict[str, Any]]:
-    """The bundled demo dataset: Waylay query entities."""
-    data = resources.files("qfilter").joinpath("data/demo_queries.json").read_text(encoding="utf-8")
-    entities: list[dict[str, Any]] = json.loads(data)
-    return entities
 
 
 def _zone(name: str) -> tzinfo:
@@ -138,8 +131,8 @@ def _sql(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from .reference import REFERENCES
-    from .sql import compile_clause
+    from qfilter.service.tables import REFERENCES
+    from qfilter.sql import compile_clause
 
     reference = REFERENCES[args.schema]
     now = _now(args.now, reference.schema.timezone)
@@ -154,7 +147,7 @@ def _sql(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .service import serve
+        from qfilter.service.app import serve
     except ImportError as error:  # fastapi or uvicorn missing
         raise InputError(f"serve needs the server extra: pip install 'qfilter[server]' ({error})") from None
     from sqlalchemy.exc import SQLAlchemyError

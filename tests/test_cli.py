@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from qfilter.cli import demo_entities, main
+from qfilter.cli import main
+from qfilter.service.demo import demo_entities
 
 NOW = "2020-09-01T12:00:00Z"
 ENTITIES: list[dict[str, Any]] = [

@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import qfilter
-from qfilter import TIMEPLUS, WAYLAY, FilterError, listing
-from qfilter.cli import demo_entities
+from qfilter import TIMEPLUS, WAYLAY, FilterError
+from qfilter.integrations import listing
+from qfilter.service.demo import demo_entities
 
 BASE = "https://ts-analytics.waylay.io/config/query"
 

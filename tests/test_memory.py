@@ -26,8 +26,8 @@ from qfilter import (
     compile_predicate,
     parse,
 )
-from qfilter.ast import Filter
-from qfilter.strategies import filters
+from qfilter.core.ast import Filter
+from qfilter.integrations.strategies import filters
 
 NOW = datetime(2020, 9, 1, 12, 0, tzinfo=UTC)
 ME = "users/0476f99d"
@@ -254,7 +254,7 @@ def test_custom_schema_over_plain_objects_with_a_default_qualifier() -> None:
 
 
 def test_demo_dataset_selection_is_consistent() -> None:
-    demo = json.loads(resources.files("qfilter").joinpath("data/demo_queries.json").read_text("utf-8"))
+    demo = json.loads(resources.files("qfilter.service").joinpath("data/demo_queries.json").read_text("utf-8"))
     tagged = names("tag:demo", demo)
     assert tagged and len(tagged) < len(demo)
     assert sorted(names("-tag:demo", demo) + tagged) == sorted(e["name"] for e in demo)

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from qfilter import TIMEPLUS, WAYLAY, bind, parse
 from qfilter.memory import compile_plan
-from qfilter.semantics import Context
-from qfilter.strategies import filter_texts
+from qfilter.core.plan import Context
+from qfilter.integrations.strategies import filter_texts
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORDS = ["demo", "Demo", "not-demo", "151CF", "x", "true", "1", "1.5", "users/alice", "@me", "ab c", "é"]

@@ -22,7 +22,7 @@ def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
     (wheel,) = dist.glob("qfilter-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert {"qfilter/qfilter.lark", "qfilter/py.typed", "qfilter/data/demo_queries.json"} <= names
+        assert {"qfilter/core/qfilter.lark", "qfilter/py.typed", "qfilter/service/data/demo_queries.json"} <= names
         archive.extractall(tmp_path / "site")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -17,7 +17,7 @@ from qfilter import (
     Value,
     parse,
 )
-from qfilter.strategies import filter_texts, filters, spellings
+from qfilter.integrations.strategies import filter_texts, filters, spellings
 
 
 def term(qualifier: str, *values: str, excluded: bool = False) -> Term:

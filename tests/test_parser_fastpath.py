@@ -1,6 +1,6 @@
 """The parser's fast path is Lark's LALR parser, only faster.
 
-``qfilter.parser`` first tries one regular expression per term and builds the
+``qfilter.core.parser`` first tries one regular expression per term and builds the
 AST from its groups; whatever it does not fully accept goes to Lark, which is
 the definition of the grammar and the source of every syntax error. These
 properties hold the fast path to that promise: for any text, parsing with the
@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qfilter import DEFAULT_LIMITS, WAYLAY, FilterError, Limits, parser
-from qfilter.strategies import filter_texts
+from qfilter import DEFAULT_LIMITS, WAYLAY, FilterError, Limits
+from qfilter.core import parser
+from qfilter.integrations.strategies import filter_texts
 
 
 def deep(node: Any) -> Any:

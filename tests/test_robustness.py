@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qfilter import PRESETS, FilterError, FilterLimitError, Limits, compile_predicate, parse
-from qfilter.strategies import filter_texts
+from qfilter.integrations.strategies import filter_texts
 
 NOW = datetime(2024, 2, 29, 23, 59, tzinfo=UTC)
 ENTITIES = [

@@ -19,7 +19,7 @@ import pytest
 from test_service_support import BACKENDS, private_database
 
 import qfilter
-from qfilter.cli import demo_entities
+from qfilter.service.demo import demo_entities
 
 STARTUP_BOUND = 60.0  # seconds a service may take to answer before the test gives up (not an assertion)
 

@@ -1,4 +1,4 @@
-"""qfilter.fastapi embedded in an app of one's own (in memory, no SQL), over real HTTP."""
+"""qfilter.integrations.fastapi embedded in an app of one's own (in memory, no SQL), over real HTTP."""
 
 # No "from __future__ import annotations": the routes are defined in a function, and FastAPI must
 # resolve their Annotated[..., Depends(devices.listing)] where `devices` is a local.
@@ -12,8 +12,8 @@ from fastapi import Depends, FastAPI
 
 import qfilter
 from qfilter import Field, Kind, Schema
-from qfilter.fastapi import QFilter, RequestFilter, RequestListing, install_error_handlers
-from qfilter.service import serve_in_thread
+from qfilter.integrations.fastapi import QFilter, RequestFilter, RequestListing, install_error_handlers
+from qfilter.service.app import serve_in_thread
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 DEVICES = Schema(

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from test_service_support import BACKENDS, private_database
 
-from qfilter.service import create_app, open_database, serve_in_thread
+from qfilter.service.app import create_app, open_database, serve_in_thread
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 EXAMPLES_PER_OPERATION = 40

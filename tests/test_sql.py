@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
-from qfilter.cli import demo_entities, main
-from qfilter.errors import FilterLimitError
-from qfilter.reference import (
+from qfilter.cli import main
+from qfilter.service.demo import demo_entities
+from qfilter.core.errors import FilterLimitError
+from qfilter.service.tables import (
     METADATA,
     TIMEPLUS_SQL,
     WAYLAY_SQL,

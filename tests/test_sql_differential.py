@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qfilter import TIMEPLUS, WAYLAY, Field, Kind, Schema, Term, compile_predicate
-from qfilter.ast import Filter, Function, Value
-from qfilter.memory import as_text, field_values
-from qfilter.reference import (
+from qfilter.core.ast import Filter, Function, Value
+from qfilter.core.values import as_text, field_values
+from qfilter.service.tables import (
     METADATA,
     TIMEPLUS_SQL,
     TIMEPLUS_TABLE,
@@ -46,8 +46,8 @@ from qfilter.sql import (
     install_sqlite_functions,
     json_keeping_numbers,
 )
-from qfilter.strategies import interval_texts, user_ids
-from qfilter.timeexpr import to_instant
+from qfilter.integrations.strategies import interval_texts, user_ids
+from qfilter.core.times import to_instant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ME = "users/alice"

@@ -4,7 +4,7 @@ Needs ``hypothesis`` (the ``qfilter[strategies]`` extra)::
 
     from hypothesis import given
     from qfilter import WAYLAY
-    from qfilter.strategies import filter_texts
+    from qfilter.integrations.strategies import filter_texts
 
     @given(filter_texts(WAYLAY))
     def test_listing_never_fails(q):
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from .ast import Filter, Function, Matcher, Term, Value
-from .schema import Field, Kind, Schema
-from .semantics import ME
+from qfilter.core.ast import Filter, Function, Matcher, Term, Value
+from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.plan import ME
 
 __all__ = [
     "filters",

@@ -18,7 +18,7 @@ from typing import TypeAlias
 from .ast import Filter, Function, Matcher, Term
 from .errors import CurrentUserError, FilterError, MatcherError
 from .schema import Field, Kind, Schema
-from .timeexpr import Interval, parse_interval
+from .times import Interval, parse_interval
 
 __all__ = [
     "Context",
@@ -151,7 +151,7 @@ def _condition(
 def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
     """Give a parsed filter its meaning under ``schema`` and ``context``.
 
-    Raises a :class:`~qfilter.errors.FilterError` for an unknown qualifier, a
+    Raises a :class:`~qfilter.core.errors.FilterError` for an unknown qualifier, a
     matcher its qualifier does not take, a bad time or ``@me`` without a user.
     """
     context = context or Context()

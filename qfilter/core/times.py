@@ -186,7 +186,7 @@ _UNIT_STEP = {
 def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
     """Read an interval matcher into an :class:`Interval` (language section 5).
 
-    Raises :class:`~qfilter.errors.TimeExpressionError` with a position relative
+    Raises :class:`~qfilter.core.errors.TimeExpressionError` with a position relative
     to ``text`` for anything that is not one of the accepted forms.
     """
     if now.tzinfo is None:

@@ -9,12 +9,12 @@ SQLAlchemy Core tables in one :data:`METADATA`, for SQLite and PostgreSQL:
   :data:`WAYLAY_RESOURCES_TABLE`: ``meta.tags``; every resource the entity
   refers to, from ``meta.resource``, ``query.resource`` and
   ``query.data[*].resource``) and ``meta`` as JSON. :data:`WAYLAY_SQL` maps
-  :data:`~qfilter.schema.WAYLAY` onto them.
+  :data:`~qfilter.core.schema.WAYLAY` onto them.
 - Timeplus saved queries: :data:`TIMEPLUS_TABLE`, one row per saved query,
   ``tags`` a JSON array (``jsonb`` with a GIN index on PostgreSQL). The user
   references ``created_by``/``last_updated_by`` are kept as given (an object
   such as ``{"id": ...}``, or a string) beside their extracted ids.
-  :data:`TIMEPLUS_SQL` maps :data:`~qfilter.schema.TIMEPLUS` onto it.
+  :data:`TIMEPLUS_SQL` maps :data:`~qfilter.core.schema.TIMEPLUS` onto it.
 
 The helpers take a SQLAlchemy ``Connection`` and run in the caller's
 transaction. They store and return the JSON dicts ``qfilter filter`` reads::
@@ -37,10 +37,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .memory import as_text, field_values
-from .schema import TIMEPLUS, WAYLAY, Schema
-from .sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
-from .timeexpr import to_instant
+from qfilter.core.values import as_text, field_values
+from qfilter.core.schema import TIMEPLUS, WAYLAY, Schema
+from qfilter.sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
+from qfilter.core.times import to_instant
 
 __all__ = [
     "METADATA",
@@ -139,7 +139,7 @@ WAYLAY_SQL: SqlMapping = {
     "modified": Column(WAYLAY_TABLE.c.modified),
     "meta": JsonObject(WAYLAY_TABLE.c.meta),
 }
-"""Where each qualifier of :data:`~qfilter.schema.WAYLAY` lives in the Waylay tables."""
+"""Where each qualifier of :data:`~qfilter.core.schema.WAYLAY` lives in the Waylay tables."""
 
 TIMEPLUS_SQL: SqlMapping = {
     "name": Column(TIMEPLUS_TABLE.c.name),
@@ -152,7 +152,7 @@ TIMEPLUS_SQL: SqlMapping = {
     "created": Column(TIMEPLUS_TABLE.c.created_at),
     "modified": Column(TIMEPLUS_TABLE.c.last_updated_at),
 }
-"""Where each qualifier of :data:`~qfilter.schema.TIMEPLUS` lives in :data:`TIMEPLUS_TABLE`."""
+"""Where each qualifier of :data:`~qfilter.core.schema.TIMEPLUS` lives in :data:`TIMEPLUS_TABLE`."""
 
 
 @dataclass(frozen=True, eq=False)

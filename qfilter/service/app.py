@@ -45,9 +45,9 @@ from pydantic import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import reference
-from .cli import demo_entities
-from .fastapi import (
+from qfilter.service import tables as reference
+from qfilter.service.demo import demo_entities
+from qfilter.integrations.fastapi import (
     DEFAULT_USER_HEADER,
     ERROR_BODY_SCHEMA,
     QFilter,
@@ -55,8 +55,8 @@ from .fastapi import (
     RequestListing,
     install_error_handlers,
 )
-from .schema import TIMEPLUS, WAYLAY
-from .sql import install_sqlite_functions
+from qfilter.core.schema import TIMEPLUS, WAYLAY
+from qfilter.sql import install_sqlite_functions
 
 __all__ = [
     "WAYLAY_PREFIX",

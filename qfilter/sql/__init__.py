@@ -40,11 +40,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from .ast import Filter
-from .errors import FilterLimitError
-from .parser import parse
-from .schema import Field, Kind, Schema
-from .semantics import Condition, Contains, Context, Equals, Group, Like, Plan, Within, bind
+from qfilter.core.ast import Filter
+from qfilter.core.errors import FilterLimitError
+from qfilter.core.parser import parse
+from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.plan import Condition, Contains, Context, Equals, Group, Like, Plan, Within, bind
 
 __all__ = [
     "Column",
@@ -643,12 +643,12 @@ def compile_clause(
 ) -> sa.ColumnElement[bool]:
     """The boolean clause of a filter, for ``select(...).where(...)``.
 
-    ``query`` is filter text, a parsed :class:`~qfilter.ast.Filter` or an
-    already bound :class:`~qfilter.semantics.Plan` (which keeps the ``now`` and
+    ``query`` is filter text, a parsed :class:`~qfilter.core.ast.Filter` or an
+    already bound :class:`~qfilter.core.plan.Plan` (which keeps the ``now`` and
     ``user`` it was bound with). ``now``, ``user`` and ``tz`` mean what they
     mean for :func:`qfilter.compile_predicate`; ``tz`` (default: the
     schema's) is also the zone of naive ``DateTime`` columns. Raises a
-    :class:`~qfilter.errors.FilterError` for a bad filter and a ``ValueError``
+    :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
     when ``mapping`` has no usable location for a qualifier the filter uses.
     """
     if isinstance(query, Plan):

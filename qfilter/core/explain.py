@@ -1,6 +1,6 @@
 """Say what a filter means: its logic tree and a sentence in plain words.
 
-Used by ``qfilter explain``; works on a bound :class:`~qfilter.semantics.Plan`
+Used by ``qfilter explain``; works on a bound :class:`~qfilter.core.plan.Plan`
 so that what it says is what the compilers do.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .ast import Function, Matcher
 from .schema import Kind
-from .semantics import ME, Group, Plan
+from .plan import ME, Group, Plan
 
 __all__ = ["describe", "logic_tree"]
 

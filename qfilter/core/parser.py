@@ -74,7 +74,7 @@ def grammar_text() -> str:
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     # Running from a source checkout (editable install): the grammar's home.
-    source = Path(__file__).resolve().parent.parent / "grammar" / "qfilter.lark"
+    source = Path(__file__).resolve().parents[2] / "grammar" / "qfilter.lark"
     return source.read_text(encoding="utf-8")
 
 
@@ -348,11 +348,11 @@ def parse(
     limits: Limits = DEFAULT_LIMITS,
     cache: bool = True,
 ) -> Filter:
-    """Parse a filter text into a :class:`~qfilter.ast.Filter`.
+    """Parse a filter text into a :class:`~qfilter.core.ast.Filter`.
 
     ``default_qualifier`` makes a bare word ``w`` mean ``default_qualifier:w``;
     without it a bare word is a syntax error. Raises a
-    :class:`~qfilter.errors.FilterError` for anything that is not a filter.
+    :class:`~qfilter.core.errors.FilterError` for anything that is not a filter.
 
     Results are cached (see :func:`set_cache_size`): the same text with the
     same settings gives the same, immutable, object. ``cache=False`` parses

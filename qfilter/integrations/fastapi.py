@@ -6,7 +6,7 @@ add a Waylay-style search to an app::
     from typing import Annotated
     from fastapi import Depends, FastAPI
     import qfilter
-    from qfilter.fastapi import QFilter, RequestListing, install_error_handlers
+    from qfilter.integrations.fastapi import QFilter, RequestListing, install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)          # bad q/limit/offset and bodies: 400, not 422
@@ -33,11 +33,11 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from . import listing
-from .errors import CurrentUserError, FilterError
-from .memory import Predicate, compile_plan
-from .parser import DEFAULT_LIMITS, Limits
-from .schema import Schema
+from qfilter.integrations import listing
+from qfilter.core.errors import CurrentUserError, FilterError
+from qfilter.memory import Predicate, compile_plan
+from qfilter.core.parser import DEFAULT_LIMITS, Limits
+from qfilter.core.schema import Schema
 
 __all__ = [
     "DEFAULT_USER_HEADER",
@@ -104,7 +104,7 @@ def _q_description(schema: Schema, user_header: str | None) -> str:
 def _integer_schema(minimum: int, maximum: int, default: int) -> Callable[[dict[str, Any]], None]:
     """Document a parameter as an integer although the route receives its raw text.
 
-    The text is checked by :mod:`qfilter.listing`, so a bad value gets the same
+    The text is checked by :mod:`qfilter.integrations.listing`, so a bad value gets the same
     400 body in every framework instead of FastAPI's 422.
     """
 
@@ -180,7 +180,7 @@ class RequestListing(RequestFilter):
     def page(
         self, items: Sequence[Any], *, total: int, items_key: str = "queries", messages: Sequence[Any] = ()
     ) -> dict[str, Any]:
-        """The response body (:func:`qfilter.listing.page_body`) for this page of ``total`` matches."""
+        """The response body (:func:`qfilter.integrations.listing.page_body`) for this page of ``total`` matches."""
         return listing.page_body(
             items, total=total, params=self.params, base_url=self.base_url, items_key=items_key, messages=messages
         )
@@ -202,7 +202,7 @@ class QFilter:
     the dependencies compile the filter to a SQL clause as well (on SQLite,
     call :func:`qfilter.sql.install_sqlite_functions` on the engine). ``clock``
     gives the instant ``now`` stands for (tests pin it). A bad request raises
-    a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.listing.error_body`.
+    a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.integrations.listing.error_body`.
     """
 
     def __init__(
@@ -312,7 +312,7 @@ class QFilter:
     def _where(self, params: listing.FilterParams) -> Any:
         if self.sql_mapping is None:
             return None
-        from .sql import compile_clause
+        from qfilter.sql import compile_clause
 
         try:
             return compile_clause(params.plan, self.schema, self.sql_mapping)
@@ -368,7 +368,7 @@ ERROR_BODY_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
-"""The JSON schema of every error body (:func:`qfilter.listing.error_body`, :func:`validation_error_body`)."""
+"""The JSON schema of every error body (:func:`qfilter.integrations.listing.error_body`, :func:`validation_error_body`)."""
 
 
 def _document_400_not_422(app: FastAPI) -> None:

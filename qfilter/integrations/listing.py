@@ -34,11 +34,11 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-from .ast import Filter
-from .errors import FilterError, FilterSyntaxError
-from .parser import DEFAULT_LIMITS, Limits, parse
-from .schema import Schema
-from .semantics import Context, Plan, bind
+from qfilter.core.ast import Filter
+from qfilter.core.errors import FilterError, FilterSyntaxError
+from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
+from qfilter.core.schema import Schema
+from qfilter.core.plan import Context, Plan, bind
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -163,7 +163,7 @@ def read_filter(
     The filter is bound to ``schema`` with ``user`` as the current user for
     ``@me``, ``now`` (default: the clock) and ``tz`` (default: the schema's),
     so an unknown qualifier, a bad time or ``@me`` without a user is reported
-    here, as a :class:`~qfilter.errors.FilterError`. So is a NUL character,
+    here, as a :class:`~qfilter.core.errors.FilterError`. So is a NUL character,
     which no database column can hold.
     """
     text = q or ""
@@ -195,7 +195,7 @@ def read_params(
 
     ``limit`` and ``offset`` are checked first, as the cheaper mistakes, then
     ``q`` as :func:`read_filter` does. Raises :class:`ParameterError` or a
-    :class:`~qfilter.errors.FilterError`; :func:`error_body` describes either.
+    :class:`~qfilter.core.errors.FilterError`; :func:`error_body` describes either.
     """
     page_limit = read_limit(limit, default=default_limit, maximum=max_limit)
     page_offset = read_offset(offset)

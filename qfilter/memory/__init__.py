@@ -19,77 +19,23 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from .ast import Filter
-from .schema import Field, Kind, Schema
-from .semantics import Condition, Contains, Context, Equals, Like, Plan, Within, bind
-from .timeexpr import to_instant
+from qfilter.core.ast import Filter
+from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.plan import Condition, Contains, Context, Equals, Like, Plan, Within, bind
+from qfilter.core.times import to_instant
+from qfilter.core.values import Values, as_text, field_values
 
-__all__ = ["Predicate", "compile_predicate", "as_text", "glob_regex", "field_values"]
+__all__ = ["Predicate", "compile_predicate", "compile_plan", "glob_regex"]
 
 T = TypeVar("T")
-_Values = Callable[[Any], list[Any]]
+
 _Test = Callable[[list[Any]], bool]
-
-
-def as_text(value: object) -> str | None:
-    """A scalar's text as the language compares it; ``None`` for non-scalars.
-
-    Booleans are ``true``/``false`` as in JSON, numbers their usual spelling.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return None
 
 
 def glob_regex(glob: str) -> re.Pattern[str]:
     """The regular expression of a ``like()`` glob, matched against lower-cased text."""
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob.lower())
     return re.compile("".join(parts), re.S)
-
-
-def _path_values(segments: tuple[str, ...]) -> _Values:
-    def values(entity: Any) -> list[Any]:
-        current = [entity]
-        for key in segments:
-            found: list[Any] = []
-            for item in current:
-                if isinstance(item, Mapping):
-                    value = item.get(key)
-                elif isinstance(item, (str, int, float, list, tuple)):
-                    continue  # JSON scalars and lists have no keys ((5).real is not a key)
-                else:
-                    value = getattr(item, key, None)
-                if value is None:
-                    continue
-                if isinstance(value, (list, tuple)):
-                    found.extend(v for v in value if v is not None)
-                else:
-                    found.append(value)
-            if not found:
-                return found
-            current = found
-        return current
-
-    return values
-
-
-def field_values(target: Field) -> _Values:
-    """A function giving the values of ``target`` in an entity (every path; lists flattened)."""
-    getters = [_path_values(segments) for segments in target.segments]
-    if len(getters) == 1:
-        return getters[0]
-
-    def values(entity: Any) -> list[Any]:
-        found: list[Any] = []
-        for getter in getters:
-            found.extend(getter(entity))
-        return found
-
-    return values
 
 
 def _texts(values: list[Any]) -> list[str]:
@@ -190,7 +136,7 @@ class Predicate:
         return [entity for entity in entities if check(entity)]
 
 
-def _group_check(values: _Values, alternatives: list[list[_Test]], excluded: bool) -> Callable[[Any], bool]:
+def _group_check(values: Values, alternatives: list[list[_Test]], excluded: bool) -> Callable[[Any], bool]:
     def holds(entity: Any) -> bool:
         found = values(entity)
         any_holds = any(all(test(found) for test in tests) for tests in alternatives) if found else False
@@ -472,7 +418,7 @@ def compile_predicate(
     ``now`` fixes the instant of ``now`` (default: the current time), ``user``
     is the current user for ``@me``, ``tz`` overrides the schema's time zone.
     """
-    from .parser import parse
+    from qfilter.core.parser import parse
 
     parsed = parse(query, default_qualifier=schema.default_qualifier) if isinstance(query, str) else query
     context = Context(now=now, user=user, tz=tz)

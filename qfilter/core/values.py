@@ -1,0 +1,74 @@
+"""Reading an entity: the values a field has, and a scalar's text as the language compares it.
+
+Entities are mappings (parsed JSON) or plain objects; a path segment is a key
+of a mapping or an attribute of an object. Every backend that reads entities
+in Python (the in-memory compiler, the reference tables' loaders) uses these,
+so they agree on what a field's values are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .schema import Field
+
+__all__ = ["Values", "as_text", "field_values"]
+
+Values = Callable[[Any], list[Any]]
+"""A function giving a field's values in an entity."""
+
+
+def as_text(value: object) -> str | None:
+    """A scalar's text as the language compares it; ``None`` for non-scalars.
+
+    Booleans are ``true``/``false`` as in JSON, numbers their usual spelling.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
+
+
+def _path_values(segments: tuple[str, ...]) -> Values:
+    def values(entity: Any) -> list[Any]:
+        current = [entity]
+        for key in segments:
+            found: list[Any] = []
+            for item in current:
+                if isinstance(item, Mapping):
+                    value = item.get(key)
+                elif isinstance(item, (str, int, float, list, tuple)):
+                    continue  # JSON scalars and lists have no keys ((5).real is not a key)
+                else:
+                    value = getattr(item, key, None)
+                if value is None:
+                    continue
+                if isinstance(value, (list, tuple)):
+                    found.extend(v for v in value if v is not None)
+                else:
+                    found.append(value)
+            if not found:
+                return found
+            current = found
+        return current
+
+    return values
+
+
+def field_values(target: Field) -> Values:
+    """A function giving the values of ``target`` in an entity (every path; lists flattened)."""
+    getters = [_path_values(segments) for segments in target.segments]
+    if len(getters) == 1:
+        return getters[0]
+
+    def values(entity: Any) -> list[Any]:
+        found: list[Any] = []
+        for getter in getters:
+            found.extend(getter(entity))
+        return found
+
+    return values
