@@ -183,7 +183,7 @@ def write_report(
         out.append(
             "Where a peer's language has no exact equivalent, the closest construct is used: OData and "
             "SCIM have no glob (`contains`/`co` instead of `like(*hourly*)`), SCIM has no relative time "
-            "(`\"now-P1W\"` is read as a string), Lucene ranges stand for intervals.\n"
+            '(`"now-P1W"` is read as a string), Lucene ranges stand for intervals.\n'
         )
 
     other = [row for row in rows if row.measure != "parse" and row.measure != "cached parse"]

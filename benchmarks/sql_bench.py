@@ -184,7 +184,7 @@ def _postgres_engine(config: Config) -> sa.Engine:
     with admin.connect() as conn:
         exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).scalar()
         if not exists:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+            conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     admin.dispose()
     # psycopg prepares a statement on the server after 5 executions, and PostgreSQL may then
     # swap custom plans for a generic one at a different execution for each of two equal

@@ -23,10 +23,10 @@ from qfilter.core.errors import (
     TimeExpressionError,
     UnknownQualifierError,
 )
-from qfilter.memory import Predicate, compile_predicate
 from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
-from qfilter.core.schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
 from qfilter.core.plan import Context, Plan, bind
+from qfilter.core.schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
+from qfilter.memory import Predicate, compile_predicate
 
 __all__ = [
     "parse",

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qfilter.core.errors import FilterError
 from qfilter.core.explain import describe, logic_tree
-from qfilter.memory import compile_plan
 from qfilter.core.parser import parse
-from qfilter.core.schema import PRESETS, Schema
 from qfilter.core.plan import ME, Context, bind
+from qfilter.core.schema import PRESETS, Schema
 from qfilter.core.times import parse_timestamp
+from qfilter.memory import compile_plan
 from qfilter.service.demo import demo_entities
 
 __all__ = ["main", "build_parser"]
@@ -41,9 +41,7 @@ def _zone(name: str) -> tzinfo:
 
 
 def _schema_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--schema", choices=sorted(PRESETS), default="waylay", help="entity shape (default: waylay)"
-    )
+    parser.add_argument("--schema", choices=sorted(PRESETS), default="waylay", help="entity shape (default: waylay)")
 
 
 def _read_entities(source: TextIO, name: str) -> list[Any]:

@@ -38,7 +38,7 @@ def postgres_url() -> Iterator[str]:
     name = f"qfilter_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+            conn.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     except sa.exc.OperationalError as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {base} does not answer: {error}")

@@ -15,8 +15,11 @@ from qfilter.service.demo import demo_entities
 
 NOW = "2020-09-01T12:00:00Z"
 ENTITIES: list[dict[str, Any]] = [
-    {"name": "151CF-temperature", "meta": {"tags": ["demo", "label1"], "resource": "151CF"},
-     "attrs": {"created": "2019-10-16T13:51:22+00:00", "created_by": "users/ann"}},
+    {
+        "name": "151CF-temperature",
+        "meta": {"tags": ["demo", "label1"], "resource": "151CF"},
+        "attrs": {"created": "2019-10-16T13:51:22+00:00", "created_by": "users/ann"},
+    },
     {"name": "old one", "meta": {"tags": ["old", "label2"]}, "attrs": {"created": "2020-08-30T00:00:00Z"}},
     {"name": "Ünïcode", "meta": {}, "attrs": {"created_by": "users/bob"}},
 ]
@@ -64,8 +67,14 @@ def test_now_accepts_the_spec_timestamp_forms(capsys: pytest.CaptureFixture[str]
 
 def test_timeplus_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "saved.json"
-    path.write_text(json.dumps([{"name": "iot", "sql": "select * from iot", "created_by": {"id": "u1"}},
-                                {"name": "x", "sql": "show streams"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "iot", "sql": "select * from iot", "created_by": {"id": "u1"}},
+                {"name": "x", "sql": "show streams"},
+            ]
+        )
+    )
     assert filtered(capsys, "--schema", "timeplus", "sql:SELECT", str(path)) == ["iot"]
     assert filtered(capsys, "--schema", "timeplus", "--user", "u1", "created_by:@me", str(path)) == ["iot"]
 
@@ -112,8 +121,11 @@ def test_bad_input_exits_1(tmp_path: Path) -> None:
     not_array.write_text('{"name": "x"}')
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
-    for path, words in ((not_array, "expected a JSON array"), (broken, "not valid JSON"),
-                        (tmp_path / "missing.json", "cannot read")):
+    for path, words in (
+        (not_array, "expected a JSON array"),
+        (broken, "not valid JSON"),
+        (tmp_path / "missing.json", "cannot read"),
+    ):
         result = run("filter", "tag:x", str(path))
         assert result.returncode == 1
         assert words in result.stderr

@@ -43,17 +43,26 @@ def query(name: str, *, tags: list[str] | None = None, resource: str | None = No
 
 
 ENTITIES = [
-    query("151CF-temperature", tags=["imported", "label1"], resource="151CF",
-          created="2019-10-16T13:51:22.991765+00:00", created_by=ME,
-          modified="2020-08-25T11:53:21.406523+00:00", modified_by="users/bob"),
+    query(
+        "151CF-temperature",
+        tags=["imported", "label1"],
+        resource="151CF",
+        created="2019-10-16T13:51:22.991765+00:00",
+        created_by=ME,
+        modified="2020-08-25T11:53:21.406523+00:00",
+        modified_by="users/bob",
+    ),
     query("my-query test", tags=["label2"], created="2020-04-22T12:34:00+00:00", created_by="users/bob"),
     query("your-query test", tags=["label1", "label3"], resource="BB"),
     query("AA and BB", tags=[], resource="BB", created="2020-01-01T00:00:00Z"),
     query("AA with CC", resource="BB"),
     {"name": "no meta at all"},
     {"name": "Ünïcode ß", "query": {"data": [{"resource": "R1"}, {"resource": "R2"}]}},
-    {"name": "top resource", "query": {"resource": "Q9"}, "meta": {"description": "Room temperature, hourly",
-                                                                     "level": 3, "on": True, "tags": ["x"]}},
+    {
+        "name": "top resource",
+        "query": {"resource": "Q9"},
+        "meta": {"description": "Room temperature, hourly", "level": 3, "on": True, "tags": ["x"]},
+    },
 ]
 
 
@@ -85,8 +94,9 @@ def test_comma_is_intersection() -> None:
 
 
 def test_excluded_terms_are_none_of() -> None:
-    assert names("-tag:label1 -tag:label2") == [e["name"] for e in ENTITIES if e["name"] not in
-                                               ("151CF-temperature", "my-query test", "your-query test")]
+    assert names("-tag:label1 -tag:label2") == [
+        e["name"] for e in ENTITIES if e["name"] not in ("151CF-temperature", "my-query test", "your-query test")
+    ]
 
 
 def test_excluded_comma_term_is_not_both() -> None:
@@ -118,9 +128,12 @@ def test_resource_lives_in_any_of_three_places() -> None:
 
 
 def test_missing_values_never_satisfy_a_positive_matcher() -> None:
-    without_resource = [e["name"] for e in ENTITIES if e["name"] not in
-                        ("151CF-temperature", "your-query test", "AA and BB", "AA with CC", "Ünïcode ß",
-                         "top resource")]
+    without_resource = [
+        e["name"]
+        for e in ENTITIES
+        if e["name"]
+        not in ("151CF-temperature", "your-query test", "AA and BB", "AA with CC", "Ünïcode ß", "top resource")
+    ]
     assert names("-resource:151CF") == [e["name"] for e in ENTITIES if e["name"] != "151CF-temperature"]
     assert set(without_resource) <= set(names("-resource:X"))
     assert "no meta at all" in names("-tag:x -created:2020/ -created_by:users/bob")
@@ -208,10 +221,17 @@ def test_unknown_qualifiers_list_the_known_ones() -> None:
 
 def test_timeplus_saved_queries() -> None:
     saved = [
-        {"id": "1", "name": "streaming_iot", "description": "get the latest data from iot stream",
-         "sql": "select * from iot", "tags": ["iot"], "created_at": "2023-02-01 23:22:59",
-         "created_by": {"id": "u1", "name": "Ann"}, "last_updated_at": "2023-02-05 11:12:13",
-         "last_updated_by": "u2"},
+        {
+            "id": "1",
+            "name": "streaming_iot",
+            "description": "get the latest data from iot stream",
+            "sql": "select * from iot",
+            "tags": ["iot"],
+            "created_at": "2023-02-01 23:22:59",
+            "created_by": {"id": "u1", "name": "Ann"},
+            "last_updated_at": "2023-02-05 11:12:13",
+            "last_updated_by": "u2",
+        },
         {"id": "2", "name": "other", "sql": "SELECT 1", "tags": [], "created_at": "2023-03-01 00:00:00"},
     ]
     assert names("sql:select", saved, TIMEPLUS) == ["streaming_iot", "other"]

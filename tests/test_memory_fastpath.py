@@ -18,15 +18,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qfilter import TIMEPLUS, WAYLAY, bind, parse
-from qfilter.memory import compile_plan
 from qfilter.core.plan import Context
 from qfilter.integrations.strategies import filter_texts
+from qfilter.memory import compile_plan
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORDS = ["demo", "Demo", "not-demo", "151CF", "x", "true", "1", "1.5", "users/alice", "@me", "ab c", "é"]
 KEYS = [
-    "name", "meta", "tags", "resource", "query", "data", "attrs", "created", "created_by", "modified",
-    "modified_by", "description", "k", "id", "created_at", "last_updated_at", "last_updated_by", "sql",
+    "name",
+    "meta",
+    "tags",
+    "resource",
+    "query",
+    "data",
+    "attrs",
+    "created",
+    "created_by",
+    "modified",
+    "modified_by",
+    "description",
+    "k",
+    "id",
+    "created_at",
+    "last_updated_at",
+    "last_updated_by",
+    "sql",
 ]
 
 
@@ -80,9 +96,7 @@ def waylay_like(draw: st.DrawFn) -> Any:
                 optional={"resource": words, "description": words, "k": st.one_of(words, st.lists(words))},
             )
         ),
-        "attrs": maybe(
-            st.fixed_dictionaries({"created": times}, optional={"modified": times, "created_by": words})
-        ),
+        "attrs": maybe(st.fixed_dictionaries({"created": times}, optional={"modified": times, "created_by": words})),
         "query": maybe(
             st.one_of(
                 st.fixed_dictionaries({"resource": words}),
@@ -134,7 +148,10 @@ def test_known_shapes() -> None:
         {"query": {"data": [{"resource": "151CF"}]}, "attrs": {"created": "2020-05-01T00:00:00Z"}},
         {"query": {"data": [{"resource": ["151CF"]}]}},
         {"query": {"data": [{"resource": 5}, {"resource": "151CF"}]}},
-        {}, [], None, "demo",
+        {},
+        [],
+        None,
+        "demo",
     ]
     for text in [
         "name:demo",

@@ -14,8 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-         "-w", str(dist), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
         check=True,
         timeout=300,
     )
@@ -34,13 +44,21 @@ def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(tmp_path / "site")],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'tag:a -tag:"b c"'
     command = subprocess.run(
         [sys.executable, "-m", "qfilter", "filter", "--demo", "tag:demo"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert command.returncode == 0, command.stderr
     assert '"demo"' in command.stdout

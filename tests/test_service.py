@@ -16,8 +16,8 @@ import pytest
 from test_service_support import BACKENDS, USER_HEADER, private_database
 
 import qfilter
-from qfilter.service.demo import demo_entities
 from qfilter.service.app import create_app, load_entities, open_database, serve_in_thread
+from qfilter.service.demo import demo_entities
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 ALICE = "users/alice"

@@ -20,8 +20,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
 from qfilter.cli import main
-from qfilter.service.demo import demo_entities
 from qfilter.core.errors import FilterLimitError
+from qfilter.service.demo import demo_entities
 from qfilter.service.tables import (
     METADATA,
     TIMEPLUS_SQL,
@@ -145,29 +145,45 @@ def test_excluding_a_resource_keeps_entities_without_one(conn: sa.Connection) ->
 
 
 def test_excluding_a_time_keeps_entities_without_one(conn: sa.Connection) -> None:
-    entities = store(conn, [device("old", created=datetime(2019, 5, 1, tzinfo=UTC), wall=datetime(2019, 5, 1)),
-                            device("new", created=datetime(2021, 5, 1, tzinfo=UTC)), device("none")])
+    entities = store(
+        conn,
+        [
+            device("old", created=datetime(2019, 5, 1, tzinfo=UTC), wall=datetime(2019, 5, 1)),
+            device("new", created=datetime(2021, 5, 1, tzinfo=UTC)),
+            device("none"),
+        ],
+    )
     check(conn, "-created:2020/", entities, ["old", "none"])
     check(conn, "-wall:2020/", entities, ["old", "new", "none"])
 
 
 def test_excluding_a_user_of_two_columns_keeps_entities_with_neither(conn: sa.Connection) -> None:
-    entities = store(conn, [device("mine", created_by=ME), device("edited", created_by="bob", modified_by=ME),
-                            device("bobs", created_by="bob"), device("nobody's")])
+    entities = store(
+        conn,
+        [
+            device("mine", created_by=ME),
+            device("edited", created_by="bob", modified_by=ME),
+            device("bobs", created_by="bob"),
+            device("nobody's"),
+        ],
+    )
     check(conn, "-user:@me", entities, ["bobs", "nobody's"])
     check(conn, "user:@me", entities, ["mine", "edited"])
 
 
 def test_excluding_a_tag_keeps_entities_without_tags(conn: sa.Connection) -> None:
-    entities = store(conn, [device("tagged", tags=["x", "y"]), device("other", tags=["y"]),
-                            device("empty", tags=[]), device("none")])
+    entities = store(
+        conn, [device("tagged", tags=["x", "y"]), device("other", tags=["y"]), device("empty", tags=[]), device("none")]
+    )
     check(conn, "-tag:x", entities, ["other", "empty", "none"])
 
 
 def test_excluding_a_saved_query_tag_keeps_those_without_tags(conn: sa.Connection) -> None:
     # On PostgreSQL the tags are jsonb and the match an indexable @>, which is NULL for NULL tags.
-    insert_saved_queries(conn, [{"id": "1", "name": "a", "tags": ["x"]}, {"id": "2", "name": "b"},
-                                {"id": "3", "name": "c", "tags": ["y"]}])
+    insert_saved_queries(
+        conn,
+        [{"id": "1", "name": "a", "tags": ["x"]}, {"id": "2", "name": "b"}, {"id": "3", "name": "c", "tags": ["y"]}],
+    )
     clause = compile_clause("-tag:x", TIMEPLUS, TIMEPLUS_SQL)
     assert [q["id"] for q in select_saved_queries(conn, clause)] == ["2", "3"]
 
@@ -243,10 +259,16 @@ def test_meta_like_ignores_case_and_contains_does_not(conn: sa.Connection) -> No
 
 
 META_VALUES = [
-    device("int", meta={"v": 5}), device("float", meta={"v": 5.0}), device("text", meta={"v": "5"}),
-    device("small", meta={"v": 1e-05}), device("true", meta={"v": True}), device("list", meta={"v": [1, "x", [5]]}),
-    device("deep", meta={"v": {"w": [{"x": 5}, {"x": "y"}]}}), device("top-list", meta=[{"v": 5}]),
-    device("null", meta={"v": None}), device("none"),
+    device("int", meta={"v": 5}),
+    device("float", meta={"v": 5.0}),
+    device("text", meta={"v": "5"}),
+    device("small", meta={"v": 1e-05}),
+    device("true", meta={"v": True}),
+    device("list", meta={"v": [1, "x", [5]]}),
+    device("deep", meta={"v": {"w": [{"x": 5}, {"x": "y"}]}}),
+    device("top-list", meta=[{"v": 5}]),
+    device("null", meta={"v": None}),
+    device("none"),
 ]
 
 
@@ -275,12 +297,18 @@ def test_meta_values_compare_as_their_json_text(conn: sa.Connection, query: str,
 
 def test_a_time_on_the_start_bound_is_in_and_on_the_end_bound_is_out(conn: sa.Connection) -> None:
     start, end = datetime(2020, 4, 22, 12, 34, tzinfo=UTC), datetime(2020, 4, 23, tzinfo=UTC)
-    entities = store(conn, [
-        device("start", created=start, wall=start.astimezone(BRUSSELS).replace(tzinfo=None)),
-        device("end", created=end, wall=end.astimezone(BRUSSELS).replace(tzinfo=None)),
-        device("just-before-end", created=datetime(2020, 4, 22, 23, 59, 59, 999999, tzinfo=UTC),
-               wall=datetime(2020, 4, 23, 1, 59, 59, 999999)),
-    ])
+    entities = store(
+        conn,
+        [
+            device("start", created=start, wall=start.astimezone(BRUSSELS).replace(tzinfo=None)),
+            device("end", created=end, wall=end.astimezone(BRUSSELS).replace(tzinfo=None)),
+            device(
+                "just-before-end",
+                created=datetime(2020, 4, 22, 23, 59, 59, 999999, tzinfo=UTC),
+                wall=datetime(2020, 4, 23, 1, 59, 59, 999999),
+            ),
+        ],
+    )
     check(conn, "created:2020-04-22T12:34:00Z/2020-04-23T00:00:00Z", entities, ["start", "just-before-end"])
     check(conn, "wall:2020-04-22T12:34:00Z/2020-04-23T00:00:00Z", entities, ["start", "just-before-end"])
     check(conn, "created:2020-04-22T14:34:00+02:00/P1D", entities, ["start", "end", "just-before-end"])
@@ -292,8 +320,9 @@ def test_a_time_on_the_start_bound_is_in_and_on_the_end_bound_is_out(conn: sa.Co
 def test_naive_wall_times_in_the_repeated_hour_read_as_their_first_occurrence(conn: sa.Connection) -> None:
     # On 2021-10-31 Brussels goes from 03:00 CEST back to 02:00 CET: 02:30 happens twice.
     # A naive 02:30 is the first one (00:30Z), as memory reads it (fold=0).
-    entities = store(conn, [device("02:30", wall=datetime(2021, 10, 31, 2, 30)),
-                            device("03:00", wall=datetime(2021, 10, 31, 3))])
+    entities = store(
+        conn, [device("02:30", wall=datetime(2021, 10, 31, 2, 30)), device("03:00", wall=datetime(2021, 10, 31, 3))]
+    )
     check(conn, "wall:2021-10-31T00:30:00Z/", entities, ["02:30", "03:00"])
     check(conn, "wall:2021-10-31T01:30:00Z/", entities, ["03:00"])  # the second 02:30
     check(conn, "wall:/2021-10-31T01:30:00Z", entities, ["02:30"])
@@ -317,8 +346,10 @@ def test_user_text_reaches_sql_only_as_parameters(dialect: sa.Dialect, text: str
     for schema, mapping in [(DEVICES_SCHEMA, DEVICES_SQL), (WAYLAY, WAYLAY_SQL)]:
         if schema is WAYLAY:
             every_position = every_position.replace(" user:", " created_by:")
-        compiled = sa.select(sa.literal_column("1")).where(compile_clause(every_position, schema, mapping)).compile(
-            dialect=dialect
+        compiled = (
+            sa.select(sa.literal_column("1"))
+            .where(compile_clause(every_position, schema, mapping))
+            .compile(dialect=dialect)
         )
         assert "zq" not in str(compiled)
         values = [v for v in compiled.params.values() if isinstance(v, str)]
@@ -329,7 +360,7 @@ def test_user_text_reaches_sql_only_as_parameters(dialect: sa.Dialect, text: str
 def test_hostile_text_is_matched_literally(conn: sa.Connection) -> None:
     hostile = [device(f"n{i}", resource=text, meta={"k": text}) for i, text in enumerate(HOSTILE)]
     entities = store(conn, [*hostile, device("other")])
-    check(conn, "resource:\"zq'zq\"", entities, ["n0"])
+    check(conn, 'resource:"zq\'zq"', entities, ["n0"])
     check(conn, "meta.k:zq;zq", entities, ["n1"])
     check(conn, "name:n -meta.k:contains(--)", entities, ["n0", "n1", "n3"])
 
@@ -401,8 +432,16 @@ SAVED_QUERY = {
 
 
 def test_saved_queries_come_back_as_they_were_stored(conn: sa.Connection) -> None:
-    other = {**SAVED_QUERY, "id": "1", "name": "another", "description": None, "tags": None,
-             "created_at": "2023-02-01T23:22:59+01:00", "created_by": None, "last_updated_by": None}
+    other = {
+        **SAVED_QUERY,
+        "id": "1",
+        "name": "another",
+        "description": None,
+        "tags": None,
+        "created_at": "2023-02-01T23:22:59+01:00",
+        "created_by": None,
+        "last_updated_by": None,
+    }
     insert_saved_queries(conn, [SAVED_QUERY, other])
     assert get_saved_query(conn, "7b2c") == SAVED_QUERY
     assert get_saved_query(conn, "1") == {**other, "created_at": "2023-02-01 22:22:59"}  # UTC, Timeplus' spelling

@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 
 from qfilter import TIMEPLUS, WAYLAY, Field, Kind, Schema, Term, compile_predicate
 from qfilter.core.ast import Filter, Function, Value
+from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
+from qfilter.integrations.strategies import interval_texts, user_ids
 from qfilter.service.tables import (
     METADATA,
     TIMEPLUS_SQL,
@@ -46,8 +48,6 @@ from qfilter.sql import (
     install_sqlite_functions,
     json_keeping_numbers,
 )
-from qfilter.integrations.strategies import interval_texts, user_ids
-from qfilter.core.times import to_instant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ME = "users/alice"
@@ -166,9 +166,44 @@ def check_agreement(
 # -- values: few, so that filters hit; with the characters SQL treats specially ----------------------
 
 FRAGMENTS = [
-    "demo", "Demo", "DEMO", "prio1", "ü", "Ünïcode", "température", "ÄÖÜ", "äöü", "Σ", "σ", "ς", "ΣΑΣ",
-    "ß", "SS", "İ", "i̇", "I", "ı", "%", "_", "/", "\\", "'", '"', ";", "--", "a%b", "a_b", "x y", "*", "?",
-    "[a]", "office-7", "151CF", "5", "1e-05", "true",
+    "demo",
+    "Demo",
+    "DEMO",
+    "prio1",
+    "ü",
+    "Ünïcode",
+    "température",
+    "ÄÖÜ",
+    "äöü",
+    "Σ",
+    "σ",
+    "ς",
+    "ΣΑΣ",
+    "ß",
+    "SS",
+    "İ",
+    "i̇",
+    "I",
+    "ı",
+    "%",
+    "_",
+    "/",
+    "\\",
+    "'",
+    '"',
+    ";",
+    "--",
+    "a%b",
+    "a_b",
+    "x y",
+    "*",
+    "?",
+    "[a]",
+    "office-7",
+    "151CF",
+    "5",
+    "1e-05",
+    "true",
 ]
 # A few values are drawn often, so that filters select some entities and not others.
 COMMON = ["demo", "Demo", "ü", "Ünïcode", "ΣΑΣ", "ß", "İ", "%", "_", "a%b", "\\", "'", "5", "1e-05", "true"]
@@ -226,7 +261,9 @@ intervals = st.one_of(
 # JSON scalars: SQLite and PostgreSQL ``json`` keep every number's spelling.
 FLOATS = [0.5, 1e-05, 5.0, 0.1, 1.5e-07, 123.456, 2.5, -3.25, 0.0, 1e16, 1e20, -0.0, 0.30000000000000004]
 json_numbers = st.one_of(
-    st.integers(-(2**63), 2**63 - 1), st.integers(0, 10), st.sampled_from(FLOATS),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(0, 10),
+    st.sampled_from(FLOATS),
     st.floats(allow_nan=False, allow_infinity=False),
 )
 # jsonb stores numerics: integral floats from 1e16 up, and -0.0, lose their float
@@ -479,4 +516,3 @@ def test_timeplus_table_agrees_with_memory(engines: list[sa.Engine], case: Any) 
 @given(case=cases(flat_entities(), FLAT))
 def test_plain_columns_json_and_naive_times_agree_with_memory(engines: list[sa.Engine], case: Any) -> None:
     check_agreement(engines, SHAPES["flat"], *case)
-

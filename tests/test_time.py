@@ -10,8 +10,8 @@ from hypothesis import given, settings
 
 from qfilter import WAYLAY, Context, TimeExpressionError, bind, parse
 from qfilter.core.plan import Within
-from qfilter.integrations.strategies import interval_texts
 from qfilter.core.times import Interval, parse_interval, parse_period, parse_timestamp
+from qfilter.integrations.strategies import interval_texts
 
 UTC = UTC
 NOW = datetime(2020, 3, 31, 12, 0, tzinfo=UTC)

@@ -77,4 +77,3 @@ class Filter:
 
     def __str__(self) -> str:
         return " ".join(map(str, self.terms))
-

@@ -7,8 +7,8 @@ so that what it says is what the compilers do.
 from __future__ import annotations
 
 from .ast import Function, Matcher
-from .schema import Kind
 from .plan import ME, Group, Plan
+from .schema import Kind
 
 __all__ = ["describe", "logic_tree"]
 

@@ -178,13 +178,9 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
         char = text[position]
         allowed = _describe_expected(set(error.allowed or ()))
         if char in "\"'":
-            return FilterSyntaxError(
-                "unterminated quote", text=text, position=position, hint=f"close it with {char}"
-            )
+            return FilterSyntaxError("unterminated quote", text=text, position=position, hint=f"close it with {char}")
         if char == ",":
-            return FilterSyntaxError(
-                "empty matcher", text=text, position=position, hint="remove the extra ','"
-            )
+            return FilterSyntaxError("empty matcher", text=text, position=position, hint="remove the extra ','")
         if char.isspace():
             return FilterSyntaxError(
                 f"unexpected space, expected {allowed}",
@@ -192,9 +188,7 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
                 position=position,
                 hint="quote a matcher that holds spaces",
             )
-        return FilterSyntaxError(
-            f"unexpected character {char!r}, expected {allowed}", text=text, position=position
-        )
+        return FilterSyntaxError(f"unexpected character {char!r}, expected {allowed}", text=text, position=position)
     if isinstance(error, UnexpectedToken):
         token = error.token
         at_end = token.type == "$END"
@@ -202,13 +196,9 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
         expected = set(error.expected or ())
         previous = text[:position].rstrip()
         if previous.endswith("-") and "QUALIFIER" in expected:
-            return FilterSyntaxError(
-                "expected a qualifier after '-'", text=text, position=position
-            )
+            return FilterSyntaxError("expected a qualifier after '-'", text=text, position=position)
         next_char = "" if at_end else text[position]
-        if expected & {"BARE", "STRING", "BARE_ARGUMENT"} and (
-            at_end or next_char in ",)" or next_char.isspace()
-        ):
+        if expected & {"BARE", "STRING", "BARE_ARGUMENT"} and (at_end or next_char in ",)" or next_char.isspace()):
             return FilterSyntaxError(
                 "empty matcher",
                 text=text,
@@ -365,9 +355,7 @@ def parse(
     return _parse_text(text, default_qualifier, limits)
 
 
-def _checked(
-    terms: tuple[Term, ...], text: str, default_qualifier: str | None, limits: Limits
-) -> Filter:
+def _checked(terms: tuple[Term, ...], text: str, default_qualifier: str | None, limits: Limits) -> Filter:
     """Apply the size limits and the default qualifier to freshly parsed terms."""
     if limits.max_terms is not None and len(terms) > limits.max_terms:
         raise FilterLimitError(

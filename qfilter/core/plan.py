@@ -113,9 +113,7 @@ class Plan:
     schema: Schema = dataclass_field(compare=False, repr=False)
 
 
-def _condition(
-    matcher: Matcher, target: Field, context: Context, now: datetime, tz: tzinfo, text: str
-) -> Condition:
+def _condition(matcher: Matcher, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> Condition:
     if isinstance(matcher, Function):
         if target.kind is not Kind.META:
             raise MatcherError(

@@ -74,7 +74,7 @@ class Period:
 
     def add_to(self, moment: datetime, sign: int = 1) -> datetime:
         """``moment + sign * self`` in ``moment``'s own time zone."""
-        local = moment + (self.calendar if sign > 0 else -self.calendar)
+        local: datetime = moment + (self.calendar if sign > 0 else -self.calendar)
         if not self.elapsed:
             return _normalise(local)
         as_utc = local.astimezone(UTC) + sign * self.elapsed
@@ -193,9 +193,7 @@ def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
         raise ValueError("now must be an aware datetime")
     if text.count("/") > 1:
         second = text.index("/", text.index("/") + 1)
-        raise TimeExpressionError(
-            "an interval has at most one '/'", position=second, hint="write start/end"
-        )
+        raise TimeExpressionError("an interval has at most one '/'", position=second, hint="write start/end")
     if "/" not in text:
         return _single_date(text, now=now, tz=tz)
     start_text, end_text = text.split("/")

@@ -33,11 +33,11 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from qfilter.integrations import listing
 from qfilter.core.errors import CurrentUserError, FilterError
-from qfilter.memory import Predicate, compile_plan
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Schema
+from qfilter.integrations import listing
+from qfilter.memory import Predicate, compile_plan
 
 __all__ = [
     "DEFAULT_USER_HEADER",
@@ -368,7 +368,8 @@ ERROR_BODY_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
-"""The JSON schema of every error body (:func:`qfilter.integrations.listing.error_body`, :func:`validation_error_body`)."""
+"""The JSON schema of every error body (:func:`~qfilter.integrations.listing.error_body`,
+:func:`validation_error_body`)."""
 
 
 def _document_400_not_422(app: FastAPI) -> None:

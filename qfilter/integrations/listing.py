@@ -37,8 +37,8 @@ from urllib.parse import parse_qsl, urlencode
 from qfilter.core.ast import Filter
 from qfilter.core.errors import FilterError, FilterSyntaxError
 from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
-from qfilter.core.schema import Schema
 from qfilter.core.plan import Context, Plan, bind
+from qfilter.core.schema import Schema
 
 __all__ = [
     "DEFAULT_LIMIT",

@@ -22,8 +22,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from qfilter.core.ast import Filter, Function, Matcher, Term, Value
-from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.plan import ME
+from qfilter.core.schema import Field, Kind, Schema
 
 __all__ = [
     "filters",
@@ -42,9 +42,7 @@ any_text = st.text(min_size=1, max_size=12)
 """Any non-empty text a matcher may hold (quotes, commas, spaces, non-ASCII...)."""
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz_"
-_qualifier_heads = st.builds(
-    str.__add__, st.sampled_from(_LOWER), st.text(alphabet=_LOWER + "0123456789", max_size=8)
-)
+_qualifier_heads = st.builds(str.__add__, st.sampled_from(_LOWER), st.text(alphabet=_LOWER + "0123456789", max_size=8))
 _path_keys = st.text(alphabet=_LOWER + "ABCXYZ0123456789-", min_size=1, max_size=6)
 
 user_ids = st.sampled_from(["users/0476f99d", "users/alice", "users/bob", "Alice", "@other"])
@@ -60,9 +58,7 @@ def period_texts() -> st.SearchStrategy[str]:
     def build(draw: st.DrawFn) -> str:
         parts = {unit: draw(st.one_of(st.none(), count)) for unit in "YMWDHIS"}
         date = "".join(f"{parts[u]}{u}" for u in "YMWD" if parts[u] is not None)
-        time = "".join(
-            f"{parts[u]}{draw(fraction)}{'M' if u == 'I' else u}" for u in "HIS" if parts[u] is not None
-        )
+        time = "".join(f"{parts[u]}{draw(fraction)}{'M' if u == 'I' else u}" for u in "HIS" if parts[u] is not None)
         if not date and not time:
             date = f"{draw(st.integers(1, 30))}D"
         return "P" + date + (f"T{time}" if time else "")
@@ -102,8 +98,13 @@ def interval_texts() -> st.SearchStrategy[str]:
         stamp.map(lambda b: f"/{b}"),
         st.builds(lambda a, p: f"{a}/{p}", stamp, period_texts()),
         st.builds(lambda p, b: f"{p}/{b}", period_texts(), stamp),
-        st.builds(lambda y, m, d, n: f"{y:04d}-{m:02d}-{d:02d}"[:n], st.integers(1971, 2099),
-                  st.integers(1, 12), st.integers(1, 28), st.sampled_from([4, 7, 10])),
+        st.builds(
+            lambda y, m, d, n: f"{y:04d}-{m:02d}-{d:02d}"[:n],
+            st.integers(1971, 2099),
+            st.integers(1, 12),
+            st.integers(1, 28),
+            st.sampled_from([4, 7, 10]),
+        ),
     )
 
 
@@ -148,8 +149,9 @@ def terms(
     @st.composite
     def build(draw: st.DrawFn) -> Term:
         if schema is None:
-            qualifier = draw(st.builds(lambda h, ks: ".".join([h, *ks]), _qualifier_heads,
-                                       st.lists(_path_keys, max_size=2)))
+            qualifier = draw(
+                st.builds(lambda h, ks: ".".join([h, *ks]), _qualifier_heads, st.lists(_path_keys, max_size=2))
+            )
             kind = None
         else:
             target = draw(st.sampled_from(schema.fields))
@@ -177,9 +179,9 @@ def filters(
     ``values`` draws the text of plain matchers and function arguments: pass a
     small pool to make filters that actually select some of your entities.
     """
-    return st.lists(
-        terms(schema, values=values, meta_keys=meta_keys, with_me=with_me), max_size=max_terms
-    ).map(lambda found: Filter(tuple(found)))
+    return st.lists(terms(schema, values=values, meta_keys=meta_keys, with_me=with_me), max_size=max_terms).map(
+        lambda found: Filter(tuple(found))
+    )
 
 
 def _quoted(text: str, quote: str) -> str:

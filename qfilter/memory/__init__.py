@@ -14,14 +14,14 @@ closures, which makes it about as fast as a hand-written function
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from qfilter.core.ast import Filter
-from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.plan import Condition, Contains, Context, Equals, Like, Plan, Within, bind
+from qfilter.core.schema import Kind, Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import Values, as_text, field_values
 

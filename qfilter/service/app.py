@@ -45,8 +45,7 @@ from pydantic import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qfilter.service import tables as reference
-from qfilter.service.demo import demo_entities
+from qfilter.core.schema import TIMEPLUS, WAYLAY
 from qfilter.integrations.fastapi import (
     DEFAULT_USER_HEADER,
     ERROR_BODY_SCHEMA,
@@ -55,7 +54,8 @@ from qfilter.integrations.fastapi import (
     RequestListing,
     install_error_handlers,
 )
-from qfilter.core.schema import TIMEPLUS, WAYLAY
+from qfilter.service import tables as reference
+from qfilter.service.demo import demo_entities
 from qfilter.sql import install_sqlite_functions
 
 __all__ = [

@@ -37,10 +37,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from qfilter.core.values import as_text, field_values
 from qfilter.core.schema import TIMEPLUS, WAYLAY, Schema
-from qfilter.sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
 from qfilter.core.times import to_instant
+from qfilter.core.values import as_text, field_values
+from qfilter.sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
 
 __all__ = [
     "METADATA",
@@ -124,9 +124,7 @@ TIMEPLUS_TABLE = sa.Table(
 )
 """Timeplus saved queries (seed 000, "Saved queries"), one row each."""
 
-sa.Index("ix_timeplus_saved_queries_tags", TIMEPLUS_TABLE.c.tags, postgresql_using="gin").ddl_if(
-    dialect="postgresql"
-)
+sa.Index("ix_timeplus_saved_queries_tags", TIMEPLUS_TABLE.c.tags, postgresql_using="gin").ddl_if(dialect="postgresql")
 
 WAYLAY_SQL: SqlMapping = {
     "name": Column(WAYLAY_TABLE.c.name),
@@ -384,8 +382,17 @@ def insert_saved_queries(conn: sa.Connection, items: Iterable[Mapping[str, Any]]
     return len(rows)
 
 
-_SAVED_QUERY_FIELDS = ("id", "name", "description", "sql", "tags", "created_at", "created_by",
-                       "last_updated_at", "last_updated_by")
+_SAVED_QUERY_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "sql",
+    "tags",
+    "created_at",
+    "created_by",
+    "last_updated_at",
+    "last_updated_by",
+)
 
 
 def _saved_query(row: sa.Row[Any]) -> dict[str, Any]:
@@ -421,9 +428,7 @@ def select_saved_queries(
 ) -> list[dict[str, Any]]:
     """The saved queries that satisfy ``where``, ordered by name, then id."""
     order = _ordered(conn, order_by)
-    statement = sa.select(*_saved_query_columns()).order_by(
-        order(TIMEPLUS_TABLE.c.name), order(TIMEPLUS_TABLE.c.id)
-    )
+    statement = sa.select(*_saved_query_columns()).order_by(order(TIMEPLUS_TABLE.c.name), order(TIMEPLUS_TABLE.c.id))
     if where is not None:
         statement = statement.where(where)
     return [_saved_query(row) for row in conn.execute(_paged(statement, offset, limit))]

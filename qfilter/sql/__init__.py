@@ -43,8 +43,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from qfilter.core.ast import Filter
 from qfilter.core.errors import FilterLimitError
 from qfilter.core.parser import parse
-from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.plan import Condition, Contains, Context, Equals, Group, Like, Plan, Within, bind
+from qfilter.core.schema import Field, Kind, Schema
 
 __all__ = [
     "Column",
