@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -208,7 +209,7 @@ def memory_suite(config: Config) -> list[Row]:
         def compiled(q: str = q) -> list[Any]:
             return qfilter.compile_predicate(q, qfilter.WAYLAY, now=NOW).filter(entities)
 
-        def by_hand(make: Any = make) -> list[Any]:
+        def by_hand(make: Callable[[datetime], Callable[[list[Any]], list[Any]]] = make) -> list[Any]:
             return make(NOW)(entities)
 
         expected, got = by_hand(), compiled()

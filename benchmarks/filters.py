@@ -12,6 +12,7 @@ construct of the same size is used, and that is said next to it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -95,7 +96,7 @@ def _groups(terms: list[Term]) -> list[tuple[bool, list[Term]]]:
     return [(excluded, members) for (_, excluded), members in groups.items()]
 
 
-def _combine(terms: list[Term], atom, and_: str, or_: str, not_: str) -> str:
+def _combine(terms: list[Term], atom: Callable[[Term, str], str], and_: str, or_: str, not_: str) -> str:
     def conj(parts: list[str]) -> str:
         return parts[0] if len(parts) == 1 else "(" + f" {and_} ".join(parts) + ")"
 

@@ -37,7 +37,9 @@ def _budget(row: Row) -> float | None:
     if row.absolute_limit is not None:
         return row.subject_time.median / row.absolute_limit
     if row.extra.get("limit_above") is not None:
-        return max(row.extra["above"], 0.0) / row.extra["limit_above"]
+        above: float = row.extra["above"]
+        limit_above: float = row.extra["limit_above"]
+        return max(above, 0.0) / limit_above
     return None
 
 
@@ -49,7 +51,7 @@ def _chart(rows: list[Row], parse_tables: dict[str, dict[str, Timing]], path: Pa
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    targeted = [(row, _budget(row)) for row in rows if row.target and _budget(row) is not None]
+    targeted = [(row, budget) for row in rows if row.target and (budget := _budget(row)) is not None]
     panels = (1 if parse_tables else 0) + (1 if targeted else 0)
     if not panels:
         return False

@@ -23,7 +23,8 @@ import hashlib
 import importlib.util
 import re
 import time
-from datetime import UTC, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,8 @@ def _hand_sql(case: str, dialect: str, form: str) -> str:
 def _hand_params(case: str, dialect: str) -> dict[str, Any]:
     if case == "1 term":
         return {"tag": "demo"}
+    start: str | datetime
+    end: str | datetime
     if dialect == "sqlite":  # how the reference table stores times on SQLite (UTC text)
         start, end = (t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (START, END))
     else:
@@ -237,7 +240,7 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
         for case in CASES:
             q = filters.to_q(filters.FILTERS[case])
 
-            def run_qfilter(q: str = q) -> list[str]:
+            def run_qfilter(q: str = q) -> Sequence[str]:
                 clause = sql.compile_clause(q, qfilter.WAYLAY, reference.WAYLAY_SQL, now=NOW)
                 return conn.execute(sa.select(reference.WAYLAY_TABLE.c.name).where(clause)).scalars().all()
 
@@ -253,7 +256,7 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
             for form in FORMS:
                 hand = sa.text(_hand_sql(case, dialect, form)).bindparams(**_hand_params(case, dialect))
 
-                def run_hand(hand: Any = hand) -> list[str]:
+                def run_hand(hand: Any = hand) -> Sequence[str]:
                     return conn.execute(hand).scalars().all()
 
                 started = time.perf_counter()

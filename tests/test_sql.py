@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,9 @@ from qfilter.sql import (
     Column,
     JsonArray,
     JsonObject,
+    Location,
     Related,
+    SqlMapping,
     UtcDateTime,
     check_mapping,
     compile_clause,
@@ -82,7 +84,7 @@ DEVICES_SCHEMA = Schema(
     ),
     timezone=BRUSSELS,
 )
-DEVICES_SQL = {
+DEVICES_SQL: SqlMapping = {
     "name": Column(DEVICES.c.name),
     "resource": Column(DEVICES.c.resource),
     "user": (Column(DEVICES.c.created_by), Column(DEVICES.c.modified_by)),
@@ -332,9 +334,11 @@ def test_naive_wall_times_in_the_repeated_hour_read_as_their_first_occurrence(co
 # -- parameters only -------------------------------------------------------------------------------------
 
 HOSTILE = ["zq'zq", "zq;zq", "zq--zq", "zq%zq"]
+# SQLAlchemy's psycopg dialect class has an unannotated __init__ (third-party typing gap).
+PSYCOPG_DIALECT: sa.Dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), PSYCOPG_DIALECT], ids=["sqlite", "postgresql"])
 @pytest.mark.parametrize("text", HOSTILE)
 def test_user_text_reaches_sql_only_as_parameters(dialect: sa.Dialect, text: str) -> None:
     quoted = json.dumps(text)
@@ -466,7 +470,11 @@ def test_the_reference_mappings_cover_their_schemas() -> None:
 
 
 def test_a_bad_mapping_is_reported_with_every_problem() -> None:
-    bad = {**DEVICES_SQL, "created": JsonArray(DEVICES.c.tags), "meta": Column(DEVICES.c.name)}
+    bad: dict[str, Location | Sequence[Location]] = {
+        **DEVICES_SQL,
+        "created": JsonArray(DEVICES.c.tags),
+        "meta": Column(DEVICES.c.name),
+    }
     bad["colour"] = DEVICES_SQL["name"]
     del bad["resource"]
     with pytest.raises(ValueError) as raised:
@@ -478,7 +486,7 @@ def test_a_bad_mapping_is_reported_with_every_problem() -> None:
 
 
 def test_a_filter_using_an_unmapped_qualifier_is_a_configuration_error() -> None:
-    partial = {"name": Column(DEVICES.c.name)}
+    partial: SqlMapping = {"name": Column(DEVICES.c.name)}
     compile_clause("name:x", DEVICES_SCHEMA, partial)
     with pytest.raises(ValueError, match="'resource'") as raised:
         compile_clause("resource:x", DEVICES_SCHEMA, partial)
@@ -513,10 +521,15 @@ def test_a_bound_plan_compiles_like_its_text(conn: sa.Connection) -> None:
     found = conn.execute(sa.select(DEVICES.c.name).where(compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL)))
     assert found.scalars().all() == ["a"]
     check(conn, "user:@me wall:2019-12-31T23:00:00Z/", entities, ["a"])
-    # A naive column is read in tz when one is given: 00:30 in Brussels (the schema's zone) is
+    # A naive column is read in the plan's tz: 00:30 in Brussels (the schema's zone) is
     # 23:30Z, after the bound; 00:30 in Tokyo is 15:30Z, before it.
-    tokyo = compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
+    in_tokyo = bind(plan.filter, DEVICES_SCHEMA, Context(now=NOW, user=ME, tz=ZoneInfo("Asia/Tokyo")))
+    assert in_tokyo.tz == ZoneInfo("Asia/Tokyo")
+    tokyo = compile_clause(in_tokyo, DEVICES_SCHEMA, DEVICES_SQL)
     assert conn.execute(sa.select(DEVICES.c.name).where(tokyo)).scalars().all() == []
+    # A Plan keeps the context it was bound with: another one alongside it is refused, not ignored.
+    with pytest.raises(TypeError, match="carries its own"):
+        compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
 
 
 def test_the_empty_filter_is_true() -> None:

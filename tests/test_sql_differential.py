@@ -207,7 +207,7 @@ FRAGMENTS = [
 ]
 # A few values are drawn often, so that filters select some entities and not others.
 COMMON = ["demo", "Demo", "ü", "Ünïcode", "ΣΑΣ", "ß", "İ", "%", "_", "a%b", "\\", "'", "5", "1e-05", "true"]
-text_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+text_chars = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
 fragments = st.one_of(
     st.sampled_from(COMMON),
     st.sampled_from(COMMON),
@@ -386,7 +386,7 @@ def terms(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tuple[str,
     qualifier = target.qualifier
     found = seen[qualifier]
     chosen = []
-    if found and draw(st.integers(0, 2)):
+    if found and draw(st.integers(0, 2)) != 0:
         # Aimed at a value some entity holds (for meta, at its key path too).
         keys, text = draw(st.sampled_from(found))
         found = [f for f in found if f[0] == keys]
@@ -438,7 +438,9 @@ def waylay_entities(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 timeplus_times = st.one_of(st.none(), instants.map(lambda m: m.strftime("%Y-%m-%d %H:%M:%S.%f")), instant_texts)
-timeplus_users = st.one_of(st.none(), users, users.map(lambda u: {"id": u}), st.just({}))
+timeplus_users: st.SearchStrategy[str | dict[str, str] | None] = st.one_of(
+    st.none(), users, users.map(lambda u: {"id": u}), st.just({})
+)
 timeplus_tags = st.one_of(
     st.none(), st.lists(st.one_of(st.none(), st.booleans(), jsonb_numbers, fragments), max_size=4), fragments
 )
