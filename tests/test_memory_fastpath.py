@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qfilter import TIMEPLUS, WAYLAY, bind, parse
-from qfilter.core.plan import Context
+from qfilter.core.plan import Context, Plan
 from qfilter.integrations.strategies import filter_texts
 from qfilter.memory import compile_plan
 
@@ -115,8 +115,8 @@ meta_keys = st.sampled_from(["k", "tags", "resource", "description", "k.id"])
 
 def _same(text: str, schema: Any, found: list[Any]) -> None:
     plan = bind(parse(text, default_qualifier=schema.default_qualifier), schema, Context(now=NOW, user="users/alice"))
-    fast = compile_plan(plan, schema.timezone, specialise=True)
-    slow = compile_plan(plan, schema.timezone, specialise=False)
+    fast = compile_plan(plan, specialise=True)
+    slow = compile_plan(plan, specialise=False)
     assert [fast(e) for e in found] == [slow(e) for e in found]
     assert [id(e) for e in fast.filter(found)] == [id(e) for e in slow.filter(found)]
     assert [id(e) for e in fast.filter(iter(found))] == [id(e) for e in slow.filter(found)]
@@ -174,17 +174,34 @@ def test_known_shapes() -> None:
 def test_the_generated_code_takes_over_after_enough_entities() -> None:
     from qfilter import memory
 
-    plan = bind(parse("tag:demo"), WAYLAY, Context(now=NOW))
-    entity = {"meta": {"tags": ["demo"]}}
-    by_calls = compile_plan(plan, WAYLAY.timezone)
+    def fresh_plan(key: str) -> Plan:  # a shape no other test generated code for
+        return bind(parse(f"meta.takeover_{key}:demo"), WAYLAY, Context(now=NOW))
+
+    entity = {"meta": {"takeover_calls": "demo"}}
+    by_calls = compile_plan(fresh_plan("calls"))
     assert by_calls._select is None
     for _ in range(memory.SPECIALISE_AFTER):
         assert by_calls(entity)
     assert by_calls._select is not None and by_calls(entity)
-    few = compile_plan(plan, WAYLAY.timezone)
-    assert few.filter([entity] * 3) == [entity] * 3 and few._select is None
-    many = compile_plan(plan, WAYLAY.timezone)
-    assert len(many.filter([entity, {}] * memory.SPECIALISE_AFTER)) == memory.SPECIALISE_AFTER
+    few = compile_plan(fresh_plan("few"))
+    assert few.filter([{"meta": {"takeover_few": "demo"}}] * 3) == [{"meta": {"takeover_few": "demo"}}] * 3
+    assert few._select is None
+    many = compile_plan(fresh_plan("many"))
+    assert len(many.filter([{"meta": {"takeover_many": "demo"}}, {}] * memory.SPECIALISE_AFTER)) == (
+        memory.SPECIALISE_AFTER
+    )
     assert many._select is not None
-    streamed = compile_plan(plan, WAYLAY.timezone)
-    assert streamed.filter(iter([entity, {}])) == [entity] and streamed._select is not None
+    streamed = compile_plan(fresh_plan("streamed"))
+    assert streamed.filter(iter([{"meta": {"takeover_streamed": "demo"}}, {}])) == [
+        {"meta": {"takeover_streamed": "demo"}}
+    ]
+    assert streamed._select is not None
+
+
+def test_a_shape_already_generated_is_used_at_once() -> None:
+    """A filter that differs from an earlier one only in its values reuses that one's generated code."""
+    first = compile_plan(bind(parse("meta.reused:one"), WAYLAY, Context(now=NOW)), specialise=True)
+    assert first._select is not None
+    second = compile_plan(bind(parse("meta.reused:two"), WAYLAY, Context(now=NOW)))
+    assert second._select is not None
+    assert second.filter([{"meta": {"reused": "two"}}, {"meta": {"reused": "one"}}]) == [{"meta": {"reused": "two"}}]

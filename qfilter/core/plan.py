@@ -1,5 +1,6 @@
 """From AST to meaning: bind a filter to a schema and a context.
 
+:func:`to_plan` is the one way from text (or AST) to a :class:`Plan`;
 :func:`bind` checks every qualifier against the schema, resolves ``@me`` and
 every time expression, and applies the combination logic of the language
 (terms grouped by qualifier and exclusion; OR within a group, NOT-OR for an
@@ -17,6 +18,7 @@ from typing import TypeAlias
 
 from .ast import Filter, Function, Matcher, Term
 from .errors import CurrentUserError, FilterError, MatcherError
+from .parser import DEFAULT_LIMITS, Limits, parse
 from .schema import Field, Kind, Schema
 from .times import Interval, parse_interval
 
@@ -30,6 +32,7 @@ __all__ = [
     "Group",
     "Plan",
     "bind",
+    "to_plan",
     "ME",
 ]
 
@@ -106,11 +109,27 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A bound filter: holds when every group holds. No groups holds always."""
+    """A bound filter: holds when every group holds. No groups holds always.
+
+    ``context`` is what it was bound with, resolved: ``now`` the instant every
+    ``now`` stood for, ``tz`` the zone of times without an offset (the
+    schema's unless overridden), ``user`` the current user.
+    """
 
     groups: tuple[Group, ...]
     filter: Filter = dataclass_field(compare=False, repr=False)
     schema: Schema = dataclass_field(compare=False, repr=False)
+    context: Context = dataclass_field(default_factory=lambda: Context(), compare=False, repr=False)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone of times written without an offset, in the filter and in the entities."""
+        return self.context.tz or self.schema.timezone
+
+    @property
+    def source(self) -> str:
+        """The filter's text, as the user wrote it, for error messages."""
+        return self.filter.source or str(self.filter)
 
 
 def _condition(matcher: Matcher, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> Condition:
@@ -155,6 +174,7 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
     context = context or Context()
     now = context.instant()
     tz = context.tz or schema.timezone
+    resolved = Context(now=now, user=context.user, tz=tz)
     text = parsed.source or str(parsed)
     grouped: dict[tuple[str, bool], list[Term]] = {}
     fields: dict[str, Field] = {}
@@ -169,4 +189,34 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
             tuple(_condition(m, target, context, now, tz, text) for m in term.matchers) for term in terms
         )
         groups.append(Group(target, excluded, alternatives, tuple(terms)))
-    return Plan(tuple(groups), parsed, schema)
+    return Plan(tuple(groups), parsed, schema, resolved)
+
+
+def to_plan(
+    query: str | Filter | Plan,
+    schema: Schema,
+    *,
+    now: datetime | None = None,
+    user: str | None = None,
+    tz: tzinfo | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Plan:
+    """The bound :class:`Plan` of a filter given as text, as a parsed :class:`Filter`, or already bound.
+
+    Text is parsed with ``schema``'s default qualifier and ``limits``; then
+    bound with ``now``, ``user`` and ``tz``. A :class:`Plan` is returned as
+    it is: it carries the context it was bound with, so passing ``now``,
+    ``user`` or ``tz`` along with one is a ``TypeError`` rather than a
+    silently ignored argument, and so is a Plan bound under another schema.
+    """
+    if isinstance(query, Plan):
+        if now is not None or user is not None or tz is not None:
+            raise TypeError("a bound Plan carries its own now, user and tz; bind the filter again to change them")
+        if query.schema is not schema and query.schema != schema:
+            raise TypeError(f"this Plan was bound under schema {query.schema.name!r}, not {schema.name!r}")
+        return query
+    if isinstance(query, str):
+        query = parse(query, default_qualifier=schema.default_qualifier, limits=limits)
+    elif not isinstance(query, Filter):
+        raise TypeError(f"a filter is a str, a Filter or a Plan, not {type(query).__name__}")
+    return bind(query, schema, Context(now=now, user=user, tz=tz))

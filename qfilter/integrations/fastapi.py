@@ -158,7 +158,7 @@ class RequestFilter:
 
     def predicate(self) -> Predicate:
         """The filter as an in-memory predicate over entities."""
-        return compile_plan(self.params.plan, self.schema.timezone)
+        return compile_plan(self.params.plan)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,206 @@
+"""The SQL backend: a bound Plan becomes a SQLAlchemy boolean clause the database evaluates.
+
+:class:`SqlBackend` is the :class:`~qfilter.core.backend.Backend` of SQL:
+each condition on a field becomes a test at each of the field's locations
+(:mod:`.mappings`), NULL-safe where it will stand under a NOT; the dialect
+parts (:mod:`.dialects`) are chosen when the statement is compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, assert_never
+
+import sqlalchemy as sa
+
+from qfilter.core.ast import Filter
+from qfilter.core.backend import build
+from qfilter.core.errors import FilterLimitError
+from qfilter.core.plan import Condition, Contains, Equals, Like, Plan, Within, to_plan
+from qfilter.core.schema import Field, Kind, Schema
+
+from .dialects import Supported, json_any
+from .elements import LIKE_ESCAPE, ZERO, fold_case, param, position
+from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, datetime_type, locations
+
+__all__ = ["MAX_META_KEYS", "SqlBackend", "compile_clause", "value_test"]
+
+MAX_META_KEYS = 32
+"""The deepest ``meta.<path>`` the SQL compiler accepts (SQLite joins at most 64 tables)."""
+
+
+def _is_ambiguous(wall: datetime, zone: tzinfo) -> bool:
+    return wall.replace(tzinfo=zone, fold=0).utcoffset() != wall.replace(tzinfo=zone, fold=1).utcoffset()
+
+
+def _wall_clock_bound(instant: datetime, zone: tzinfo) -> datetime:
+    """The first naive wall-clock time in ``zone`` that memory reads as ``instant`` or later.
+
+    Memory reads a naive time with ``fold=0``: a time of a repeated hour is its
+    first occurrence. So when ``instant`` falls in the second occurrence, the
+    repeated wall times all read earlier, and the bound is the end of the
+    repeated hour. Wall times that do not exist (a skipped hour) are not
+    ordered like instants at all; docs/sql.md says so.
+    """
+    local = instant.astimezone(zone)
+    wall = local.replace(tzinfo=None, fold=0)
+    if isinstance(zone, timezone) or local.fold == 0:
+        return wall
+    # Second occurrence: find where the ambiguous stretch ends (at most the zone's shift away).
+    low, high = wall, wall + (local.replace(fold=0).utcoffset() - local.utcoffset())  # type: ignore[operator]
+    step = timedelta(microseconds=1)
+    while high - low > step:
+        middle = low + (high - low) // 2
+        if _is_ambiguous(middle, zone):
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def _time_bound(instant: datetime | None, column: sa.ColumnElement[Any], zone: tzinfo) -> datetime | None:
+    if instant is None:
+        return None
+    kind = datetime_type(column.type)
+    if kind is not None and kind.timezone:
+        # UTC: SQLite's plain DateTime(timezone=True) stores the wall time it is given.
+        return instant.astimezone(UTC)
+    return _wall_clock_bound(instant, zone)
+
+
+def _like_pattern(glob: str) -> str:
+    """The LIKE pattern (escape ``/``) of a ``like()`` glob, lower-cased as memory does."""
+    out = []
+    for char in glob.lower():
+        if char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        elif char in ("%", "_", LIKE_ESCAPE):
+            out.append(LIKE_ESCAPE + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def value_test(condition: Condition, value: sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
+    """``condition`` on one value (a column, or the text of a JSON element)."""
+    match condition:
+        case Contains(text, _) | Equals(text) | Like(text) if "\x00" in text:
+            return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
+        case Contains(text, ignore_case):
+            haystack = fold_case(value) if ignore_case else value
+            return position(haystack, param(text)) > ZERO
+        case Equals(text):
+            return value == param(text)
+        case Like(glob):
+            return fold_case(value).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
+        case Within(interval):
+            start = _time_bound(interval.start, value, zone)
+            end = _time_bound(interval.end, value, zone)
+            tests = [] if start is None else [value >= start]
+            if end is not None:
+                tests.append(value < end)
+            return sa.and_(*tests)
+        case _:
+            assert_never(condition)
+
+
+def _at(
+    location: Location, keys: tuple[str, ...], condition: Condition, zone: tzinfo, *, two_valued: bool
+) -> sa.ColumnElement[bool]:
+    """``condition`` holds for some value at ``location``; never NULL when ``two_valued``."""
+    match location:
+        case Column(column):
+            test = value_test(condition, column, zone)
+            # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
+            return sa.and_(column.is_not(None), test) if two_valued else test
+        case Related(_, fk, value, references):
+            test = value_test(condition, value, zone)
+            if two_valued:
+                # Under NOT: EXISTS is never NULL, and PostgreSQL makes NOT EXISTS an anti join.
+                return sa.select(sa.literal_column("1")).where(fk == references, test).exists()
+            # Positive: an uncorrelated IN lets SQLite start the plan from the value's
+            # index (it never starts from a correlated EXISTS); a NULL here is only false.
+            key: sa.ColumnElement[Any] = references
+            return key.in_(sa.select(fk).where(test))
+        case JsonArray(column):
+            return json_any(column, (), condition, lambda text: value_test(condition, text, zone))
+        case JsonObject(column):
+            return json_any(column, keys, condition, lambda text: value_test(condition, text, zone))
+        case _:
+            assert_never(location)
+
+
+def _meta_keys(target: Field) -> tuple[str, ...]:
+    return tuple(target.qualifier.split(".")[1:]) if target.kind is Kind.META else ()
+
+
+class SqlBackend:
+    """The :class:`~qfilter.core.backend.Backend` whose results are SQLAlchemy boolean clauses.
+
+    ``mapping`` says where each qualifier's values are; ``zone`` is the zone
+    of naive ``DateTime`` columns.
+    """
+
+    def __init__(self, mapping: SqlMapping, zone: tzinfo) -> None:
+        self.mapping = mapping
+        self.zone = zone
+
+    def holds(self, field: Field, condition: Condition, *, negated: bool) -> sa.ColumnElement[bool]:
+        """Some value at some location of ``field`` satisfies ``condition``; never NULL when ``negated``."""
+        keys = _meta_keys(field)
+        found = locations(field, self.mapping)
+        return sa.or_(*(_at(location, keys, condition, self.zone, two_valued=negated) for location in found))
+
+    def all_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+        """``AND``; ``true`` for no parts."""
+        return sa.and_(*parts) if parts else sa.true()
+
+    def any_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+        """``OR``; ``false`` for no parts."""
+        return sa.or_(*parts) if parts else sa.false()
+
+    def negation(self, part: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+        """``NOT``."""
+        return sa.not_(part)
+
+
+def _check_meta_depth(plan: Plan) -> None:
+    for group in plan.groups:
+        keys = _meta_keys(group.field)
+        if len(keys) > MAX_META_KEYS:
+            term = group.terms[0]
+            head = group.field.qualifier.split(".", 1)[0]
+            raise FilterLimitError(
+                f"{head}.<path> has {len(keys)} keys, more than the limit of {MAX_META_KEYS}",
+                text=plan.source,
+                position=term.position + (1 if term.excluded else 0),
+            )
+
+
+def compile_clause(
+    query: Filter | Plan | str,
+    schema: Schema,
+    mapping: SqlMapping,
+    *,
+    now: datetime | None = None,
+    user: str | None = None,
+    tz: tzinfo | None = None,
+) -> sa.ColumnElement[bool]:
+    """The boolean clause of a filter, for ``select(...).where(...)``.
+
+    ``query`` is filter text, a parsed :class:`~qfilter.core.ast.Filter` or an
+    already bound :class:`~qfilter.core.plan.Plan` (which keeps the ``now`` and
+    ``user`` it was bound with). ``now``, ``user`` and ``tz`` mean what they
+    mean for :func:`qfilter.compile_predicate`; ``tz`` (default: the
+    schema's) is also the zone of naive ``DateTime`` columns. Raises a
+    :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
+    when ``mapping`` has no usable location for a qualifier the filter uses.
+    """
+    plan = to_plan(query, schema, now=now, user=user, tz=tz)
+    for group in plan.groups:
+        locations(group.field, mapping)  # a ValueError for a missing or wrong location, before any SQL is built
+    _check_meta_depth(plan)
+    return Supported(build(plan, SqlBackend(mapping, plan.tz)))

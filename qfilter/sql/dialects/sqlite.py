@@ -1,0 +1,84 @@
+"""SQLite: case folding through Python's ``str.lower``, substring search with ``instr``, JSON with ``json_each``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from qfilter.core.plan import Condition
+
+from ..elements import constant, fold_case, param, position
+from .base import ValueTest
+
+__all__ = ["SQLITE_LOWER", "install_sqlite_functions", "json_any"]
+
+SQLITE_LOWER = "qfilter_lower"
+"""The SQLite function :func:`install_sqlite_functions` registers: Python's ``str.lower``."""
+
+
+@compiles(fold_case, "sqlite")
+def _fold_case_sqlite(element: fold_case, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(position, "sqlite")
+def _position_sqlite(element: position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+def install_sqlite_functions(engine: sa.Engine) -> None:
+    """Register, on every new SQLite connection of ``engine``, the functions compiled clauses call.
+
+    That is :data:`SQLITE_LOWER`, Python's ``str.lower`` (SQLite's own
+    ``lower()`` folds ASCII only). Call it before the engine's first
+    connection; engines of other databases are left alone.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    def register(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
+
+    sa.event.listen(engine, "connect", register)
+
+
+def _python_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def json_any(
+    column: sa.ColumnElement[Any], keys: tuple[str, ...], condition: Condition, test: ValueTest
+) -> sa.ColumnElement[bool]:
+    """EXISTS a scalar at ``keys`` in a JSON column that satisfies ``condition`` (SQLite).
+
+    Each level wraps its value in an array unless it is one, so that
+    ``json_each`` lists exactly the values memory sees (an array unwrapped
+    once, anything else as itself), and looks the next key up in objects only.
+    """
+
+    def as_array(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+        # value -> '$' is the value as JSON (not as a string) for json_array().
+        as_json = value.op("->", return_type=sa.String())(constant("$"))
+        return sa.case((sa.func.json_type(value) == constant("array"), value), else_=sa.func.json_array(as_json))
+
+    array = as_array(column)
+    node = sa.func.json_each(array).table_valued("key", "type", "atom", "value")
+    joined: sa.FromClause = node
+    for key in keys:
+        member = node.c.value.op("->", return_type=sa.String())(param(f'$."{key}"'))
+        array = as_array(sa.case((node.c.type == constant("object"), member)))
+        node = sa.func.json_each(array).table_valued("key", "type", "atom", "value")
+        joined = joined.join(node, sa.true())
+    # A number's or boolean's own JSON text: numbers keep their spelling (1e-05, 5.0), as in Python.
+    element = sa.func.printf(constant("$[%d]"), node.c.key)
+    text = sa.case(
+        (node.c.type == constant("text"), node.c.atom),
+        (
+            node.c.type.in_([constant(t) for t in ("integer", "real", "true", "false")]),
+            array.op("->", return_type=sa.String())(element),
+        ),
+    )
+    return sa.select(sa.literal_column("1")).select_from(joined).where(test(text)).exists()

@@ -1,0 +1,83 @@
+"""SQL building blocks every dialect shares: bound parameters, qfilter's constants, and
+the dialect-neutral elements (case folding, substring position, per-dialect choice)
+whose SQL each module of :mod:`qfilter.sql.dialects` supplies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+__all__ = ["LIKE_ESCAPE", "ZERO", "PerDialect", "constant", "fold_case", "param", "position", "unsupported"]
+
+LIKE_ESCAPE = "/"
+ZERO: sa.ColumnElement[int] = sa.literal_column("0", sa.Integer())
+
+
+def unsupported(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
+    """The compilation of an element on a dialect that has none: an error, never a guess."""
+    raise sa.exc.CompileError(f"qfilter.sql has no {type(element).__name__} for {compiler.dialect.name}")
+
+
+def param(value: str) -> sa.BindParameter[str]:
+    return sa.bindparam(None, value, type_=sa.String())
+
+
+def constant(text: str) -> sa.ColumnElement[str]:
+    """One of qfilter's own SQL string constants (never user text), written inline for readability."""
+    return sa.literal_column(f"'{text}'", sa.String())
+
+
+class fold_case(FunctionElement[str]):
+    """Lower-case text exactly as Python's ``str.lower`` does."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "qfilter_fold_case"
+
+
+class position(FunctionElement[int]):
+    """1-based position of the second text in the first, 0 if absent (no pattern characters)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "qfilter_position"
+
+
+compiles(fold_case)(unsupported)
+compiles(position)(unsupported)
+
+
+class PerDialect(sa.ColumnElement[bool]):
+    """One boolean expression per dialect, chosen when the statement is compiled.
+
+    Every variant is a child, so the statement cache key covers all their
+    bound parameters, and each variant owns its parameters.
+    """
+
+    __visit_name__ = "qfilter_per_dialect"
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [
+        ("dialects", InternalTraversal.dp_string_list),
+        ("variants", InternalTraversal.dp_clauseelement_tuple),
+    ]
+
+    def __init__(self, variants: Mapping[str, sa.ColumnElement[bool]]) -> None:
+        self.dialects = tuple(variants)
+        self.variants = tuple(variants.values())
+
+
+@compiles(PerDialect)
+def _per_dialect(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
+    name = compiler.dialect.name
+    if name not in element.dialects:
+        return unsupported(element, compiler)
+    # Parenthesised: the variant may be an AND, and the element may stand under a NOT.
+    return f"({compiler.process(element.variants[element.dialects.index(name)], **kw)})"
