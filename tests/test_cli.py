@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from qfilter import cli
 from qfilter.cli import main
+from qfilter.core.schema import PRESETS
+from qfilter.memory import compile_predicate
 from qfilter.service.demo import demo_entities
 
 NOW = "2020-09-01T12:00:00Z"
@@ -158,3 +164,258 @@ def test_demo_dataset_is_bundled(capsys: pytest.CaptureFixture[str]) -> None:
     selected = json.loads(capsys.readouterr().out)
     assert selected and all("demo" in e["meta"]["tags"] for e in selected)
     assert len(selected) == sum("demo" in e["meta"]["tags"] for e in demo)
+
+
+# --- filter over big input: streamed, formats, unreadable input --------------------------
+
+NUMBERS = ["1e-05", "5.0", "5", "-0", "-0.0", "0.1", "1E400", "-1e400", "2.5e-324", "NaN", "Infinity", "1E2"]
+NUMBERS += ["12345678901234567890123", "9" * 4300, "1" * 5000 + ".5", "1.0000000000000001", "3.141592653589793238"]
+
+
+def number_entities() -> str:
+    """A JSON array whose entities hold numbers (as the resource and in a list) spelt in every tricky way."""
+    rows = [
+        f'{{"name": "n{i}", "meta": {{"resource": {n}, "tags": [{n}, "t{i}"]}}, '
+        f'"query": {{"data": [{{"resource": {n}}}]}}}}'
+        for i, n in enumerate(NUMBERS)
+    ]
+    return "[\n" + ",\n".join(rows) + "\n]"
+
+
+def expected(query: str, path: Path) -> list[Any]:
+    """What filtering json.load's entities gives: the answers of the command before it streamed."""
+    entities = json.loads(path.read_text(encoding="utf-8"))
+    return compile_predicate(query, PRESETS["waylay"], now=datetime.fromisoformat(NOW)).filter(entities)
+
+
+def same_json(out: str, entities: list[Any]) -> None:
+    # NaN != NaN: compare the JSON text, which says NaN for both.
+    assert json.dumps(json.loads(out)) == json.dumps(entities)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "resource:1e-05",
+        "resource:5.0 resource:5",
+        "resource:0 resource:-0.0",
+        "resource:12345678901234567890123",
+        "resource:inf resource:-inf resource:nan",
+        "resource:5e-324 resource:100.0 resource:1.0 resource:3.141592653589793",
+        "tag:0.1 tag:1e-05",
+        "-resource:5.0",
+        "name:n1",
+    ],
+)
+def test_numbers_compare_as_json_load_reads_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    path = tmp_path / "numbers.json"
+    path.write_text(number_entities(), encoding="utf-8")
+    want = expected(query, path)
+    assert main(["filter", "--now", NOW, "--", query, str(path)]) == 0
+    same_json(capsys.readouterr().out, want)
+    monkeypatch.setattr(cli, "_CHUNK", 7)  # every number cut across reads, the same answers
+    assert main(["filter", "--now", NOW, "--", query, str(path)]) == 0
+    same_json(capsys.readouterr().out, want)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64, 1 << 16])
+def test_any_chunk_size_reads_the_same_entities(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    entities = [
+        {"name": "emoji 😀 and \ud83d\ude00", "meta": {"tags": ["Zürich", 'a\\"b', "x" * 70_000]}},
+        {"name": "\u2028 line separator, \x00 NUL, \t tab", "meta": {"n": [1, 2.5, True, None, {}, []]}},
+        {"name": "Ünïcode " * 1000, "attrs": {"created": "2020-08-30T00:00:00Z"}, "a": 1, "a ": {"a": 2}},
+    ]
+    path = tmp_path / "items.json"
+    path.write_text(
+        " \r\n\t[" + " ,\n".join(json.dumps(e, ensure_ascii=i % 2 == 0) for i, e in enumerate(entities)) + "]\n"
+    )
+    monkeypatch.setattr(cli, "_CHUNK", chunk)
+    assert main(["filter", "--now", NOW, "--format", "jsonl", "", str(path)]) == 0
+    # Only "\n" ends a line: U+2028 stays as it is in a JSON string.
+    assert [json.loads(line) for line in capsys.readouterr().out.split("\n")[:-1]] == json.loads(path.read_text())
+
+
+def test_formats(capsys: pytest.CaptureFixture[str], items: Path) -> None:
+    want = [e for e in ENTITIES if "old" not in e["meta"].get("tags", [])]
+    assert main(["filter", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == want
+    lines = out.splitlines()  # compact: one entity a line inside the array
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == len(want) + 2
+    assert lines[1] == json.dumps(want[0], ensure_ascii=False, separators=(",", ":")) + ","
+    assert main(["filter", "--format", "jsonl", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    assert capsys.readouterr().out == "".join(
+        json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in want
+    )
+    assert main(["filter", "--format", "pretty", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    assert (
+        capsys.readouterr().out == json.dumps(want, ensure_ascii=False, indent=2) + "\n"
+    )  # the output before --format
+
+
+@pytest.mark.parametrize(("form", "out"), [("json", "[]\n"), ("jsonl", ""), ("pretty", "[]\n")])
+def test_no_match_and_empty_array(capsys: pytest.CaptureFixture[str], tmp_path: Path, form: str, out: str) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text(" [ ] ")
+    for path in (empty, tmp_path / "items.json"):
+        path.write_text(json.dumps(ENTITIES)) if path.name == "items.json" else None
+        assert main(["filter", "--format", form, "tag:nothing", str(path)]) == 0
+        assert capsys.readouterr() == (out, "")
+
+
+def test_demo_in_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["filter", "--format", "jsonl", "--demo", "tag:demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == sum("demo" in e["meta"]["tags"] for e in demo_entities())
+    assert all("demo" in json.loads(line)["meta"]["tags"] for line in lines)
+
+
+def test_lone_surrogates_are_written_as_escapes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text('[{"name": "a\\ud800b Ü"}, {"name": "Ü"}]')
+    assert main(["filter", "name:b", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == [{"name": "a\ud800b Ü"}]
+    assert "\\ud800" in out
+
+
+def test_output_to_a_stdout_that_is_not_utf8_is_escaped(items: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "qfilter", "filter", "--now", NOW, "name:ü", str(items)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [ENTITIES[2]]
+    assert result.stdout.isascii()
+
+
+def stdin_bytes(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("where", [[], ["-"]])
+def test_stdin_is_read_as_utf8_bytes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: list[str]
+) -> None:
+    stdin_bytes(monkeypatch, json.dumps(ENTITIES, ensure_ascii=False).encode("utf-8"))
+    assert main(["filter", "--now", NOW, "name:ü", *where]) == 0
+    assert json.loads(capsys.readouterr().out) == [ENTITIES[2]]
+
+
+def test_a_text_stdin_without_bytes_is_read_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(ENTITIES, ensure_ascii=False)))
+    assert main(["filter", "--now", NOW, "name:ü"]) == 0
+    assert json.loads(capsys.readouterr().out) == [ENTITIES[2]]
+
+
+def test_matches_are_written_before_the_input_is_read_to_its_end(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = ",".join(json.dumps({"name": f"e{i}", "meta": {"tags": ["x"] if i % 10 == 0 else []}}) for i in range(3000))
+    stdin_bytes(monkeypatch, f"[{good}, 42]".encode())
+    at = len(f"[{good}, ")
+    assert main(["filter", "--format", "jsonl", "tag:x"]) == 1
+    out, err = capsys.readouterr()
+    # Streamed: the matches of the batches before the bad element are out already.
+    assert [json.loads(line)["name"] for line in out.splitlines()] == [f"e{i}" for i in range(0, 2560, 10)]
+    assert (
+        err
+        == f"qfilter: stdin: element 3,001 (at line 1 column {at + 1} (char {at})) is a number, not an entity object\n"
+    )
+
+
+DEEP = 100_000
+UNREADABLE: list[tuple[str, bytes, str]] = [
+    ("empty", b"", "empty, expected a JSON array of entities"),
+    ("blank", b" \n\t ", "empty, expected a JSON array of entities"),
+    ("invalid JSON", b'[{"name": x}]', "not valid JSON (Expecting value at line 1 column 11 (char 10))"),
+    ("cut short", b'[{"name": "x"', "not valid JSON (Expecting ',' delimiter at line 1 column 14 (char 13))"),
+    ("open array", b'[{"name": "x"}', "not valid JSON (the array is not closed: the input ends at line 1 column 15"),
+    ("missing comma", b'[{"a": 1} {"b": 2}]', "not valid JSON (Expecting ',' delimiter at line 1 column 11"),
+    ("trailing comma", b'[{"a": 1},\n]', "not valid JSON (Expecting value at line 2 column 1 (char 11))"),
+    ("extra data", b'[{"a": 1}]\n\n [2]', "not valid JSON (Extra data at line 3 column 2 (char 13))"),
+    ("an object", b'{"name": "x"}', "expected a JSON array of entities, got an object"),
+    ("a number", b"42", "expected a JSON array of entities, got a number"),
+    ("null", b"null", "expected a JSON array of entities, got null"),
+    (
+        "a string element",
+        b'[{"a": 1}, "x"]',
+        "element 2 (at line 1 column 12 (char 11)) is a string, not an entity object",
+    ),
+    ("a null element", b"[null]", "element 1 (at line 1 column 2 (char 1)) is null, not an entity object"),
+    ("an array element", b"[" * DEEP + b"]" * DEEP, "element 1 (at line 1 column 2 (char 1)) is an array, not an"),
+    ("5,000 digits", b'[{"n": ' + b"7" * 5000 + b"}]", "has an integer of more than 4300 digits"),
+    ("deep arrays", b'[{"a": ' + b"[" * DEEP + b"]" * DEEP + b"}]", "nests deeper than Python's recursion limit"),
+    ("deep objects", b"[" + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"]", "nests deeper than Python's recursion"),
+    ("latin-1", '[{"name": "Zürich"}]'.encode("latin-1"), "not UTF-8 text (byte 0xfc at offset 12)"),
+    ("cut UTF-8", '[{"name": "Zürich"}]'.encode()[:13], "not UTF-8 text (byte 0xc3 at offset 12)"),
+    ("byte order mark", b'\xef\xbb\xbf[{"name": "x"}]', "not valid JSON (it starts with a byte order mark)"),
+    ("UTF-16", '[{"name": "x"}]'.encode("utf-16"), "not UTF-8 text (byte 0xff at offset 0)"),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), [case[1:] for case in UNREADABLE], ids=[case[0] for case in UNREADABLE])
+def test_unreadable_input_exits_1_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data: bytes, words: str
+) -> None:
+    path = tmp_path / "input.json"
+    path.write_bytes(data)
+    for form in ("json", "jsonl"):
+        assert main(["filter", "--format", form, "--", "-tag:x", str(path)]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.startswith(f"qfilter: {path}: ") and words in err
+        assert err.endswith("\n") and err.count("\n") == 1 and len(err) < 300
+
+
+@pytest.mark.parametrize(
+    "case", ["5,000 digits", "deep arrays", "deep objects", "latin-1", "empty", "an array element"]
+)
+def test_unreadable_input_through_the_command(tmp_path: Path, case: str) -> None:
+    data, words = next((data, words) for name, data, words in UNREADABLE if name == case)
+    path = tmp_path / "input.json"
+    path.write_bytes(data)
+    from_file = subprocess.run(
+        [sys.executable, "-m", "qfilter", "filter", "tag:x", str(path)], capture_output=True, text=True, timeout=60
+    )
+    from_stdin = subprocess.run(
+        [sys.executable, "-m", "qfilter", "filter", "tag:x"], input=data, capture_output=True, timeout=60
+    )
+    assert (from_file.returncode, from_file.stdout) == (1, "")
+    assert from_file.stderr.startswith(f"qfilter: {path}: ") and words in from_file.stderr
+    assert from_file.stderr.count("\n") == 1
+    assert (from_stdin.returncode, from_stdin.stdout) == (1, b"")
+    assert from_stdin.stderr.decode().startswith("qfilter: stdin: ") and words in from_stdin.stderr.decode()
+    assert b"Traceback" not in from_stdin.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(ENTITIES * 2000))
+    size = path.stat().st_size
+    monkeypatch.setattr(cli, "_PROGRESS_EVERY", 0.0)
+    assert main(["filter", "--format", "jsonl", "tag:demo", str(path)]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: not a byte
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["filter", "--format", "jsonl", "tag:demo", str(path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2000
+    shown = terminal.getvalue()
+    assert f"qfilter: 65.5 kB of {size / 1e6:.1f} MB (" in shown
+    assert f"qfilter: {size / 1e6:.1f} MB of {size / 1e6:.1f} MB (100%), " in shown
+    assert shown.endswith("\r\x1b[K")  # the line erased at the end

@@ -1,17 +1,22 @@
-"""The built wheel carries the grammar, the demo data and py.typed, and works outside the repo."""
+"""The built wheel: distribution qfilter-lang, import package qfilter, its data files, and a working command."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
+import qfilter
+
 ROOT = Path(__file__).resolve().parent.parent
+DISTRIBUTION = "qfilter-lang"
 
 
-def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
+def build_wheel(tmp_path: Path) -> Path:
     dist = tmp_path / "dist"
     subprocess.run(
         [
@@ -29,10 +34,24 @@ def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
         check=True,
         timeout=300,
     )
-    (wheel,) = dist.glob("qfilter-*.whl")
+    (wheel,) = dist.glob("qfilter_lang-*.whl")
+    return wheel
+
+
+def test_the_distribution_has_a_name_of_its_own_and_one_version() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == DISTRIBUTION  # "qfilter" on PyPI is someone else's project
+    assert "version" in project["dynamic"]  # read from qfilter.__version__, written once
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path)
+    assert wheel.name.startswith(f"qfilter_lang-{qfilter.__version__}-")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         assert {"qfilter/core/qfilter.lark", "qfilter/py.typed", "qfilter/service/data/demo_queries.json"} <= names
+        assert f"qfilter_lang-{qfilter.__version__}.dist-info/licenses/LICENSE" in names
         archive.extractall(tmp_path / "site")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -62,3 +81,40 @@ def test_wheel_works_from_outside_the_source_tree(tmp_path: Path) -> None:
     )
     assert command.returncode == 0, command.stderr
     assert '"demo"' in command.stdout
+
+
+def test_pip_install_gives_the_import_package_and_the_command(tmp_path: Path) -> None:
+    """Installed by its distribution name, it brings ``import qfilter`` and the ``qfilter`` command."""
+    wheel = build_wheel(tmp_path)
+    prefix = tmp_path / "prefix"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--disable-pip-version-check"]
+        + ["--prefix", str(prefix), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    installed = Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
+    dependencies = sysconfig.get_path("purelib")  # this environment's, for lark and the rest
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), dependencies])}
+    probe = (
+        "import importlib.metadata as m, qfilter, sys; "
+        "assert qfilter.__file__.startswith(sys.argv[1]), qfilter.__file__; "
+        f"print(m.version({DISTRIBUTION!r}) == qfilter.__version__)"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(installed)], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "True"
+    command = subprocess.run(
+        [str(prefix / "bin" / "qfilter"), "explain", "tag:demo -tag:old"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert command.returncode == 0, command.stderr
+    assert "tag" in command.stdout

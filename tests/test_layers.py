@@ -1,0 +1,62 @@
+"""The layering contract: each layer imports only the ones below it, and breaking it is caught.
+
+``lint-imports`` (import-linter) checks the contracts in ``pyproject.toml``;
+``.ci/run`` runs it. These tests run it on a copy of the package with one
+forbidden import added, to show that the contract is not vacuous.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed (the dev extra)")
+
+
+def lint(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def copy_with(tmp_path: Path, module: str, line: str) -> Path:
+    shutil.copytree(ROOT / "qfilter", tmp_path / "qfilter", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_package_keeps_its_contracts() -> None:
+    result = lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("qfilter/core/plan.py", "import qfilter.sql.compiler", "layers"),
+        ("qfilter/sql/compiler.py", "import qfilter.integrations.listing", "layers"),
+        ("qfilter/memory/closures.py", "import qfilter.sql", "layers"),  # compilers are independent
+        ("qfilter/integrations/listing.py", "import qfilter.service.tables", "layers"),
+        ("qfilter/core/values.py", "import sqlalchemy", "no database or web framework"),
+    ],
+)
+def test_a_forbidden_import_breaks_the_contract(tmp_path: Path, module: str, line: str, broken: str) -> None:
+    result = lint(copy_with(tmp_path, module, line))
+    assert result.returncode != 0
+    broken_contracts = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
+    assert any(broken in line for line in broken_contracts), result.stdout
