@@ -1,17 +1,19 @@
-"""Shared fixtures: a fixed clock, the demo data, and a private PostgreSQL database."""
+"""Shared fixtures: a fixed clock, private databases, and the Hypothesis profiles (see ``support``)."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
+from hypothesis import settings
+from support import NOW, PROFILE, REQUIRE_DATABASES
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+settings.register_profile("ci", max_examples=100, print_blob=True)
+settings.register_profile("dev", max_examples=20)
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def postgres_url() -> Iterator[str]:
     base = os.environ.get("QFILTER_TEST_POSTGRES_URL")
     if not base:
         message = "QFILTER_TEST_POSTGRES_URL is not set"
-        if IN_CI:
+        if REQUIRE_DATABASES:
             pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
         pytest.skip(message)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
@@ -40,7 +42,7 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     except sa.exc.OperationalError as error:
-        if IN_CI:
+        if REQUIRE_DATABASES:
             pytest.fail(f"PostgreSQL at {base} does not answer: {error}")
         pytest.skip(f"PostgreSQL at {base} does not answer")
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import DEMO_NOW_TEXT
 
 from qfilter import cli
 from qfilter.cli import main
@@ -19,7 +20,6 @@ from qfilter.core.schema import PRESETS
 from qfilter.memory import compile_predicate
 from qfilter.service.demo import demo_entities
 
-NOW = "2020-09-01T12:00:00Z"
 ENTITIES: list[dict[str, Any]] = [
     {
         "name": "151CF-temperature",
@@ -45,7 +45,7 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 
 
 def filtered(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
-    assert main(["filter", "--now", NOW, *args]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, *args]) == 0
     return [e["name"] for e in json.loads(capsys.readouterr().out)]
 
 
@@ -57,7 +57,7 @@ def test_filter_file_in_input_order(capsys: pytest.CaptureFixture[str], items: P
 
 
 def test_exclusion_after_double_dash_and_stdin(items: Path) -> None:
-    result = run("filter", "--now", NOW, "--", "-tag:old", str(items))
+    result = run("filter", "--now", DEMO_NOW_TEXT, "--", "-tag:old", str(items))
     assert result.returncode == 0, result.stderr
     assert [e["name"] for e in json.loads(result.stdout)] == ["151CF-temperature", "Ünïcode"]
     piped = run("filter", "tag:demo", stdin=items.read_text(encoding="utf-8"))
@@ -185,7 +185,7 @@ def number_entities() -> str:
 def expected(query: str, path: Path) -> list[Any]:
     """What filtering json.load's entities gives: the answers of the command before it streamed."""
     entities = json.loads(path.read_text(encoding="utf-8"))
-    return compile_predicate(query, PRESETS["waylay"], now=datetime.fromisoformat(NOW)).filter(entities)
+    return compile_predicate(query, PRESETS["waylay"], now=datetime.fromisoformat(DEMO_NOW_TEXT)).filter(entities)
 
 
 def same_json(out: str, entities: list[Any]) -> None:
@@ -213,10 +213,10 @@ def test_numbers_compare_as_json_load_reads_them(
     path = tmp_path / "numbers.json"
     path.write_text(number_entities(), encoding="utf-8")
     want = expected(query, path)
-    assert main(["filter", "--now", NOW, "--", query, str(path)]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "--", query, str(path)]) == 0
     same_json(capsys.readouterr().out, want)
     monkeypatch.setattr(cli, "_CHUNK", 7)  # every number cut across reads, the same answers
-    assert main(["filter", "--now", NOW, "--", query, str(path)]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "--", query, str(path)]) == 0
     same_json(capsys.readouterr().out, want)
 
 
@@ -234,24 +234,24 @@ def test_any_chunk_size_reads_the_same_entities(
         " \r\n\t[" + " ,\n".join(json.dumps(e, ensure_ascii=i % 2 == 0) for i, e in enumerate(entities)) + "]\n"
     )
     monkeypatch.setattr(cli, "_CHUNK", chunk)
-    assert main(["filter", "--now", NOW, "--format", "jsonl", "", str(path)]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "--format", "jsonl", "", str(path)]) == 0
     # Only "\n" ends a line: U+2028 stays as it is in a JSON string.
     assert [json.loads(line) for line in capsys.readouterr().out.split("\n")[:-1]] == json.loads(path.read_text())
 
 
 def test_formats(capsys: pytest.CaptureFixture[str], items: Path) -> None:
     want = [e for e in ENTITIES if "old" not in e["meta"].get("tags", [])]
-    assert main(["filter", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "--", "-tag:old", str(items)]) == 0
     out = capsys.readouterr().out
     assert json.loads(out) == want
     lines = out.splitlines()  # compact: one entity a line inside the array
     assert lines[0] == "[" and lines[-1] == "]" and len(lines) == len(want) + 2
     assert lines[1] == json.dumps(want[0], ensure_ascii=False, separators=(",", ":")) + ","
-    assert main(["filter", "--format", "jsonl", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    assert main(["filter", "--format", "jsonl", "--now", DEMO_NOW_TEXT, "--", "-tag:old", str(items)]) == 0
     assert capsys.readouterr().out == "".join(
         json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in want
     )
-    assert main(["filter", "--format", "pretty", "--now", NOW, "--", "-tag:old", str(items)]) == 0
+    assert main(["filter", "--format", "pretty", "--now", DEMO_NOW_TEXT, "--", "-tag:old", str(items)]) == 0
     assert (
         capsys.readouterr().out == json.dumps(want, ensure_ascii=False, indent=2) + "\n"
     )  # the output before --format
@@ -285,7 +285,7 @@ def test_lone_surrogates_are_written_as_escapes(capsys: pytest.CaptureFixture[st
 
 def test_output_to_a_stdout_that_is_not_utf8_is_escaped(items: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qfilter", "filter", "--now", NOW, "name:ü", str(items)],
+        [sys.executable, "-m", "qfilter", "filter", "--now", DEMO_NOW_TEXT, "name:ü", str(items)],
         capture_output=True,
         env={**os.environ, "PYTHONIOENCODING": "ascii"},
         timeout=60,
@@ -304,7 +304,7 @@ def test_stdin_is_read_as_utf8_bytes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: list[str]
 ) -> None:
     stdin_bytes(monkeypatch, json.dumps(ENTITIES, ensure_ascii=False).encode("utf-8"))
-    assert main(["filter", "--now", NOW, "name:ü", *where]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "name:ü", *where]) == 0
     assert json.loads(capsys.readouterr().out) == [ENTITIES[2]]
 
 
@@ -312,7 +312,7 @@ def test_a_text_stdin_without_bytes_is_read_too(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(ENTITIES, ensure_ascii=False)))
-    assert main(["filter", "--now", NOW, "name:ü"]) == 0
+    assert main(["filter", "--now", DEMO_NOW_TEXT, "name:ü"]) == 0
     assert json.loads(capsys.readouterr().out) == [ENTITIES[2]]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import DEMO_NOW, examples
 
 from qfilter import (
     TIMEPLUS,
@@ -29,7 +30,6 @@ from qfilter import (
 from qfilter.core.ast import Filter
 from qfilter.integrations.strategies import filters
 
-NOW = datetime(2020, 9, 1, 12, 0, tzinfo=UTC)
 ME = "users/0476f99d"
 
 
@@ -67,7 +67,7 @@ ENTITIES = [
 
 
 def names(q: str, entities: list[Any] = ENTITIES, schema: Schema = WAYLAY, **options: Any) -> list[str]:
-    options.setdefault("now", NOW)
+    options.setdefault("now", DEMO_NOW)
     return [e["name"] for e in compile_predicate(q, schema, **options).filter(entities)]
 
 
@@ -284,35 +284,35 @@ ATOMS = st.sampled_from(["demo", "label1", "BB", "151CF", "AA", "users/bob", "R2
 SMALL_WAYLAY = filters(WAYLAY, values=ATOMS, meta_keys=st.sampled_from(["tags", "resource", "level"]), max_terms=3)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(SMALL_WAYLAY.filter(lambda f: len(f.terms) == 1))
 def test_excluding_a_single_term_is_its_complement(single: Filter) -> None:
     (term,) = single.terms
     flipped = Filter((Term(term.qualifier, term.matchers, not term.excluded),))
-    plain = compile_predicate(single, WAYLAY, now=NOW)
-    negated = compile_predicate(flipped, WAYLAY, now=NOW)
+    plain = compile_predicate(single, WAYLAY, now=DEMO_NOW)
+    negated = compile_predicate(flipped, WAYLAY, now=DEMO_NOW)
     for entity in ENTITIES:
         assert plain(entity) != negated(entity)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(SMALL_WAYLAY, SMALL_WAYLAY)
 def test_groups_of_different_qualifiers_are_intersected(left: Filter, right: Filter) -> None:
     keys = {(t.qualifier, t.excluded) for t in left.terms}
     if keys & {(t.qualifier, t.excluded) for t in right.terms}:
         return
-    both = compile_predicate(Filter(left.terms + right.terms), WAYLAY, now=NOW)
-    first = compile_predicate(left, WAYLAY, now=NOW)
-    second = compile_predicate(right, WAYLAY, now=NOW)
+    both = compile_predicate(Filter(left.terms + right.terms), WAYLAY, now=DEMO_NOW)
+    first = compile_predicate(left, WAYLAY, now=DEMO_NOW)
+    second = compile_predicate(right, WAYLAY, now=DEMO_NOW)
     for entity in ENTITIES:
         assert both(entity) == (first(entity) and second(entity))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(SMALL_WAYLAY, SMALL_WAYLAY)
 def test_filters_parse_and_run_identically_from_their_canonical_text(left: Filter, right: Filter) -> None:
     combined = Filter(left.terms + right.terms)
-    from_ast = compile_predicate(combined, WAYLAY, now=NOW)
-    from_text = compile_predicate(str(combined), WAYLAY, now=NOW)
+    from_ast = compile_predicate(combined, WAYLAY, now=DEMO_NOW)
+    from_text = compile_predicate(str(combined), WAYLAY, now=DEMO_NOW)
     assert from_ast.filter(ENTITIES) == from_text.filter(ENTITIES)
     assert parse(str(combined)) == combined

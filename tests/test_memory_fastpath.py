@@ -16,13 +16,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import NOW, examples
 
 from qfilter import TIMEPLUS, WAYLAY, bind, parse
 from qfilter.core.plan import Context, Plan
 from qfilter.integrations.strategies import filter_texts
 from qfilter.memory import compile_plan
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORDS = ["demo", "Demo", "not-demo", "151CF", "x", "true", "1", "1.5", "users/alice", "@me", "ab c", "é"]
 KEYS = [
     "name",
@@ -122,7 +122,9 @@ def _same(text: str, schema: Any, found: list[Any]) -> None:
     assert [id(e) for e in fast.filter(iter(found))] == [id(e) for e in slow.filter(found)]
 
 
-SETTINGS = settings(max_examples=400, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(400), deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @SETTINGS

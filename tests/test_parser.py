@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import examples
 
 from qfilter import (
     WAYLAY,
@@ -170,20 +171,20 @@ def test_nodes_are_hashable_and_immutable() -> None:
         parsed.terms = ()  # type: ignore[misc]
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(filters())
 def test_canonical_text_round_trips_any_ast(parsed: Filter) -> None:
     assert parse(str(parsed)) == parsed
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(filters(WAYLAY, with_me=True).flatmap(lambda f: st.tuples(st.just(f), spellings(f))))
 def test_every_spelling_parses_to_the_same_ast(case: tuple[Filter, str]) -> None:
     parsed, text = case
     assert parse(text) == parsed
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(filter_texts())
 def test_canonical_text_is_a_fixed_point(text: str) -> None:
     canonical = str(parse(text))

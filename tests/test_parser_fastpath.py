@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support import examples
 
 from qfilter import DEFAULT_LIMITS, WAYLAY, FilterError, Limits
 from qfilter.core import parser
@@ -130,7 +131,9 @@ def mutated(draw: st.DrawFn) -> str:
     return text
 
 
-SETTINGS = settings(max_examples=400, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(400), deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
 options = st.tuples(st.sampled_from([None, "name"]), st.sampled_from(LIMITS))
 
 

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import examples
 
 from qfilter import PRESETS, FilterError, FilterLimitError, Limits, compile_predicate, parse
 from qfilter.integrations.strategies import filter_texts
 
-NOW = datetime(2024, 2, 29, 23, 59, tzinfo=UTC)
+LEAP_DAY_NIGHT = datetime(2024, 2, 29, 23, 59, tzinfo=UTC)
 ENTITIES = [
     {"name": "a", "meta": {"tags": ["x"], "k": [1, None, {"d": 1}]}, "attrs": {"created": "2020-01-01"}},
     {"name": None, "attrs": {"created": "not a time", "created_by": 7}},
@@ -28,7 +29,7 @@ SPECIAL = list(" \t\n,:-/\\\"'()*?@.%_+Pnow0123456789TZ") + ["like(", "contains(
 def run_everything(text: str) -> None:
     for schema in PRESETS.values():
         try:
-            predicate = compile_predicate(text, schema, now=NOW, user="u")
+            predicate = compile_predicate(text, schema, now=LEAP_DAY_NIGHT, user="u")
         except FilterError as error:
             assert error.text == text
             assert error.position is None or 0 <= error.position <= len(text)
@@ -37,13 +38,13 @@ def run_everything(text: str) -> None:
         predicate.filter(ENTITIES)
 
 
-@settings(max_examples=500, deadline=timedelta(seconds=2))
+@settings(max_examples=examples(500), deadline=timedelta(seconds=2))
 @given(st.text(max_size=200))
 def test_arbitrary_text(text: str) -> None:
     run_everything(text)
 
 
-@settings(max_examples=500, deadline=timedelta(seconds=2))
+@settings(max_examples=examples(500), deadline=timedelta(seconds=2))
 @given(st.lists(st.sampled_from(SPECIAL), max_size=60).map("".join))
 def test_texts_made_of_the_grammar_s_own_characters(text: str) -> None:
     run_everything(text)
@@ -64,7 +65,7 @@ def mutated_filters(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=500, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_filters())
 def test_mutated_valid_filters(text: str) -> None:
     run_everything(text)
@@ -89,7 +90,7 @@ def test_a_million_characters_are_refused_before_parsing() -> None:
     assert len(caught.value.render()) < 400
 
 
-@settings(max_examples=50, deadline=timedelta(seconds=5))
+@settings(max_examples=examples(50), deadline=timedelta(seconds=5))
 @given(st.sampled_from(['"', "\\", ",", "tag:a ", "-", "tag:'x", "()"]))
 def test_unlimited_parser_stays_linear_on_large_inputs(piece: str) -> None:
     unlimited = Limits(max_length=None, max_terms=None, max_matchers=None)

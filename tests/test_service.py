@@ -13,13 +13,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from support import NOW
 from test_service_support import BACKENDS, USER_HEADER, private_database
 
 import qfilter
-from qfilter.service.app import create_app, load_entities, open_database, serve_in_thread
+from qfilter.service.app import create_app, load_entities, open_database
 from qfilter.service.demo import demo_entities
+from qfilter.service.server import serve_in_thread
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 ALICE = "users/alice"
 
 # Entities beyond the demo set, for the corners: nothing at all, nulls, LIKE's special characters.

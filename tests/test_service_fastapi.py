@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from support import NOW
 
 import qfilter
 from qfilter import Field, Kind, Schema
 from qfilter.integrations.fastapi import QFilter, RequestFilter, RequestListing, install_error_handlers
-from qfilter.service.app import serve_in_thread
+from qfilter.service.server import serve_in_thread
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 DEVICES = Schema(
     "devices",
     (

@@ -19,12 +19,13 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
+from support import NOW, examples
 from test_service_support import BACKENDS, private_database
 
-from qfilter.service.app import create_app, open_database, serve_in_thread
+from qfilter.service.app import create_app, open_database
+from qfilter.service.server import serve_in_thread
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = examples(40)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

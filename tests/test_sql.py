@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from support import NOW
 
 from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
 from qfilter.cli import main
@@ -54,7 +55,6 @@ from qfilter.sql import (
     json_keeping_numbers,
 )
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ME = "users/alice"
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import NOW, examples
 
 from qfilter import TIMEPLUS, WAYLAY, Field, Kind, Schema, Term, compile_predicate
 from qfilter.core.ast import Filter, Function, Value
@@ -49,9 +50,8 @@ from qfilter.sql import (
     json_keeping_numbers,
 )
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ME = "users/alice"
-EXAMPLES = int(os.environ.get("QFILTER_SQL_EXAMPLES", "600"))
+EXAMPLES = int(os.environ.get("QFILTER_SQL_EXAMPLES", examples(600)))
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # -- a third shape: plain columns, a json array, a jsonb object, naive times ---------------------------

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
+from support import examples
 
 from qfilter import WAYLAY, Context, TimeExpressionError, bind, parse
 from qfilter.core.plan import Within
@@ -14,11 +15,11 @@ from qfilter.core.times import Interval, parse_interval, parse_period, parse_tim
 from qfilter.integrations.strategies import interval_texts
 
 UTC = UTC
-NOW = datetime(2020, 3, 31, 12, 0, tzinfo=UTC)
+END_OF_MARCH = datetime(2020, 3, 31, 12, 0, tzinfo=UTC)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-def interval(text: str, now: datetime = NOW, tz: tzinfo = UTC) -> Interval:
+def interval(text: str, now: datetime = END_OF_MARCH, tz: tzinfo = UTC) -> Interval:
     return parse_interval(text, now=now, tz=tz)
 
 
@@ -45,8 +46,8 @@ def at(
         ("2020-01-01/P1W", at(2020, 1, 1), at(2020, 1, 8)),
         ("P1D/2020-01-01", at(2019, 12, 31), at(2020, 1, 1)),
         ("now-P1W/", at(2020, 3, 24, 12), None),
-        ("/now", None, NOW),
-        ("NOW-PT2H/Now+PT30M", at(2020, 3, 31, 10), at(2020, 3, 31, 12, 30)),
+        ("/now", None, END_OF_MARCH),
+        ("END_OF_MARCH-PT2H/Now+PT30M", at(2020, 3, 31, 10), at(2020, 3, 31, 12, 30)),
         ("2020", at(2020, 1, 1), at(2021, 1, 1)),
         ("2020-02", at(2020, 2, 1), at(2020, 3, 1)),
         ("2020-12", at(2020, 12, 1), at(2021, 1, 1)),
@@ -74,13 +75,13 @@ def test_interval_forms(text: str, start: datetime | None, end: datetime | None)
     ],
 )
 def test_offsets_name_the_instant(token: str, offset: timedelta) -> None:
-    moment = parse_timestamp(token, now=NOW, tz=BRUSSELS)
+    moment = parse_timestamp(token, now=END_OF_MARCH, tz=BRUSSELS)
     assert moment.utcoffset() == offset
     assert moment == datetime(2020, 4, 22, 12, 34, tzinfo=timezone(offset))
 
 
 def test_no_offset_means_the_configured_zone() -> None:
-    moment = parse_timestamp("2020-07-01T12:00", now=NOW, tz=BRUSSELS)
+    moment = parse_timestamp("2020-07-01T12:00", now=END_OF_MARCH, tz=BRUSSELS)
     assert moment == at(2020, 7, 1, 10)  # CEST is UTC+2
     assert interval("2020-07-01", tz=BRUSSELS).start == at(2020, 6, 30, 22)
 
@@ -120,10 +121,10 @@ def test_days_are_calendar_days_and_hours_are_elapsed_across_dst() -> None:
 
 
 def test_all_nows_of_a_filter_are_one_instant() -> None:
-    plan = bind(parse("created:now-P1D/now modified:/now"), WAYLAY, Context(now=NOW))
+    plan = bind(parse("created:now-P1D/now modified:/now"), WAYLAY, Context(now=END_OF_MARCH))
     created, modified = (group.alternatives[0][0] for group in plan.groups)
     assert isinstance(created, Within) and isinstance(modified, Within)
-    assert created.interval.end == modified.interval.end == NOW
+    assert created.interval.end == modified.interval.end == END_OF_MARCH
 
 
 @pytest.mark.parametrize(
@@ -165,12 +166,12 @@ def test_time_errors_name_the_token(text: str, position: int, words: str, hint: 
 def test_time_error_positions_are_in_the_whole_filter() -> None:
     text = 'tag:a created:"2020/now-P1.5Y"'
     with pytest.raises(TimeExpressionError) as caught:
-        bind(parse(text), WAYLAY, Context(now=NOW))
+        bind(parse(text), WAYLAY, Context(now=END_OF_MARCH))
     assert caught.value.position == text.index("P1.5Y")
     assert caught.value.text == text
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(interval_texts())
 def test_every_generated_interval_is_accepted(text: str) -> None:
     result = interval(text)
