@@ -39,6 +39,10 @@ class Kind(enum.Enum):
     """A time interval (``created:now-P1W/``)."""
     META = "meta"
     """``meta.<path>``: equal value, ``like(glob)`` or ``contains(text)``."""
+    NUMBER = "number"
+    """A number (``prio:5``, ``prio:>=2``, ``prio:1..5``), compared numerically."""
+    BOOLEAN = "boolean"
+    """``true`` or ``false`` (any letter case); only a boolean value matches."""
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -61,6 +65,8 @@ class Field:
     paths: tuple[str, ...] | str
     label: str = ""
     """The noun used when explaining a filter in words ("tag", "creator")."""
+    many: bool = False
+    """Whether the field holds a list of values (tags); a field with several paths holds many too."""
     segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +75,8 @@ class Field:
             raise ValueError(f"field {self.qualifier!r} needs at least one path")
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "segments", tuple(_segments(path) for path in paths))
+        if len(paths) > 1 or any("[*]" in path for path in paths):
+            object.__setattr__(self, "many", True)
         if not self.label:
             object.__setattr__(self, "label", self.qualifier.replace("_", " "))
 
@@ -85,13 +93,17 @@ class Schema:
 
     ``default_qualifier`` lets a bare word mean ``default_qualifier:word``.
     ``timezone`` is the zone of times written without an offset, in filters
-    and in entities.
+    and in entities. ``id_path`` is where an entity's identity lives (it
+    breaks ties when sorting); ``sortable`` restricts the qualifiers ``sort=``
+    takes (``None``: every single-valued field of a sortable kind).
     """
 
     name: str
     fields: tuple[Field, ...]
     default_qualifier: str | None = None
     timezone: tzinfo = UTC
+    id_path: str = "id"
+    sortable: tuple[str, ...] | None = None
     by_qualifier: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +153,8 @@ class Schema:
             "name": self.name,
             "default_qualifier": self.default_qualifier,
             "timezone": self.timezone,
+            "id_path": self.id_path,
+            "sortable": self.sortable,
         }
         settings.update(changes)
         return Schema(fields=tuple(fields), **settings)  # type: ignore[arg-type]
@@ -151,7 +165,7 @@ WAYLAY = Schema(
     (
         Field("name", Kind.TEXT, "name"),
         Field("resource", Kind.EXACT, ("meta.resource", "query.resource", "query.data[*].resource")),
-        Field("tag", Kind.EXACT, "meta.tags"),
+        Field("tag", Kind.EXACT, "meta.tags", many=True),
         Field("created_by", Kind.USER, "attrs.created_by", label="creator"),
         Field("modified_by", Kind.USER, "attrs.modified_by", label="last modifier"),
         Field("user", Kind.USER, ("attrs.created_by", "attrs.modified_by"), label="creator or last modifier"),
@@ -159,6 +173,7 @@ WAYLAY = Schema(
         Field("modified", Kind.TIME, "attrs.modified", label="last modification time"),
         Field("meta", Kind.META, "meta", label="metadata"),
     ),
+    id_path="name",
 )
 """Waylay time series query entities (the search API of seed 004)."""
 
@@ -166,7 +181,7 @@ TIMEPLUS = Schema(
     "timeplus",
     (
         Field("name", Kind.TEXT, "name"),
-        Field("tag", Kind.EXACT, "tags"),
+        Field("tag", Kind.EXACT, "tags", many=True),
         Field("description", Kind.TEXT, "description"),
         Field("sql", Kind.TEXT, "sql", label="SQL"),
         Field("created_by", Kind.USER, ("created_by.id", "created_by"), label="creator"),

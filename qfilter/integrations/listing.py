@@ -1,19 +1,19 @@
-"""Framework-agnostic helpers for a listing endpoint that takes ``q``, ``limit`` and ``offset``.
+"""Framework-agnostic helpers for a listing endpoint that takes ``q``, ``sort``, ``limit`` and ``offset``.
 
 This is the listing API of language section 8 (the Waylay search API):
-read and check the three parameters, turn any bad input into a 400 body that
+read and check the parameters, turn any bad input into a 400 body that
 says what is wrong and where, and build the paged response with its links.
 It knows nothing of web frameworks; a handler needs a handful of lines::
 
     from qfilter import WAYLAY, FilterError, compile_predicate
-    from qfilter import listing
+    from qfilter.integrations import listing
 
     def list_queries(query_string: str, user: str | None) -> tuple[int, dict]:
         try:
             params = listing.read_query_string(query_string, WAYLAY, user=user)
         except (FilterError, listing.ParameterError) as error:
             return listing.ERROR_STATUS, listing.error_body(error)
-        predicate = compile_predicate(params.filter, WAYLAY, user=user, now=params.now)
+        predicate = compile_predicate(params.plan, WAYLAY)  # the plan keeps its user, now and zone
         matches = predicate.filter(ENTITIES)
         matches.sort(key=lambda entity: entity["name"])
         return 200, listing.page_body(
@@ -39,6 +39,7 @@ from qfilter.core.errors import FilterError, FilterSyntaxError
 from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
 from qfilter.core.plan import Context, Plan, bind
 from qfilter.core.schema import Schema
+from qfilter.core.sorting import SortError, SortKey, parse_sort
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -51,6 +52,7 @@ __all__ = [
     "read_filter",
     "read_limit",
     "read_offset",
+    "read_sort",
     "read_params",
     "read_query_string",
     "error_body",
@@ -116,6 +118,18 @@ def read_limit(value: str | None, *, default: int = DEFAULT_LIMIT, maximum: int 
     return _read_integer("limit", value, default=default, minimum=0, maximum=maximum)
 
 
+def read_sort(value: str | None, schema: Schema) -> tuple[SortKey, ...]:
+    """The ``sort`` parameter (``-created,name``): no keys when absent or blank.
+
+    Raises :class:`ParameterError` naming ``sort`` and the sortable fields
+    for an unknown or unsortable field.
+    """
+    try:
+        return parse_sort(value, schema)
+    except SortError as error:
+        raise ParameterError("sort", str(error), value=value) from None
+
+
 def read_offset(value: str | None) -> int:
     """The ``offset`` parameter: 0 when absent, else an integer 0..:data:`MAX_OFFSET`."""
     return _read_integer("offset", value, default=0, minimum=0, maximum=MAX_OFFSET)
@@ -139,10 +153,19 @@ class FilterParams:
 
 @dataclass(frozen=True, slots=True)
 class ListingParams(FilterParams):
-    """The checked parameters of one listing request: the filter, ``limit`` and ``offset``."""
+    """The checked parameters of one listing request: the filter, ``sort``, ``limit`` and ``offset``.
+
+    ``sort`` is empty when the request gives none: the listing's own order applies.
+    """
 
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    sort: tuple[SortKey, ...] = ()
+
+    @property
+    def sort_text(self) -> str:
+        """``sort`` as the request would write it (``-created,name``), ``""`` for none."""
+        return ",".join(map(str, self.sort))
 
     def window(self, items: Sequence[T]) -> Sequence[T]:
         """The page of an already filtered and ordered sequence."""
@@ -157,14 +180,19 @@ def read_filter(
     now: datetime | None = None,
     tz: tzinfo | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    user_hint: str | None = None,
 ) -> FilterParams:
     """Parse and bind the (URL-decoded) ``q`` parameter; ``None`` or blank matches everything.
 
     The filter is bound to ``schema`` with ``user`` as the current user for
     ``@me``, ``now`` (default: the clock) and ``tz`` (default: the schema's),
     so an unknown qualifier, a bad time or ``@me`` without a user is reported
-    here, as a :class:`~qfilter.core.errors.FilterError`. So is a NUL character,
-    which no database column can hold.
+    here, as a :class:`~qfilter.core.errors.FilterError` (``user_hint`` is the
+    hint of the last: how a client of this endpoint gives the user). So is a
+    NUL character, which no database column can hold.
+
+    The result's ``plan`` is what :func:`qfilter.compile_predicate` and
+    :func:`qfilter.sql.compile_clause` take as it is (without ``now`` or ``user``).
     """
     text = q or ""
     if "\x00" in text:
@@ -174,7 +202,7 @@ def read_filter(
         )
     instant = now or datetime.now(UTC)
     parsed = parse(text, default_qualifier=schema.default_qualifier, limits=limits)
-    plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz))
+    plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz, user_hint=user_hint))
     return FilterParams(q=text, filter=parsed, plan=plan, now=instant)
 
 
@@ -190,18 +218,28 @@ def read_params(
     limits: Limits = DEFAULT_LIMITS,
     default_limit: int = DEFAULT_LIMIT,
     max_limit: int = MAX_LIMIT,
+    user_hint: str | None = None,
+    sort: str | None = None,
 ) -> ListingParams:
     """Check the raw (URL-decoded) parameters of a listing request; ``None`` means absent.
 
-    ``limit`` and ``offset`` are checked first, as the cheaper mistakes, then
-    ``q`` as :func:`read_filter` does. Raises :class:`ParameterError` or a
-    :class:`~qfilter.core.errors.FilterError`; :func:`error_body` describes either.
+    ``limit``, ``offset`` and ``sort`` are checked first, as the cheaper
+    mistakes, then ``q`` as :func:`read_filter` does. Raises
+    :class:`ParameterError` or a :class:`~qfilter.core.errors.FilterError`;
+    :func:`error_body` describes either.
     """
     page_limit = read_limit(limit, default=default_limit, maximum=max_limit)
     page_offset = read_offset(offset)
-    found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits)
+    keys = read_sort(sort, schema)
+    found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits, user_hint=user_hint)
     return ListingParams(
-        q=found.q, filter=found.filter, plan=found.plan, now=found.now, limit=page_limit, offset=page_offset
+        q=found.q,
+        filter=found.filter,
+        plan=found.plan,
+        now=found.now,
+        limit=page_limit,
+        offset=page_offset,
+        sort=keys,
     )
 
 
@@ -218,16 +256,18 @@ def read_query_string(
 ) -> ListingParams:
     """:func:`read_params` on a raw query string (``q=tag%3Ademo&limit=5``).
 
-    Other parameters are ignored; ``q``, ``limit`` or ``offset`` given twice is
-    a :class:`ParameterError`, since either reading of it would be a guess.
+    Other parameters are ignored; ``q``, ``sort``, ``limit`` or ``offset``
+    given twice is a :class:`ParameterError`, since either reading of it would
+    be a guess.
     """
     try:
         pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise ParameterError("query", "the query string is not valid UTF-8 once decoded") from None
-    values = _single_values(pairs, ("q", "limit", "offset"))
+    values = _single_values(pairs, ("q", "sort", "limit", "offset"))
     return read_params(
         q=values.get("q"),
+        sort=values.get("sort"),
         limit=values.get("limit"),
         offset=values.get("offset"),
         schema=schema,
@@ -271,20 +311,24 @@ def error_body(error: FilterError | ParameterError) -> dict[str, object]:
     }
 
 
-def page_href(base_url: str, *, q: str, limit: int, offset: int) -> str:
-    """The URL of one page: ``q`` (when not empty), ``limit``, and ``offset`` (when not 0).
+def page_href(base_url: str, *, q: str, limit: int, offset: int, sort: str = "") -> str:
+    """The URL of one page: ``q`` and ``sort`` (when not empty), ``limit``, and ``offset`` (when not 0).
 
     Parameters are encoded by :func:`urllib.parse.urlencode`, so ``q`` may
     hold any character (``name:a+b`` becomes ``q=name%3Aa%2Bb``).
     """
     params: list[tuple[str, str]] = [("q", q)] if q else []
+    if sort:
+        params.append(("sort", sort))
     params.append(("limit", str(limit)))
     if offset:
         params.append(("offset", str(offset)))
     return f"{base_url}?{urlencode(params)}"
 
 
-def page_links(base_url: str, *, q: str, limit: int, offset: int, total: int) -> dict[str, dict[str, str]]:
+def page_links(
+    base_url: str, *, q: str, limit: int, offset: int, total: int, sort: str = ""
+) -> dict[str, dict[str, str]]:
     """The ``_links`` of a page: ``self`` always, ``next`` and ``last`` when they exist.
 
     ``next`` is there when entities remain after this page; ``last`` (the
@@ -292,14 +336,14 @@ def page_links(base_url: str, *, q: str, limit: int, offset: int, total: int) ->
     the matches do not fit in one page. With ``limit`` 0 there are no pages
     to step through, so neither is given.
     """
-    links = {"self": {"href": page_href(base_url, q=q, limit=limit, offset=offset)}}
+    links = {"self": {"href": page_href(base_url, q=q, limit=limit, offset=offset, sort=sort)}}
     if limit <= 0:
         return links
     if offset + limit < total:
-        links["next"] = {"href": page_href(base_url, q=q, limit=limit, offset=offset + limit)}
+        links["next"] = {"href": page_href(base_url, q=q, limit=limit, offset=offset + limit, sort=sort)}
     if total > limit:
         last = (total - 1) // limit * limit
-        links["last"] = {"href": page_href(base_url, q=q, limit=limit, offset=last)}
+        links["last"] = {"href": page_href(base_url, q=q, limit=limit, offset=last, sort=sort)}
     return links
 
 
@@ -321,7 +365,9 @@ def page_body(
     return {
         "messages": list(messages),
         items_key: list(items),
-        "_links": page_links(base_url, q=params.q, limit=params.limit, offset=params.offset, total=total),
+        "_links": page_links(
+            base_url, q=params.q, limit=params.limit, offset=params.offset, total=total, sort=params.sort_text
+        ),
         "count": len(items),
         "offset": params.offset,
         "limit": params.limit,

@@ -22,8 +22,9 @@ from qfilter.core.schema import Schema
 
 from .closures import MemoryBackend, glob_regex
 from .codegen import is_compiled, specialised
+from .sorting import sort_entities
 
-__all__ = ["Predicate", "compile_predicate", "compile_plan", "glob_regex", "SPECIALISE_AFTER"]
+__all__ = ["Predicate", "compile_predicate", "compile_plan", "glob_regex", "sort_entities", "SPECIALISE_AFTER"]
 
 T = TypeVar("T")
 _Specialised = tuple[Callable[[Any], bool], Callable[[Iterable[Any]], list[Any]]]

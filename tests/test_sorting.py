@@ -1,0 +1,198 @@
+"""``sort=`` (language reference, "Sorting listings"): one order in memory and in SQL, stable paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import examples
+
+from qfilter import WAYLAY, Field, Kind, Schema
+from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
+from qfilter.integrations import listing
+from qfilter.memory import sort_entities
+from qfilter.sql import Column, SqlMapping, UtcDateTime, install_sqlite_functions, order_by
+
+ITEMS = Schema(
+    "items",
+    (
+        Field("name", Kind.TEXT, "name"),
+        Field("owner", Kind.USER, "owner"),
+        Field("created", Kind.TIME, "created"),
+        Field("prio", Kind.NUMBER, "prio"),
+        Field("active", Kind.BOOLEAN, "active"),
+        Field("tag", Kind.EXACT, "tags", many=True),
+    ),
+)
+TABLE = sa.Table(
+    "items",
+    sa.MetaData(),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64)),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("created", UtcDateTime()),
+    sa.Column("prio", sa.Integer()),
+    sa.Column("active", sa.Boolean()),
+)
+MAPPING: SqlMapping = {
+    "name": Column(TABLE.c.name),
+    "owner": Column(TABLE.c.owner),
+    "created": Column(TABLE.c.created),
+    "prio": Column(TABLE.c.prio),
+    "active": Column(TABLE.c.active),
+}
+T0 = datetime(2021, 3, 1, tzinfo=UTC)
+
+
+def keys(text: str) -> tuple[SortKey, ...]:
+    return parse_sort(text, ITEMS)
+
+
+def ids(entities: list[dict[str, Any]]) -> list[str]:
+    return [entity["id"] for entity in entities]
+
+
+# -- the parameter --------------------------------------------------------------------------------------
+
+
+def test_a_sort_is_qualifiers_with_an_optional_minus() -> None:
+    parsed = keys("-created,name")
+    assert [(key.field.qualifier, key.descending) for key in parsed] == [("created", True), ("name", False)]
+    assert ",".join(map(str, parsed)) == "-created,name"
+    assert parse_sort(None, ITEMS) == () and parse_sort("  ", ITEMS) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nmae", "'nmae' is not a field"),
+        ("tag", "'tag' cannot be sorted by"),  # many values: no one order
+        ("name,", "empty item"),
+        ("-", "empty item"),
+        ("name,-name", "twice"),
+    ],
+)
+def test_an_unknown_or_unsortable_field_is_a_400_naming_the_sortable_ones(text: str, message: str) -> None:
+    with pytest.raises(listing.ParameterError) as caught:
+        listing.read_query_string(f"sort={text}", ITEMS)
+    assert caught.value.parameter == "sort"
+    assert message in caught.value.message
+    if "empty" not in message and "twice" not in message:
+        assert "sortable fields: name, owner, created, prio, active" in caught.value.message
+    assert listing.error_body(caught.value)["parameter"] == "sort"
+
+
+def test_the_waylay_preset_sorts_by_its_single_valued_fields() -> None:
+    assert [f.qualifier for f in sortable_fields(WAYLAY)] == [
+        "name",
+        "created_by",
+        "modified_by",
+        "created",
+        "modified",
+    ]
+    restricted = WAYLAY.with_fields(WAYLAY.fields, sortable=("name",))
+    with pytest.raises(listing.ParameterError, match="sortable fields: name$"):
+        listing.read_query_string("sort=created", restricted)
+
+
+def test_sort_is_carried_into_the_links() -> None:
+    params = listing.read_query_string("q=name:a&sort=-created,name&limit=1", ITEMS)
+    body = listing.page_body([{}], total=3, params=params, base_url="http://x/items")
+    for link in ("self", "next", "last"):
+        assert "sort=-created%2Cname" in body["_links"][link]["href"]
+
+
+# -- the order ------------------------------------------------------------------------------------------
+
+ENTITIES: list[dict[str, Any]] = [
+    {"id": "4", "name": "b", "created": "2021-03-02T00:00:00Z", "prio": 2, "active": True},
+    {"id": "1", "name": "B", "prio": 10, "active": False},
+    {"id": "3", "name": "é", "created": "2021-03-01T00:00:00Z", "prio": 2},
+    {"id": "2", "created": "2021-03-02T03:00:00+05:00", "prio": "high", "active": "yes"},
+]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["1", "4", "3", "2"]),  # code points: "B" < "b" < "é"; no name last
+        ("-name", ["3", "4", "1", "2"]),  # missing last in both directions
+        ("created", ["3", "2", "4", "1"]),  # instants: 03-02T03:00+05:00 is 03-01T22:00Z
+        ("-created", ["4", "2", "3", "1"]),
+        ("prio", ["3", "4", "1", "2"]),  # numerically; ties by id; a text is no number
+        ("-prio,-name", ["1", "3", "4", "2"]),  # prio ties by name, descending: "é" > "b"
+        ("active", ["1", "4", "2", "3"]),  # false first; "yes" is no boolean
+        ("", ["1", "2", "3", "4"]),  # no key: by id
+    ],
+)
+def test_the_order_in_memory(sort: str, expected: list[str]) -> None:
+    assert ids(sort_entities(ENTITIES, keys(sort), ITEMS)) == expected
+
+
+# -- memory = SQLite = PostgreSQL, paging through every page ---------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    url = "sqlite://" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    made = sa.create_engine(url, poolclass=sa.pool.StaticPool) if request.param == "sqlite" else sa.create_engine(url)
+    install_sqlite_functions(made)
+    TABLE.create(made, checkfirst=True)
+    yield made
+    TABLE.drop(made)
+    made.dispose()
+
+
+TEXTS = st.text(st.sampled_from("aAbB éÉ z_%ß€😀"), max_size=4)
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(0, 12))
+    made = []
+    for number in draw(st.lists(st.integers(0, 99), min_size=count, max_size=count, unique=True)):
+        made.append(
+            {
+                "id": draw(st.sampled_from(["", "x", "X"])) + str(number),
+                "name": draw(st.none() | TEXTS),
+                "owner": draw(st.none() | st.sampled_from(["users/a", "users/b", "users/B"])),
+                "created": draw(st.none() | st.integers(0, 5).map(lambda h: T0 + timedelta(hours=h))),
+                "prio": draw(st.none() | st.integers(-3, 3)),
+                "active": draw(st.none() | st.booleans()),
+            }
+        )
+    return made
+
+
+SORTS = st.lists(
+    st.tuples(st.sampled_from(["name", "owner", "created", "prio", "active"]), st.booleans()),
+    max_size=3,
+    unique_by=lambda pair: pair[0],
+).map(lambda pairs: ",".join(("-" if down else "") + name for name, down in pairs))
+
+
+@settings(
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(items=rows(), sort=SORTS, page=st.integers(1, 5))
+def test_paging_with_sort_returns_each_entity_once_in_the_order_memory_gives(
+    engine: sa.Engine, items: list[dict[str, Any]], sort: str, page: int
+) -> None:
+    order = keys(sort)
+    expected = ids(sort_entities(items, order, ITEMS))
+    with engine.begin() as conn:
+        conn.execute(TABLE.delete())
+        if items:
+            conn.execute(TABLE.insert(), items)
+        statement = sa.select(TABLE.c.id).order_by(*order_by(order, ITEMS, MAPPING, id_column=TABLE.c.id))
+        seen: list[str] = []
+        for offset in range(0, len(items) + page, page):
+            seen.extend(conn.scalars(statement.offset(offset).limit(page)).all())
+    assert seen == expected
