@@ -216,7 +216,7 @@ def write_report(
         for row, plans_of_row in plans:
             out.append(f"<details><summary>EXPLAIN, {row.case}</summary>\n")
             for who, plan in plans_of_row.items():
-                out.append(f"{who}:\n\n```\n{plan}\n```\n")
+                out.append(f"{who}:\n\n```text\n{plan}\n```\n")
             out.append("</details>\n")
         sql_text = [(row, row.extra["sql"]) for row in other if row.extra.get("sql")]
         for row, statements in sql_text:
