@@ -432,7 +432,7 @@ def _filter(args: argparse.Namespace) -> int:
         print(f"qfilter: --now: {error}", file=sys.stderr)
         return EXIT_FILTER
     parsed = parse(_query(args), default_qualifier=schema.default_qualifier)
-    plan = bind(parsed, schema, Context(now=now, user=args.user, tz=args.tz))
+    plan = bind(parsed, schema, Context(now=now, user=args.user, tz=args.tz, user_hint="pass the user: --user ID"))
     predicate = compile_plan(plan)
     output = _Output(sys.stdout, args.format)
     if args.demo:

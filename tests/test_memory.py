@@ -28,7 +28,9 @@ from qfilter import (
     parse,
 )
 from qfilter.core.ast import Filter
+from qfilter.core.plan import to_plan
 from qfilter.integrations.strategies import filters
+from qfilter.memory import compile_plan
 
 ME = "users/0476f99d"
 
@@ -316,3 +318,27 @@ def test_filters_parse_and_run_identically_from_their_canonical_text(left: Filte
     from_text = compile_predicate(str(combined), WAYLAY, now=DEMO_NOW)
     assert from_ast.filter(ENTITIES) == from_text.filter(ENTITIES)
     assert parse(str(combined)) == combined
+
+
+SECRET = "s3cr3t"  # a module global a filter must not reach
+
+
+class Sensor:
+    """A plain object with public data, private data and the dunders every function has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._token = "s3-private"
+        self.meta = self  # meta.__init__.__globals__.SECRET would lead to SECRET
+
+
+def test_only_public_data_is_reachable() -> None:
+    schema = Schema("sensors", (Field("name", Kind.TEXT, "name"), Field("meta", Kind.META, "meta")))
+    sensors = [Sensor("a"), {"name": "b", "meta": Sensor("c")}]
+    assert compile_predicate("meta.name:c", schema).filter(sensors) == sensors[1:]  # public attributes are read
+    for text in ("meta.__init__.__globals__.SECRET:like(s3*)", "meta._token:like(s3*)", "meta.__class__:like(*)"):
+        for specialise in (False, True):  # the closures, and the generated code (which hands objects to them)
+            predicate = compile_plan(to_plan(text, schema), specialise=specialise)
+            assert predicate.filter(sensors * 300) == [], (text, specialise)
+    # Through a dict the walk is the same: keys are data, so a "_" key of a mapping is still found.
+    assert compile_predicate("meta._k:x", schema).filter([{"meta": {"_k": "x"}}]) == [{"meta": {"_k": "x"}}]

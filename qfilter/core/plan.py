@@ -34,9 +34,12 @@ __all__ = [
     "bind",
     "to_plan",
     "ME",
+    "DEFAULT_USER_HINT",
 ]
 
 ME = "@me"
+DEFAULT_USER_HINT = "pass the current user (user=... when compiling the filter)"
+"""The hint of ``@me`` without a user when the :class:`Context` gives none of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +48,16 @@ class Context:
 
     ``now`` is the instant every ``now`` stands for (the current time when
     ``None``); ``user`` is the current user for ``@me``; ``tz`` overrides the
-    schema's time zone for times written without an offset.
+    schema's time zone for times written without an offset. ``user_hint``
+    says, where ``@me`` has no user, how to give one in the place the filter
+    came from (``--user`` on the command line, a header or sign-in over HTTP);
+    by default it speaks of the library's ``user=`` argument.
     """
 
     now: datetime | None = None
     user: str | None = None
     tz: tzinfo | None = None
+    user_hint: str | None = None
 
     def instant(self) -> datetime:
         """``now`` as an aware datetime (naive means UTC)."""
@@ -159,7 +166,7 @@ def _condition(matcher: Matcher, target: Field, context: Context, now: datetime,
                 "@me needs a current user, and none was given",
                 text=text,
                 position=matcher.position,
-                hint="sign in, or pass the user (--user on the command line)",
+                hint=context.user_hint or DEFAULT_USER_HINT,
             )
         return Equals(context.user)
     return Equals(value)
@@ -174,7 +181,7 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
     context = context or Context()
     now = context.instant()
     tz = context.tz or schema.timezone
-    resolved = Context(now=now, user=context.user, tz=tz)
+    resolved = Context(now=now, user=context.user, tz=tz, user_hint=context.user_hint)
     text = parsed.source or str(parsed)
     grouped: dict[tuple[str, bool], list[Term]] = {}
     fields: dict[str, Field] = {}

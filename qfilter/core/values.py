@@ -1,7 +1,10 @@
 """Reading an entity: the values a field has, and a scalar's text as the language compares it.
 
 Entities are mappings (parsed JSON) or plain objects; a path segment is a key
-of a mapping or an attribute of an object. Every backend that reads entities
+of a mapping or a public attribute of an object. Only public data is
+reachable: a segment starting with ``_`` names no attribute, so a filter
+cannot walk from an object into its class, module or globals
+(``meta.__init__.__globals__``). Every backend that reads entities
 in Python (the in-memory compiler, the reference tables' loaders) uses these,
 so they agree on what a field's values are.
 """
@@ -43,6 +46,8 @@ def _path_values(segments: tuple[str, ...]) -> Values:
                     value = item.get(key)
                 elif isinstance(item, (str, int, float, list, tuple)):
                     continue  # JSON scalars and lists have no keys ((5).real is not a key)
+                elif key.startswith("_"):
+                    continue  # only public attributes: no walk into __class__, __globals__, _private
                 else:
                     value = getattr(item, key, None)
                 if value is None:

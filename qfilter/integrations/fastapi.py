@@ -18,10 +18,13 @@ add a Waylay-style search to an app::
         total = ... # select count() ... .where(listing.where)
         return listing.page(rows, total=total, items_key="devices")
 
-The current user, whom ``@me`` stands for, is read from a request header
-(``X-User-Id`` unless configured). This module authenticates nobody: an app
-that has real users should put them there itself (a proxy, a middleware) or
-pass ``user_header=None`` and give its own ``current_user`` dependency.
+The current user, whom ``@me`` stands for, comes from the application:
+``QFilter(..., current_user=get_user_id)`` takes any dependency FastAPI can
+call (``Depends(get_user_id)``: it may itself depend on the session, a token,
+the database) that returns the user's id or ``None``. Without one it is read
+from a request header (``X-User-Id`` unless configured; ``user_header=None``:
+no current user). This module authenticates nobody: a header is only as
+trustworthy as whatever sets it (a proxy, a middleware).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +36,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from qfilter.core.errors import CurrentUserError, FilterError
+from qfilter.core.errors import FilterError
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Schema
 from qfilter.integrations import listing
@@ -186,6 +189,15 @@ class RequestListing(RequestFilter):
         )
 
 
+def _user_hint(user_header: str | None, current_user: Callable[..., Any] | None) -> str:
+    """How a client of this endpoint gives the current user that ``@me`` needs."""
+    if current_user is not None:
+        return "sign in: @me is the signed-in user"
+    if user_header is not None:
+        return f"send the current user's id in the {user_header} header"
+    return "this endpoint has no current user: name the user instead of @me"
+
+
 def _base_url(request: Request) -> str:
     return str(request.url.replace(query="", fragment=""))
 
@@ -195,12 +207,17 @@ class QFilter:
 
     - :attr:`listing` reads ``q``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
     - :attr:`filter` reads ``q`` alone and gives a :class:`RequestFilter`;
-    - :attr:`current_user` gives the user named by the ``user_header`` header, or ``None``.
+    - :attr:`current_user` gives the current user's id, or ``None``: the
+      application's own ``current_user`` dependency's answer when one is
+      given, else the ``user_header`` header's value (none when ``None``).
 
     Each documents its parameters in the OpenAPI description (``q`` with
     examples). ``sql_mapping`` (for :func:`qfilter.sql.compile_clause`) makes
     the dependencies compile the filter to a SQL clause as well (on SQLite,
-    call :func:`qfilter.sql.install_sqlite_functions` on the engine). ``clock``
+    call :func:`qfilter.sql.install_sqlite_functions` on the engine); it is
+    checked here (:func:`qfilter.sql.check_mapping`), so a qualifier it misses
+    or maps onto a column of the wrong type is a ``ValueError`` when the app
+    is built, not a 500 at the first request that uses it. ``clock``
     gives the instant ``now`` stands for (tests pin it). A bad request raises
     a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.integrations.listing.error_body`.
     """
@@ -211,21 +228,27 @@ class QFilter:
         *,
         sql_mapping: Any = None,
         user_header: str | None = DEFAULT_USER_HEADER,
+        current_user: Callable[..., Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
         default_limit: int = listing.DEFAULT_LIMIT,
         max_limit: int = listing.MAX_LIMIT,
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if sql_mapping is not None:
+            from qfilter.sql import check_mapping
+
+            check_mapping(schema, sql_mapping)  # now, not at the first request that uses a bad qualifier
         self.schema = schema
         self.sql_mapping = sql_mapping
-        self.user_header = user_header
+        self.user_header = None if current_user is not None else user_header
         self.limits = limits
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.current_user = self._user_dependency(user_header)
+        self.current_user = self._user_dependency(self.user_header, current_user)
+        user_hint = _user_hint(self.user_header, current_user)
         shown = q_examples(schema) if examples is None else dict(examples)
         q_param = Query(
-            description=_q_description(schema, user_header),
+            description=_q_description(schema, self.user_header),
             json_schema_extra=_string_schema,
             openapi_examples={name: {"summary": name, "value": value} for name, value in shown.items()},
         )
@@ -245,7 +268,9 @@ class QFilter:
             q: Annotated[str | None, q_param] = None,
         ) -> RequestFilter:
             try:
-                params = listing.read_filter(q, schema=schema, user=user, now=self.clock(), limits=limits)
+                params = listing.read_filter(
+                    q, schema=schema, user=user, now=self.clock(), limits=limits, user_hint=user_hint
+                )
             except FilterError as error:
                 raise self._bad_request(error) from None
             return RequestFilter(params, user, schema, _base_url(request), self._where(params))
@@ -268,6 +293,7 @@ class QFilter:
                     limits=limits,
                     default_limit=default_limit,
                     max_limit=max_limit,
+                    user_hint=user_hint,
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
@@ -277,7 +303,14 @@ class QFilter:
         self.listing: Callable[..., RequestListing] = listing_dependency
 
     @staticmethod
-    def _user_dependency(user_header: str | None) -> Callable[..., str | None]:
+    def _user_dependency(user_header: str | None, current_user: Callable[..., Any] | None) -> Callable[..., str | None]:
+        if current_user is not None:
+            application_user = Depends(current_user)
+
+            def user_from_application(user: Annotated[Any, application_user]) -> str | None:
+                return None if user is None else str(user)
+
+            return user_from_application
         if user_header is None:
 
             def no_user() -> str | None:
@@ -299,14 +332,6 @@ class QFilter:
         return user_from_header
 
     def _bad_request(self, error: FilterError | listing.ParameterError) -> FilterHTTPException:
-        if isinstance(error, CurrentUserError) and self.user_header:
-            # The library's hint speaks of signing in and --user; over HTTP it is a header.
-            error = CurrentUserError(
-                error.message,
-                text=error.text,
-                position=error.position,
-                hint=f"send the current user's id in the {self.user_header} header",
-            )
         return FilterHTTPException(listing.error_body(error))
 
     def _where(self, params: listing.FilterParams) -> Any:

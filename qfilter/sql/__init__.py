@@ -36,6 +36,7 @@ from .dialects import SUPPORTED_DIALECTS
 from .dialects.postgresql import POSTGRESQL_COLLATION
 from .dialects.sqlite import SQLITE_LOWER, install_sqlite_functions
 from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
+from .orm import OrmPaths, orm_mapping, orm_schema
 from .types import UtcDateTime, json_keeping_numbers
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "UtcDateTime",
     "json_keeping_numbers",
     "check_mapping",
+    "orm_mapping",
+    "orm_schema",
+    "OrmPaths",
     "compile_clause",
     "install_sqlite_functions",
     "SQLITE_LOWER",

@@ -8,6 +8,7 @@ parts (:mod:`.dialects`) are chosen when the statement is compiled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, assert_never
@@ -21,8 +22,18 @@ from qfilter.core.plan import Condition, Contains, Equals, Like, Plan, Within, t
 from qfilter.core.schema import Field, Kind, Schema
 
 from .dialects import Supported, json_any
-from .elements import LIKE_ESCAPE, ZERO, fold_case, param, position
-from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, datetime_type, locations
+from .elements import LIKE_ESCAPE, ZERO, constant, fold_case, param, position
+from .mappings import (
+    Column,
+    JsonArray,
+    JsonObject,
+    Location,
+    Related,
+    SqlMapping,
+    datetime_type,
+    locations,
+    value_class,
+)
 
 __all__ = ["MAX_META_KEYS", "SqlBackend", "compile_clause", "value_test"]
 
@@ -84,18 +95,61 @@ def _like_pattern(glob: str) -> str:
     return "".join(out)
 
 
+_BIGINT = range(-(2**63), 2**63)
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
+
+
+def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A value's text as memory spells it: integers in decimal, booleans ``true``/``false``, text as it is."""
+    match value_class(value.type):
+        case "integer" | "enum":
+            return sa.cast(value, sa.String())
+        case "boolean":
+            return sa.case((value.is_(True), constant("true")), (value.is_(False), constant("false")))
+        case _:
+            return value
+
+
+def _equals(value: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    """The value's text is ``text``, compared in the column's own type so that an index serves it.
+
+    A text no value of the column spells (``05`` or ``yes`` for an integer or
+    boolean column, a name not in an ``Enum``) matches nothing, as in memory;
+    binding it would be a database error instead.
+    """
+    match value_class(value.type):
+        case "integer":
+            number = int(text) if _INTEGER.fullmatch(text) else None
+            if number is None or str(number) != text or number not in _BIGINT:
+                return sa.false()
+            return value == sa.bindparam(None, number, type_=value.type)
+        case "boolean":
+            if text not in ("true", "false"):
+                return sa.false()
+            return value == sa.bindparam(None, text == "true", type_=value.type)
+        case "enum":
+            enums = getattr(_impl_type(value.type), "enums", ())
+            return value == sa.bindparam(None, text, type_=value.type) if text in enums else sa.false()
+        case _:
+            return value == param(text)
+
+
+def _impl_type(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    return type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+
+
 def value_test(condition: Condition, value: sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
     """``condition`` on one value (a column, or the text of a JSON element)."""
     match condition:
         case Contains(text, _) | Equals(text) | Like(text) if "\x00" in text:
             return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
         case Contains(text, ignore_case):
-            haystack = fold_case(value) if ignore_case else value
+            haystack = fold_case(_as_text(value)) if ignore_case else _as_text(value)
             return position(haystack, param(text)) > ZERO
         case Equals(text):
-            return value == param(text)
+            return _equals(value, text)
         case Like(glob):
-            return fold_case(value).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
+            return fold_case(_as_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
             start = _time_bound(interval.start, value, zone)
             end = _time_bound(interval.end, value, zone)
@@ -118,13 +172,14 @@ def _at(
             return sa.and_(column.is_not(None), test) if two_valued else test
         case Related(_, fk, value, references):
             test = value_test(condition, value, zone)
+            source = location.source
             if two_valued:
                 # Under NOT: EXISTS is never NULL, and PostgreSQL makes NOT EXISTS an anti join.
-                return sa.select(sa.literal_column("1")).where(fk == references, test).exists()
+                return sa.select(sa.literal_column("1")).select_from(source).where(fk == references, test).exists()
             # Positive: an uncorrelated IN lets SQLite start the plan from the value's
             # index (it never starts from a correlated EXISTS); a NULL here is only false.
             key: sa.ColumnElement[Any] = references
-            return key.in_(sa.select(fk).where(test))
+            return key.in_(sa.select(fk).select_from(source).where(test))
         case JsonArray(column):
             return json_any(column, (), condition, lambda text: value_test(condition, text, zone))
         case JsonObject(column):

@@ -8,9 +8,11 @@ filter uses.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from dataclasses import field as dataclass_field
+from typing import Any, Literal, TypeAlias, assert_never
 
 import sqlalchemy as sa
 
@@ -23,11 +25,30 @@ __all__ = [
     "JsonObject",
     "Location",
     "SqlMapping",
+    "ValueClass",
     "as_column",
     "check_mapping",
     "datetime_type",
+    "filtered_table",
     "locations",
+    "value_class",
 ]
+
+
+def _table_of(column: sa.ColumnElement[Any]) -> sa.FromClause | None:
+    table = getattr(column, "table", None)
+    return table if isinstance(table, sa.FromClause) else None
+
+
+def _leaves(source: sa.FromClause) -> list[sa.FromClause]:
+    """The tables (or aliases) a FROM is made of: a join's sides, each alias as itself."""
+    if isinstance(source, sa.Join):
+        return [*_leaves(source.left), *_leaves(source.right)]
+    return [source]
+
+
+def _described(table: sa.FromClause | None) -> str:
+    return repr(getattr(table, "name", None) or getattr(table, "description", None) or str(table))
 
 
 def as_column(value: Any, role: str) -> sa.ColumnElement[Any]:
@@ -55,23 +76,49 @@ class Column:
 
 @dataclass(frozen=True, eq=False)
 class Related:
-    """A multi-valued field in an association table: ``key IN (SELECT fk ...)``, ``NOT EXISTS`` when excluded.
+    """A multi-valued field in other tables: ``key IN (SELECT fk ...)``, ``NOT EXISTS`` when excluded.
 
-    ``fk`` is the association table's column that refers to the filtered
-    table, ``value`` the column holding one value per row. ``references`` is
-    the filtered table's column ``fk`` points at; by default the target of
-    ``fk``'s (only) ``ForeignKey``.
+    ``table`` is the association table (or a join of tables), ``fk`` its
+    column that refers to the filtered table, ``value`` the column holding
+    one value per row. ``references`` is the filtered table's column ``fk``
+    points at; by default the target of ``fk``'s (only) ``ForeignKey``.
+
+    When ``value`` lives in a second table reached through the association
+    table (``tags.name`` through ``device_tags``), the join is built from the
+    foreign keys between them; pass ``table=sa.join(...)`` to choose it. A
+    ``value`` or ``fk`` outside those tables is a ``ValueError`` here.
     """
 
     table: sa.FromClause
     fk: Any
     value: Any
     references: Any = None
+    source: sa.FromClause = dataclass_field(init=False, repr=False)
+    """The FROM of the subquery: ``table``, joined to ``value``'s table where that is another."""
 
     def __post_init__(self) -> None:
         fk = as_column(self.fk, "Related(fk)")
+        value = as_column(self.value, "Related(value)")
         object.__setattr__(self, "fk", fk)
-        object.__setattr__(self, "value", as_column(self.value, "Related(value)"))
+        object.__setattr__(self, "value", value)
+        table = self.table.__table__ if hasattr(self.table, "__table__") else self.table  # an ORM class
+        if not isinstance(table, sa.FromClause):
+            raise TypeError(f"Related(table) must be a table, a join or an ORM class, not {type(table).__name__}")
+        object.__setattr__(self, "table", table)
+        tables = _leaves(table)
+        if _table_of(fk) not in tables:
+            raise ValueError(f"Related: fk {fk} is not a column of {_described(table)}")
+        source = table
+        value_table = _table_of(value)
+        if value_table is not None and value_table not in tables:
+            try:
+                source = sa.join(table, value_table)
+            except sa.exc.ArgumentError as error:
+                raise ValueError(
+                    f"Related: value {value} is in {_described(value_table)}, which no single foreign key "
+                    f"connects to {_described(table)}; pass table=sqlalchemy.join(...) with the join ({error})"
+                ) from None
+        object.__setattr__(self, "source", source)
         if self.references is None:
             targets = list(getattr(fk, "foreign_keys", ()))
             if len(targets) != 1:
@@ -79,6 +126,11 @@ class Related:
             object.__setattr__(self, "references", targets[0].column)
         else:
             object.__setattr__(self, "references", as_column(self.references, "Related(references)"))
+        if _table_of(self.references) in _leaves(source):
+            raise ValueError(
+                f"Related: the filtered table {_described(_table_of(self.references))} is also in the subquery's "
+                "tables; join an alias of it (sqlalchemy.orm.aliased or Table.alias())"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,12 +170,78 @@ _ALLOWED: dict[Kind, tuple[type, ...]] = {
     Kind.USER: (Column, Related, JsonArray),
     Kind.TIME: (Column, Related),
     Kind.META: (JsonObject,),
+    Kind.NUMBER: (Column, Related),
+    Kind.BOOLEAN: (Column, Related),
 }
+
+ValueClass: TypeAlias = Literal["text", "enum", "integer", "boolean", "time", "json"]
+"""How the compiler reads a column's values: what its SQLAlchemy type makes them, as memory sees them."""
+
+
+def _impl(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    return type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
 
 
 def datetime_type(type_: sa.types.TypeEngine[Any]) -> sa.DateTime | None:
-    impl = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    impl = _impl(type_)
     return impl if isinstance(impl, sa.DateTime) else None
+
+
+def value_class(type_: sa.types.TypeEngine[Any]) -> ValueClass | None:
+    """What a column of this type holds, for the compiler; ``None`` for a type no filter can read exactly.
+
+    Memory compares a value by its text (``as_text``): strings as they are,
+    integers in decimal, booleans as ``true``/``false``. Those are the
+    columns whose values SQL can compare the same way. Floats and decimals
+    are not among them: their text is not the same in Python and in SQL.
+    """
+    impl = _impl(type_)
+    if isinstance(impl, sa.Enum):  # before String, which it extends
+        return "enum" if impl.enum_class is None else None  # Python enum members have no text in memory
+    if isinstance(impl, sa.String):
+        return "text"
+    if isinstance(impl, sa.Boolean):
+        return "boolean"
+    if isinstance(impl, sa.Integer):
+        return "integer"
+    if isinstance(impl, sa.DateTime):
+        return "time"
+    if isinstance(impl, sa.JSON):
+        return "json"
+    return None
+
+
+def _readable_classes(kind: Kind) -> tuple[ValueClass, ...]:
+    """The value classes a column of a qualifier of ``kind`` may hold (a Column's, or a Related value's)."""
+    match kind:
+        case Kind.TEXT | Kind.EXACT | Kind.USER:
+            # Integers and booleans by their text, as memory reads them; equality binds the column's type.
+            return ("text", "enum", "integer", "boolean")
+        case Kind.TIME:
+            return ("time",)
+        case Kind.META:
+            return ("json",)
+        case Kind.NUMBER:
+            return ("integer",)  # floats and decimals: their text differs between Python and SQL
+        case Kind.BOOLEAN:
+            return ("boolean",)
+        case _:
+            assert_never(kind)
+
+
+def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[ValueClass, ...]) -> str | None:
+    found = value_class(column.type)
+    if found in readable:
+        return None
+    if target.kind is Kind.TIME:
+        return f"{target.qualifier!r} is a time: its column {column} must be a DateTime, not {column.type}"
+    wanted = {"text": "String", "enum": "Enum", "integer": "Integer", "boolean": "Boolean", "time": "DateTime"}
+    wanted["json"] = "JSON"
+    names = " or ".join(dict.fromkeys(wanted[name] for name in readable))
+    return (
+        f"{target.qualifier!r} ({target.kind.value}) cannot be matched against {column} of type {column.type}: "
+        f"it needs a {names} column"
+    )
 
 
 def _location_problem(target: Field, location: Location) -> str | None:
@@ -131,11 +249,26 @@ def _location_problem(target: Field, location: Location) -> str | None:
     if not isinstance(location, allowed):
         names = " or ".join(kind.__name__ for kind in allowed)
         return f"{target.qualifier!r} ({target.kind.value}) needs {names}, not {type(location).__name__}"
-    if target.kind is Kind.TIME:
-        column = location.value if isinstance(location, Related) else location.column
-        if datetime_type(column.type) is None:
-            return f"{target.qualifier!r} is a time: its column {column} must be a DateTime, not {column.type}"
-    return None
+    match location:
+        case Column(column):
+            return _type_problem(target, column, _readable_classes(target.kind))
+        case Related(_, _, value):
+            return _type_problem(target, value, _readable_classes(target.kind))
+        case JsonArray(column) | JsonObject(column):
+            return _type_problem(target, column, ("json",))
+        case _:
+            assert_never(location)
+
+
+def filtered_table(location: Location) -> sa.FromClause | None:
+    """The table whose rows a location's test is about: the one in the statement's FROM."""
+    match location:
+        case Column(column) | JsonArray(column) | JsonObject(column):
+            return _table_of(column)
+        case Related(_, _, _, references):
+            return _table_of(references)
+        case _:
+            assert_never(location)
 
 
 def locations(target: Field, mapping: SqlMapping) -> tuple[Location, ...]:
@@ -154,18 +287,37 @@ def locations(target: Field, mapping: SqlMapping) -> tuple[Location, ...]:
     return locations
 
 
-def check_mapping(schema: Schema, mapping: SqlMapping) -> None:
+def check_mapping(schema: Schema, mapping: SqlMapping, *, table: Any = None) -> None:
     """Raise a ``ValueError`` naming every qualifier of ``schema`` the mapping misses or maps wrongly.
 
-    :func:`compile_clause` checks the qualifiers a filter uses; call this at
-    start-up to learn about a bad mapping before a user does.
+    Wrongly means: a location of the wrong sort for the qualifier's kind, a
+    column whose type cannot hold what the kind compares (the qualifier and
+    both types are named), or a location about another table than the
+    filtered one: ``table`` (a table or an ORM class) when given, else the
+    table most locations are about. :func:`compile_clause` checks the
+    qualifiers a filter uses; call this at start-up (:class:`~qfilter.integrations.fastapi.QFilter`
+    does) to learn about a bad mapping before a user does.
     """
     problems = []
+    found: dict[str, tuple[Location, ...]] = {}
     for target in schema.fields:
         try:
-            locations(target, mapping)
+            found[target.qualifier] = locations(target, mapping)
         except ValueError as error:
             problems.append(str(error))
+    if table is not None:
+        expected = table.__table__ if hasattr(table, "__table__") else table
+    else:
+        counts = Counter(filtered_table(location) for places in found.values() for location in places)
+        expected = counts.most_common(1)[0][0] if counts else None
+    for qualifier, places in found.items():
+        for location in places:
+            actual = filtered_table(location)
+            if expected is not None and actual is not expected:
+                problems.append(
+                    f"SQL mapping: {qualifier!r} is about table {_described(actual)}, not the filtered table "
+                    f"{_described(expected)}: nothing connects it to the rows being filtered"
+                )
     unknown = sorted(set(mapping) - set(schema.by_qualifier))
     if unknown:
         problems.append(f"the SQL mapping names qualifiers {schema.name!r} does not have: {', '.join(unknown)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -29,20 +30,23 @@ def _position_sqlite(element: position, compiler: SQLCompiler, **kw: Any) -> str
     return f"instr({compiler.process(element.clauses, **kw)})"
 
 
-def install_sqlite_functions(engine: sa.Engine) -> None:
+def install_sqlite_functions(engine: sa.Engine | AsyncEngine) -> None:
     """Register, on every new SQLite connection of ``engine``, the functions compiled clauses call.
 
     That is :data:`SQLITE_LOWER`, Python's ``str.lower`` (SQLite's own
     ``lower()`` folds ASCII only). Call it before the engine's first
-    connection; engines of other databases are left alone.
+    connection; engines of other databases are left alone. An
+    :class:`~sqlalchemy.ext.asyncio.AsyncEngine` (``sqlite+aiosqlite://``)
+    works too: the functions are registered on its ``sync_engine``.
     """
-    if engine.dialect.name != "sqlite":
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    if sync_engine.dialect.name != "sqlite":
         return
 
     def register(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
 
-    sa.event.listen(engine, "connect", register)
+    sa.event.listen(sync_engine, "connect", register)
 
 
 def _python_lower(value: Any) -> Any:
