@@ -56,12 +56,16 @@ __all__ = [
     "order_by_name",
     "insert_waylay_queries",
     "get_waylay_query",
+    "lock_waylay_query",
+    "replace_waylay_query",
     "delete_waylay_query",
     "select_waylay_queries",
     "count_waylay_queries",
     "select_waylay_page",
     "insert_saved_queries",
     "get_saved_query",
+    "lock_saved_query",
+    "replace_saved_query",
     "delete_saved_query",
     "select_saved_queries",
     "count_saved_queries",
@@ -278,11 +282,15 @@ def insert_waylay_queries(conn: sa.Connection, entities: Iterable[Mapping[str, A
         resources.extend({"query_name": row["name"], "resource": resource} for resource in entity_resources)
     if rows:
         conn.execute(sa.insert(WAYLAY_TABLE), rows)
+    _insert_associations(conn, tags, resources)
+    return len(rows)
+
+
+def _insert_associations(conn: sa.Connection, tags: list[dict[str, str]], resources: list[dict[str, str]]) -> None:
     if tags:
         conn.execute(sa.insert(WAYLAY_TAGS_TABLE), tags)
     if resources:
         conn.execute(sa.insert(WAYLAY_RESOURCES_TABLE), resources)
-    return len(rows)
 
 
 def get_waylay_query(conn: sa.Connection, name: str) -> dict[str, Any] | None:
@@ -291,12 +299,47 @@ def get_waylay_query(conn: sa.Connection, name: str) -> dict[str, Any] | None:
     return dict(body) if body is not None else None
 
 
-def delete_waylay_query(conn: sa.Connection, name: str) -> bool:
-    """Delete the entity named ``name`` (and its tags and resources); whether there was one."""
-    # Explicit, not ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
+def lock_waylay_query(conn: sa.Connection, name: str) -> dict[str, Any] | None:
+    """Like :func:`get_waylay_query`, and lock the row until the transaction ends (PostgreSQL).
+
+    A writer that changes an entity locks its row first, before its tags and
+    resources, so that concurrent writers of one name queue on that row
+    instead of deadlocking on the association tables. (SQLite has no row
+    locks; a write transaction there holds the database's write lock.)
+    """
+    statement = sa.select(WAYLAY_TABLE.c.body).where(WAYLAY_TABLE.c.name == name).with_for_update(key_share=True)
+    body = conn.execute(statement).scalar_one_or_none()
+    return dict(body) if body is not None else None
+
+
+def replace_waylay_query(conn: sa.Connection, entity: Mapping[str, Any]) -> bool:
+    """Replace the stored entity of the same name by ``entity``, in place; whether there was one.
+
+    The row is updated, not deleted and inserted again, so a concurrent
+    writer waiting for its lock finds the new version of the entity.
+    """
+    row, tags, resources = _waylay_rows(entity)
+    name = row.pop("name")
+    if conn.execute(sa.update(WAYLAY_TABLE).where(WAYLAY_TABLE.c.name == name).values(row)).rowcount == 0:
+        return False
     for table in (WAYLAY_TAGS_TABLE, WAYLAY_RESOURCES_TABLE):
         conn.execute(sa.delete(table).where(table.c.query_name == name))
-    return conn.execute(sa.delete(WAYLAY_TABLE).where(WAYLAY_TABLE.c.name == name)).rowcount > 0
+    _insert_associations(
+        conn,
+        [{"query_name": name, "tag": tag} for tag in tags],
+        [{"query_name": name, "resource": resource} for resource in resources],
+    )
+    return True
+
+
+def delete_waylay_query(conn: sa.Connection, name: str) -> bool:
+    """Delete the entity named ``name`` (and its tags and resources); whether there was one."""
+    # The entity's row first, as every writer does (see lock_waylay_query); then its tags and
+    # resources explicitly, not by ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
+    found = conn.execute(sa.delete(WAYLAY_TABLE).where(WAYLAY_TABLE.c.name == name)).rowcount > 0
+    for table in (WAYLAY_TAGS_TABLE, WAYLAY_RESOURCES_TABLE):
+        conn.execute(sa.delete(table).where(table.c.query_name == name))
+    return found
 
 
 def select_waylay_queries(
@@ -411,6 +454,20 @@ def get_saved_query(conn: sa.Connection, id: str) -> dict[str, Any] | None:
     """The saved query with this id; ``None`` if there is none."""
     row = conn.execute(sa.select(*_saved_query_columns()).where(TIMEPLUS_TABLE.c.id == id)).one_or_none()
     return _saved_query(row) if row is not None else None
+
+
+def lock_saved_query(conn: sa.Connection, id: str) -> dict[str, Any] | None:
+    """Like :func:`get_saved_query`, and lock the row until the transaction ends (PostgreSQL)."""
+    statement = sa.select(*_saved_query_columns()).where(TIMEPLUS_TABLE.c.id == id).with_for_update(key_share=True)
+    row = conn.execute(statement).one_or_none()
+    return _saved_query(row) if row is not None else None
+
+
+def replace_saved_query(conn: sa.Connection, item: Mapping[str, Any]) -> bool:
+    """Replace the stored saved query with the same id by ``item``, in place; whether there was one."""
+    row = _saved_query_row(item)
+    id_ = row.pop("id")
+    return conn.execute(sa.update(TIMEPLUS_TABLE).where(TIMEPLUS_TABLE.c.id == id_).values(row)).rowcount > 0
 
 
 def delete_saved_query(conn: sa.Connection, id: str) -> bool:

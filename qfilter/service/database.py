@@ -1,0 +1,248 @@
+"""The service's database: opening it, and running each request's work in one transaction.
+
+- :func:`open_database` makes an engine with the service's tables (created
+  if missing, safe when several processes start at once) and, on SQLite,
+  WAL journaling, a busy timeout and ``BEGIN IMMEDIATE`` for writes, so that
+  writers queue instead of failing with "database is locked".
+- :func:`run_write` and :func:`run_read` run a request's work in a
+  transaction and retry it a bounded number of times when the database
+  reports a lock timeout, a deadlock or a serialization failure; when that
+  persists, they raise :class:`Unavailable` (a 503 with ``Retry-After``).
+- :func:`load_entities` stores a file of Waylay query entities
+  (``qfilter serve --load``).
+
+Nothing here keeps state beyond the engine: several processes, or several
+machines, can serve from one database.
+"""
+
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from qfilter.service import tables as reference
+from qfilter.service.demo import demo_entities
+from qfilter.service.models import loaded_entity
+from qfilter.sql import install_sqlite_functions
+
+__all__ = [
+    "RETRIES",
+    "BUSY_TIMEOUT_MS",
+    "RETRY_AFTER_SECONDS",
+    "Unavailable",
+    "default_database_url",
+    "connect",
+    "open_database",
+    "load_entities",
+    "is_transient",
+    "run_read",
+    "run_write",
+]
+
+T = TypeVar("T")
+
+RETRIES = 3
+"""How many times a transaction is tried again after a lock, deadlock or serialization error."""
+BUSY_TIMEOUT_MS = 5000
+"""How long a connection waits for another's lock (SQLite's busy timeout, PostgreSQL's ``lock_timeout``)."""
+RETRY_AFTER_SECONDS = 1
+"""The ``Retry-After`` of a 503: when the database was too busy for all the tries."""
+_BACKOFF_SECONDS = 0.02  # the first pause between tries; doubled each time, with jitter
+
+_WRITE_OPTION = "qfilter_write"  # a connection execution option: this transaction will write
+_TRANSIENT_SQLSTATES = {
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "57P01",  # admin_shutdown (a restarting server)
+    "57P03",  # cannot_connect_now (one that is starting)
+}
+_SQLITE_BUSY = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
+_DDL_LOCK_KEY = 0x7166_696C  # "qfil": one advisory lock for creating the tables on PostgreSQL
+
+
+class Unavailable(TimeoutError):
+    """The database stayed locked (or unreachable) through every try: answer 503, try later."""
+
+    def __init__(self, message: str, detail: str = "", retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.message = message  # what a client is told; ``detail`` (the database's error) is for the log
+        self.retry_after = retry_after
+
+
+def default_database_url() -> str:
+    """The SQLite file ``qfilter serve`` uses without ``--db``: under the user's cache directory."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qfilter"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError:  # a read-only home: the temp directory still works
+        cache = Path(tempfile.gettempdir()) / "qfilter"
+        cache.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{cache / 'qfilter-demo.sqlite3'}"
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """WAL (readers never wait for the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
+
+    Python's sqlite3 module begins transactions lazily, before the first
+    write; a transaction that read first then fails to take the write lock
+    at once ("database is locked", whatever the timeout). So the driver's
+    own transaction handling is turned off and SQLAlchemy emits ``BEGIN``:
+    ``BEGIN IMMEDIATE`` for :func:`run_write`, which takes the write lock
+    up front and waits up to :data:`BUSY_TIMEOUT_MS` for it.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database stays "memory"
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+
+
+def _configure_postgresql(engine: sa.Engine) -> None:
+    """A lock timeout, so that a request waits for another's row lock no longer than on SQLite.
+
+    Without one, a transaction left open elsewhere would hang requests for
+    good; with it, the wait ends in a ``lock_not_available`` error, which
+    :func:`run_write` tries again and then answers 503.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine on ``url`` set up as the service needs it; touches no table."""
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    install_sqlite_functions(engine)  # before the first connection: SQLite needs Python's lower()
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
+    return engine
+
+
+def open_database(url: str, *, demo: bool = True) -> sa.Engine:
+    """An engine on ``url`` with the service's tables, created if missing.
+
+    When the tables are created here (the first start on that database) and
+    ``demo`` is true, the bundled demo dataset is loaded into them. Several
+    processes may do this at once: on PostgreSQL an advisory lock, on
+    SQLite the write lock, lets one of them create and load.
+    """
+    engine = connect(url)
+
+    def create(conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
+        first_start = not sa.inspect(conn).has_table(reference.WAYLAY_TABLE.name)
+        reference.METADATA.create_all(conn)
+        if first_start and demo:
+            _store_entities(conn, [loaded_entity(entity, index) for index, entity in enumerate(demo_entities())])
+
+    try:
+        run_write(engine, create)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _store_entities(conn: sa.Connection, entities: Sequence[Mapping[str, Any]]) -> None:
+    for entity in entities:
+        reference.delete_waylay_query(conn, entity["name"])
+    reference.insert_waylay_queries(conn, entities)
+
+
+def load_entities(engine: sa.Engine, entities: Sequence[Mapping[str, Any]]) -> int:
+    """Store Waylay query entities, replacing those with the same name; returns how many.
+
+    Each entity gets the checks of a POST (raising ``ValueError`` naming the
+    entity's index), but keeps its ``attrs``.
+    """
+    checked = [loaded_entity(entity, index) for index, entity in enumerate(entities)]
+    run_write(engine, lambda conn: _store_entities(conn, checked))
+    return len(checked)
+
+
+def is_transient(error: sa.exc.DBAPIError) -> bool:
+    """Whether trying the transaction again may succeed: a lock, deadlock or serialization error, a lost connection."""
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if type(original).__module__.startswith("psycopg"):
+        sqlstate = getattr(original, "sqlstate", None)
+        if sqlstate is None:  # no answer from the server at all: it cannot be reached
+            return isinstance(error, sa.exc.OperationalError)
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")  # class 08: connection exception
+    if isinstance(original, sqlite3.OperationalError):
+        code = getattr(original, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_BUSY
+        return "locked" in str(original) or "busy" in str(original)
+    return False
+
+
+def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], *, write: bool) -> T:
+    pause = _BACKOFF_SECONDS
+    for attempt in range(RETRIES + 1):
+        try:
+            with engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_WRITE_OPTION: True})
+                elif conn.dialect.name == "postgresql":
+                    # One snapshot for the whole transaction, so that a page and its total agree
+                    # (read-only, it never fails to serialize). SQLite reads from one snapshot anyway.
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    return work(conn)
+        except sa.exc.DBAPIError as error:
+            if not is_transient(error):
+                raise
+            if attempt == RETRIES:
+                detail = " ".join(str(error.orig).split())
+                raise Unavailable(
+                    f"the database is busy or unreachable (tried {RETRIES + 1} times); try again later", detail
+                ) from error
+        time.sleep(pause * (1 + random.random()))
+        pause *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_write(engine: sa.Engine, work: Callable[[sa.Connection], T]) -> T:
+    """``work(conn)`` in one write transaction, tried again on a transient error (:func:`is_transient`).
+
+    ``work`` may run more than once, so it must do nothing but use ``conn``.
+    An exception from ``work`` rolls the transaction back and propagates
+    (``IntegrityError`` included); a transient error on every try raises
+    :class:`Unavailable`.
+    """
+    return _run(engine, work, write=True)
+
+
+def run_read(engine: sa.Engine, work: Callable[[sa.Connection], T]) -> T:
+    """``work(conn)`` in one transaction that only reads, tried again like :func:`run_write`."""
+    return _run(engine, work, write=False)

@@ -1,0 +1,152 @@
+"""Every answer that is not a success, as one JSON shape: ``{"code": STATUS, "message": "..."}``.
+
+The shape is Timeplus' error body, the one :mod:`qfilter.integrations.fastapi`
+gives bad filters and bodies. This module adds what the service itself
+refuses: :class:`NotFound` (404), :class:`Conflict` (409), a database too
+busy for every try (503 with ``Retry-After``), Starlette's own 404/405, and
+anything unexpected (a 500 in the same shape, which the tests treat as a
+bug). :func:`install_service_errors` registers the handlers on an app.
+"""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+
+from qfilter.integrations.fastapi import ERROR_BODY_SCHEMA, install_error_handlers
+from qfilter.service.database import Unavailable
+
+__all__ = [
+    "ServiceError",
+    "NotFound",
+    "Conflict",
+    "UnsupportedMediaType",
+    "require_json",
+    "error_response",
+    "documented",
+    "install_service_errors",
+]
+
+_log = logging.getLogger("qfilter.service")
+
+
+class ServiceError(Exception):
+    """A request the service refuses: ``status`` with ``message`` in the error body."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    """No entity of that name or id: 404."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    """An entity of that name exists already: 409."""
+
+    status = 409
+
+
+class UnsupportedMediaType(ServiceError):
+    """A body that is not JSON: 415."""
+
+    status = 415
+
+
+def require_json(request: Request) -> None:
+    """A dependency of the routes that take a JSON body: any other ``Content-Type`` is a 415.
+
+    (FastAPI would read such a body as bytes and report that it is no object.)
+    """
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if not (
+        media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+    ):
+        shown = f"{content_type!r}" if content_type else "none"
+        raise UnsupportedMediaType(f"the body must be JSON, sent with Content-Type: application/json (got {shown})")
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The error body, ``{"code": status, "message": message}``, as a response."""
+    return JSONResponse({"code": status, "message": message}, status_code=status, headers=headers)
+
+
+_MEANING = {
+    404: "No such entity",
+    409: "An entity of that name exists",
+    415: "The body is not JSON",
+    503: "The database is busy; try again after Retry-After seconds",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route may answer, each with the error body's schema."""
+    content = {"application/json": {"schema": ERROR_BODY_SCHEMA}}
+    return {status: {"description": _MEANING[status], "content": content} for status in statuses}
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(app: FastAPI, scope: Mapping[str, Any]) -> str:
+    """Every method some route serves on this path (Starlette's 405 names only the first route's).
+
+    Asks each route whether it would take the request with another method
+    (``BaseRoute.matches``), so that routes of included routers count too.
+    """
+    # Inside a mount (the static files), the scope's root_path has grown by the mount's path.
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    methods: list[str] = []
+    for method in _METHODS:
+        probe = {"type": "http", "path": scope["path"], "root_path": root_path, "method": method, "headers": []}
+        for route in app.router.routes:
+            match, _ = route.matches(probe)
+            if match is Match.FULL and (not isinstance(route, Mount) or method in ("GET", "HEAD")):
+                methods.append(method)
+                break
+    return ", ".join(methods)
+
+
+def install_service_errors(app: FastAPI) -> None:
+    """Answer every error of ``app`` with the JSON error body.
+
+    The 400s of bad filters and bodies come from
+    :func:`qfilter.integrations.fastapi.install_error_handlers`, installed here too.
+    """
+    install_error_handlers(app)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own 404 and 405 (and any HTTPException) in the error shape.
+        assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(app, request.scope)
+        return error_response(exc.status_code, str(exc.detail), headers)
+
+    async def service_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        return error_response(exc.status, exc.message)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Unavailable)
+        _log.warning("%s %s: 503: %s", request.method, request.url.path, exc)
+        return error_response(503, exc.message, {"Retry-After": str(exc.retry_after)})
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug: Starlette logs the exception; the client still gets the error shape.
+        return error_response(500, "internal error: the service failed to answer this request")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(Unavailable, unavailable)
+    app.add_exception_handler(Exception, unexpected)

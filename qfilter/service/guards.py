@@ -1,0 +1,165 @@
+"""Checks on every request before any route runs, answered with the JSON error body.
+
+:class:`RequestGuard` is ASGI middleware:
+
+- a request target (path and query string) over :data:`MAX_TARGET_BYTES`
+  is a 414, headers over :data:`MAX_HEADER_BYTES` a 431, a body over
+  :data:`MAX_BODY_BYTES` a 413;
+- a user header (``X-User-Id``) whose bytes are not UTF-8 text, or that
+  holds control characters, is a 400: Starlette would read them as Latin-1
+  and record garbage as the user.
+
+The HTTP server must let large requests through to be answered: uvicorn's
+h11 parser refuses a request head that outgrows its buffer
+(``h11_max_incomplete_event_size``, 16 KiB by default), so the servers of
+:mod:`qfilter.service.server` raise that buffer to
+:data:`MAX_REQUEST_HEAD_BYTES`; past it, :mod:`qfilter.service.http11`
+answers, but the client may see the connection close before it reads that.
+"""
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qfilter.integrations.fastapi import DEFAULT_USER_HEADER
+
+__all__ = [
+    "MAX_TARGET_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_REQUEST_HEAD_BYTES",
+    "RequestGuard",
+]
+
+MAX_TARGET_BYTES = 8 * 1024
+"""The longest request target (path and query string, as sent): longer is a 414."""
+MAX_HEADER_BYTES = 64 * 1024
+"""The most bytes of header names and values in one request: more is a 431."""
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest request body: larger is a 413."""
+MAX_REQUEST_HEAD_BYTES = 4 * 1024 * 1024
+"""The request head the HTTP server reads whole (uvicorn's ``h11_max_incomplete_event_size``).
+
+Large enough that a 1 MB filter in a URL reaches :class:`RequestGuard`
+and gets its 414 once the whole request is read.
+"""
+_MAX_DRAIN_BYTES = 64 * 1024 * 1024  # read and drop this much of an oversized body, so the client sees the 413
+
+
+async def _answer(send: Send, status: int, message: str, body_fields: dict[str, object] | None = None) -> None:
+    body = json.dumps({"code": status, "message": message, **(body_fields or {})}, separators=(",", ":"))
+    encoded = body.encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode("ascii"))]
+    if status == 413:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": encoded})
+
+
+def _is_text(value: bytes) -> bool:
+    """Whether a header value is UTF-8 without control characters (which a user id has no use for)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
+class RequestGuard:
+    """ASGI middleware that answers oversized requests (414, 431, 413) and a non-UTF-8 user header (400).
+
+    A body is read whole before the app sees it (the app reads it whole
+    anyway), so its size is known whether or not it came with a
+    ``Content-Length``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        user_header: str | None = DEFAULT_USER_HEADER,
+        max_target: int = MAX_TARGET_BYTES,
+        max_headers: int = MAX_HEADER_BYTES,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.user_header = user_header
+        self._user_key = user_header.lower().encode("latin-1") if user_header else None
+        self.max_target = max_target
+        self.max_headers = max_headers
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await _answer(send, *refusal)
+            return
+        body, state = await self._read_body(scope, receive)
+        if state == "gone":  # the client went away before it finished sending
+            return
+        if state in ("over", "too large"):
+            if state == "over":
+                await self._drain(receive, len(body))
+            await _answer(send, 413, f"the request body is larger than {self.max_body} bytes")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, dict[str, object]] | None:
+        """Status, message and extra fields for a request refused on its head alone, or ``None``."""
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if len(raw_path) + len(scope.get("query_string", b"")) > self.max_target:
+            return 414, f"the request target (path and query) is longer than {self.max_target} bytes", {}
+        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        if sum(len(name) + len(value) for name, value in headers) > self.max_headers:
+            return 431, f"the request headers are larger than {self.max_headers} bytes", {}
+        for name, value in headers:
+            if name == self._user_key and not _is_text(value):  # the shape of the other bad-header 400s
+                location, problem = f"header.{self.user_header}", "not UTF-8 text without control characters"
+                extra: dict[str, object] = {
+                    "error": "invalid request",
+                    "errors": [{"location": location, "message": problem}],
+                }
+                return 400, f"{location}: {problem}", extra
+        return None
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, str]:
+        """The body, and ``"complete"``, ``"too large"``, ``"over"`` (past the bound, more to come) or ``"gone"``."""
+        declared = next((value for name, value in scope.get("headers", []) if name == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return b"", "over"
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"", "gone"
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_body:
+                return b"".join(chunks), "over" if message.get("more_body", False) else "too large"
+            if not message.get("more_body", False):
+                return b"".join(chunks), "complete"
+
+    async def _drain(self, receive: Receive, already: int) -> None:
+        """Read and drop the rest of an oversized body (up to a bound), so the client reads the answer."""
+        size = already
+        while size < _MAX_DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return

@@ -1,0 +1,59 @@
+"""``/docs`` without the internet: Swagger UI served from the ``swagger-ui-bundle-v2`` package.
+
+FastAPI's own ``/docs`` page loads Swagger UI's script and style sheet from
+a CDN, so it is blank on a machine that cannot reach it. :func:`install_docs`
+serves the files that the package ships (Swagger UI 5, which reads the
+OpenAPI 3.1 document FastAPI writes) under :data:`ASSETS_PATH` and a
+``/docs`` page that loads them from there. The page makes no request
+outside the service: no favicon nor validator badge from elsewhere.
+"""
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+__all__ = ["ASSETS_PATH", "ASSETS", "install_docs"]
+
+ASSETS_PATH = "/docs/assets"
+"""Where Swagger UI's files are served."""
+ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png"})
+"""The files of the package the page uses; the others (its demo page, source maps) are not served."""
+
+
+class _Assets(StaticFiles):
+    """Static files, limited to :data:`ASSETS` (the package's demo ``index.html`` points at the internet)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in ASSETS:
+            raise StarletteHTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
+def install_docs(app: FastAPI, *, docs_url: str = "/docs") -> None:
+    """Serve Swagger UI at ``docs_url`` from local files (make ``app`` with ``docs_url=None``)."""
+    from swagger_ui_bundle import swagger_ui_path  # the server extra's swagger-ui-bundle-v2
+
+    app.mount(ASSETS_PATH, _Assets(directory=swagger_ui_path), name="swagger-ui-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url or f"{docs_url}/oauth2-redirect"
+    title = f"{app.title} - Swagger UI"
+
+    @app.get(docs_url, include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=title,
+            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
+            oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
+            swagger_ui_parameters={"validatorUrl": None, **(app.swagger_ui_parameters or {})},
+        )
+
+    @app.get(oauth2_redirect_url, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
