@@ -135,6 +135,7 @@ def test_orm_schema_reads_the_kinds_from_the_columns() -> None:
         "meta": Kind.META,
     }
     assert DEVICES.by_qualifier["user"].paths == ("owner.email", "ports.vendor.email")
+    assert [field.qualifier for field in DEVICES.fields if field.many] == ["tag", "port", "vendor", "user"]
     check_mapping(DEVICES, DEVICES_SQL, table=Device)
 
 

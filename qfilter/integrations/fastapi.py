@@ -37,8 +37,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from qfilter.core.errors import FilterError
+from qfilter.core.functions import FUNCTION_NAMES
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
-from qfilter.core.schema import Schema
+from qfilter.core.schema import Kind, Schema
 from qfilter.integrations import listing
 from qfilter.memory import Predicate, compile_plan
 
@@ -68,13 +69,28 @@ _SEED_EXAMPLES: dict[str, dict[str, str]] = {
         "relative time": 'created:"2020-04-22T12:34:00+00:00/now-P1W"',
         "mine": "created_by:@me modified:now-P1W/",
         "metadata": "meta.description:contains(hourly)",
+        "functions": 'tag:all(like("prj:*"),not(like("*:Done"))) -resource:exists()',
+        "any of": "tag:in(demo,prio1) created_by:in(@me,users/bob)",
+        "ranges": "created:>=2020-04 modified:2021..* meta.prio:gt(5)",
     },
     "timeplus": {
         "tags": "tag:demo -tag:old",
         "sql": "sql:iot name:streaming",
         "mine": "created_by:@me modified:now-P1W/",
         "year": "created:2023",
+        "functions": "tag:inIgnoreCase(demo,iot) name:not(test)",
+        "ranges": "created:2023-01..2023-03",
     },
+}
+# One plain and one newer (spec sections 9 to 11) example per kind, for schemas without seed examples.
+_KIND_SAMPLES: dict[Kind, tuple[str, str]] = {
+    Kind.TEXT: ("demo", "like(demo*)"),
+    Kind.EXACT: ("demo", "in(demo,prio1)"),
+    Kind.USER: ("@me", "in(@me,users/bob)"),
+    Kind.TIME: ("now-P1W/", ">=2020-04"),
+    Kind.META: ("x", "gt(5)"),
+    Kind.NUMBER: (">=5", "1..5"),
+    Kind.BOOLEAN: ("true", "not(true)"),
 }
 
 
@@ -87,18 +103,23 @@ def q_examples(schema: Schema) -> dict[str, str]:
         return dict(_SEED_EXAMPLES[schema.name])
     examples = {"everything": ""}
     for field in schema.fields:
-        sample = {"text": "demo", "exact": "demo", "user": "@me", "time": "now-P1W/", "meta": "x"}[field.kind.value]
-        qualifier = f"{field.qualifier}.key" if field.kind.value == "meta" else field.qualifier
+        sample, newer = _KIND_SAMPLES[field.kind]
+        qualifier = f"{field.qualifier}.key" if field.kind is Kind.META else field.qualifier
         examples.setdefault(field.kind.value, f"{qualifier}:{sample}")
+        examples.setdefault(f"{field.kind.value}, newer forms", f"{qualifier}:{newer}")
     return examples
 
 
-def _q_description(schema: Schema, user_header: str | None) -> str:
+def _q_description(schema: Schema, user_header: str | None, signed_in: bool = False) -> str:
     me = f"`@me` is the user named by the `{user_header}` header. " if user_header else ""
+    if signed_in:
+        me = "`@me` is the signed-in user. "
     return (
         "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. "
         "Terms with the same qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, "
-        "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas or colons. "
+        "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
+        f"Functions: {', '.join(f'`{name}()`' for name in FUNCTION_NAMES)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
+        "`-tag:exists()`); times also take ranges (`created:>=2020-04`, `created:2020..2021`). "
         f"{me}Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
         "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."
     )
@@ -248,7 +269,7 @@ class QFilter:
         user_hint = _user_hint(self.user_header, current_user)
         shown = q_examples(schema) if examples is None else dict(examples)
         q_param = Query(
-            description=_q_description(schema, self.user_header),
+            description=_q_description(schema, self.user_header, signed_in=current_user is not None),
             json_schema_extra=_string_schema,
             openapi_examples={name: {"summary": name, "value": value} for name, value in shown.items()},
         )

@@ -228,7 +228,8 @@ def orm_schema(
     ``DateTime`` a time, ``JSON`` the ``meta.<path>`` object, integers and
     booleans exact values, text a fragment search (``TEXT``) when the entity
     has one value and an exact match (``EXACT``, like a tag) when a path
-    through a to-many relationship gives it several. The schema is named
+    through a to-many relationship gives it several (and such a field is
+    ``many``). The schema is named
     after the model's table unless ``name`` is given. Raises a
     ``ValueError`` naming the qualifier for a path that cannot be mapped.
     """
@@ -242,7 +243,8 @@ def orm_schema(
         except _PathError as error:
             problems.append(f"{qualifier!r}: {error}")
             continue
-        fields.append(Field(qualifier, kind, _paths(found)))
+        many = any(hop.multi_valued for path in _paths(found) for hop in _resolve(mapper, path)[0])
+        fields.append(Field(qualifier, kind, _paths(found), many=many))
     if problems:
         raise ValueError("orm_schema: " + "; ".join(problems))
     unknown = sorted(set(chosen) - set(paths))
