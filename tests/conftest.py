@@ -16,6 +16,10 @@ settings.register_profile("dev", max_examples=20)
 settings.load_profile(PROFILE)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mysql: needs a MariaDB server (QFILTER_TEST_MYSQL_URL)")
+
+
 @pytest.fixture
 def now() -> datetime:
     return NOW
@@ -50,4 +54,36 @@ def postgres_url() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A URL to a database of its own on the test MariaDB server, dropped afterwards.
+
+    The server comes from QFILTER_TEST_MYSQL_URL (``mysql+pymysql://root@127.0.0.1:3306/test``).
+    Without one the tests skip, except under CI=true, where a skip would hide a failure.
+    """
+    import sqlalchemy as sa
+
+    base = os.environ.get("QFILTER_TEST_MYSQL_URL")
+    if not base:
+        message = "QFILTER_TEST_MYSQL_URL is not set"
+        if REQUIRE_DATABASES:
+            pytest.fail(message + " (CI=true: MariaDB tests must run)")
+        pytest.skip(message)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"qfilter_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except sa.exc.OperationalError as error:
+        if REQUIRE_DATABASES:
+            pytest.fail(f"MariaDB at {base} does not answer: {error}")
+        pytest.skip(f"MariaDB at {base} does not answer")
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()

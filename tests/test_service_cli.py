@@ -89,6 +89,21 @@ def test_serve_without_arguments_serves_the_demo_dataset() -> None:
             assert _names(base_url, "name:kept") == ["kept"]
 
 
+README_QUERY = "tag:demo -tag:old"  # the README's curl
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_serve_on_an_empty_database_answers_the_readme_curl_as_memory_does(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """``qfilter serve --db URL`` fills an empty database with the demo set, on every database alike."""
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory)
+        with private_database(backend, request, home) as url:
+            with _serving(["--db", url], home) as base_url:
+                assert _names(base_url, README_QUERY) == _in_memory(demo_entities(), README_QUERY)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_serve_loads_a_file(backend: str, request: pytest.FixtureRequest) -> None:
     entities = [entity for entity in demo_entities() if "demo" in entity["meta"]["tags"]]

@@ -1,4 +1,4 @@
-"""Shared by the service tests: a private database per service, SQLite or PostgreSQL.
+"""Shared by the service tests: a private database per service, SQLite, PostgreSQL or MariaDB.
 
 (No tests here; the name only keeps the service tests' files together.)
 """
@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
 USER_HEADER = "X-User-Id"
 
 
@@ -27,6 +31,19 @@ def private_database(kind: str, request: pytest.FixtureRequest, directory: Path)
     """
     if kind == "sqlite":
         yield f"sqlite:///{directory / f'service-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    if kind == "mysql":  # MariaDB: a database of its own beside the session's, dropped afterwards
+        base = sa.make_url(request.getfixturevalue("mysql_url"))
+        database = f"{base.database}_service_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
+        try:
+            yield base.set(database=database).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{database}`"))
+            admin.dispose()
         return
     base = request.getfixturevalue("postgres_url")
     schema = f"service_{uuid.uuid4().hex[:12]}"

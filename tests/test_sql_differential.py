@@ -1,10 +1,12 @@
-"""The SQL compiler agrees with the in-memory compiler, on SQLite and PostgreSQL.
+"""The SQL compiler agrees with the in-memory compiler, on SQLite, PostgreSQL and MariaDB.
 
 For random entity sets and random filters, the names that memory keeps, that
-SQLite returns and that PostgreSQL returns must be the same, for every
+SQLite returns, that PostgreSQL returns and that MariaDB returns must be the same, for every
 storage shape: plain columns (with NULLs), association tables, JSON array
 columns (``json`` and ``jsonb``), JSON objects for ``meta.<path>``, aware and
-naive (wall-clock, in a zone with summer time) time columns.
+naive (wall-clock, in a zone with summer time) time columns. On MariaDB the
+flat table's text columns keep the database's default collation (case- and
+accent-insensitive, PAD SPACE), which the compiler must see through.
 
 Each example inserts its entities in a transaction that is rolled back, on
 one engine per database for the whole module. QFILTER_SQL_EXAMPLES sets the
@@ -24,10 +26,13 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import mysql
 from support import NOW, examples
 
 from qfilter import TIMEPLUS, WAYLAY, Field, Kind, Schema, Term, compile_predicate
 from qfilter.core.ast import Filter, Function, Value
+from qfilter.core.functions import FUNCTIONS
+from qfilter.core.plan import json_number
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
 from qfilter.integrations.strategies import interval_texts, user_ids
@@ -46,6 +51,7 @@ from qfilter.sql import (
     JsonObject,
     SqlMapping,
     compile_clause,
+    exact_string,
     install_sqlite_functions,
     json_keeping_numbers,
 )
@@ -56,17 +62,21 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 # -- a third shape: plain columns, a json array, a jsonb object, naive times ---------------------------
 
+DEFAULT_COLLATION = sa.String().with_variant(mysql.VARCHAR(255), "mysql", "mariadb")
 FLAT_METADATA = sa.MetaData()
 FLAT_TABLE = sa.Table(
     "qfilter_test_flat",
     FLAT_METADATA,
-    sa.Column("name", sa.String(), primary_key=True),
-    sa.Column("resource", sa.String(), index=True),
+    sa.Column("name", exact_string(), primary_key=True),  # a key: "a" and "A" are two names
+    sa.Column("resource", DEFAULT_COLLATION, index=True),
     sa.Column("tags", json_keeping_numbers()),  # json, not jsonb, on PostgreSQL
-    sa.Column("created_by", sa.String()),
-    sa.Column("modified_by", sa.String()),
-    sa.Column("created", sa.DateTime()),  # naive: wall-clock time in Brussels
+    sa.Column("created_by", DEFAULT_COLLATION),
+    sa.Column("modified_by", DEFAULT_COLLATION),
+    # naive: wall-clock time in Brussels, to the microsecond on MariaDB too
+    sa.Column("created", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")),
     sa.Column("meta", json_keeping_numbers(binary=True)),
+    sa.Column("prio", sa.Integer()),
+    sa.Column("active", sa.Boolean()),
 )
 FLAT = Schema(
     "flat",
@@ -78,6 +88,8 @@ FLAT = Schema(
         Field("user", Kind.USER, ("created_by", "modified_by")),
         Field("created", Kind.TIME, "created"),
         Field("meta", Kind.META, "meta"),
+        Field("prio", Kind.NUMBER, "prio"),
+        Field("active", Kind.BOOLEAN, "active"),
     ),
     timezone=BRUSSELS,
 )
@@ -89,6 +101,8 @@ FLAT_SQL: SqlMapping = {
     "user": (Column(FLAT_TABLE.c.created_by), Column(FLAT_TABLE.c.modified_by)),
     "created": Column(FLAT_TABLE.c.created),
     "meta": JsonObject(FLAT_TABLE.c.meta),
+    "prio": Column(FLAT_TABLE.c.prio),
+    "active": Column(FLAT_TABLE.c.active),
 }
 
 
@@ -117,15 +131,15 @@ SHAPES = {
 
 @pytest.fixture(scope="module")
 def engines(request: pytest.FixtureRequest) -> Iterator[list[sa.Engine]]:
-    """SQLite in memory, and PostgreSQL unless it is unavailable outside CI (conftest decides)."""
+    """SQLite in memory, PostgreSQL and MariaDB unless unavailable outside CI (conftest decides)."""
     sqlite = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
     install_sqlite_functions(sqlite)
     found = [sqlite]
-    try:
-        url = request.getfixturevalue("postgres_url")
-    except pytest.skip.Exception:
-        url = None
-    if url is not None:
+    for fixture in ("postgres_url", "mysql_url"):
+        try:
+            url = request.getfixturevalue(fixture)
+        except pytest.skip.Exception:
+            continue
         found.append(sa.create_engine(url))
     for engine in found:
         with engine.begin() as conn:
@@ -136,11 +150,11 @@ def engines(request: pytest.FixtureRequest) -> Iterator[list[sa.Engine]]:
         engine.dispose()
 
 
-def test_postgresql_takes_part(engines: list[sa.Engine]) -> None:
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_every_database_takes_part(engines: list[sa.Engine], dialect: str) -> None:
     """Outside CI a missing server only narrows the comparison; say so rather than pass silently."""
-    if len(engines) == 1:
-        pytest.skip("no PostgreSQL: the differential tests compared memory with SQLite only")
-    assert [engine.dialect.name for engine in engines] == ["sqlite", "postgresql"]
+    if dialect not in [engine.dialect.name for engine in engines]:
+        pytest.skip(f"no {dialect}: the differential tests compared memory with the other databases only")
 
 
 def check_agreement(
@@ -344,34 +358,131 @@ def globs_of(text: str) -> st.SearchStrategy[str]:
     )
 
 
+NUMBER_TEXTS = st.sampled_from(["0", "-0", "5", "5.0", "-3", "1e-05", "0.5", "-0.0", "1e+16", "123.456", "2147483647"])
+
+
+def numbers_in(seen: list[str]) -> st.SearchStrategy[str]:
+    """Numbers in JSON syntax, often ones the entities hold."""
+    found = [text for text in seen if json_number(text) is not None]
+    return st.one_of(NUMBER_TEXTS, st.sampled_from(found)) if found else NUMBER_TEXTS
+
+
+def number_matchers(numbers: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """The plain matchers of a NUMBER field: ``n``, ``>n``, ``>=n``, ``<n``, ``<=n``, ``a..b``, ``*..b``, ``a..*``."""
+    return st.one_of(
+        numbers,
+        st.builds(str.__add__, st.sampled_from([">", ">=", "<", "<="]), numbers),
+        st.builds("{}..{}".format, numbers, numbers),
+        numbers.map("{}..*".format),
+        numbers.map("*..{}".format),
+    )
+
+
+time_ranges = st.one_of(
+    st.builds(str.__add__, st.sampled_from([">", ">=", "<", "<="]), bound_tokens),
+    st.builds("{}..{}".format, bound_tokens, bound_tokens),
+    bound_tokens.map("{}..*".format),
+    bound_tokens.map("*..{}".format),
+)
+
+
+def functions_for(
+    kind: Kind,
+    plain: st.SearchStrategy[str],
+    values: st.SearchStrategy[str],
+    numbers: st.SearchStrategy[str],
+    depth: int,
+) -> st.SearchStrategy[Function]:
+    """Function matchers (spec section 9) a field of ``kind`` takes, with arguments like the plain matchers."""
+    specs = [spec for spec in FUNCTIONS.values() if kind in spec.kinds and (depth > 0 or not spec.nests)]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Function:
+        spec = draw(st.sampled_from(specs))
+        count = draw(st.integers(spec.min_arguments, 3 if spec.max_arguments is None else spec.max_arguments))
+        if spec.nests:
+            inner: st.SearchStrategy[Any] = st.one_of(
+                plain.map(Value), plain.map(Value), functions_for(kind, plain, values, numbers, depth - 1)
+            )
+        elif spec.name in ("lt", "lte", "gt", "gte"):
+            inner = (bound_tokens if kind is Kind.TIME else numbers).map(Value)
+        elif spec.name == "like":
+            inner = st.one_of(GLOBS, values.flatmap(globs_of)).map(Value)
+        elif kind is Kind.NUMBER:
+            inner = numbers.map(Value)
+        elif kind is Kind.META and spec.name in ("equals", "eq", "in"):
+            inner = st.one_of(values, numbers).map(Value)
+        else:
+            inner = values.map(Value)
+        return Function(spec.name, tuple(draw(inner) for _ in range(count)))
+
+    return build()
+
+
 def matchers_for(kind: Kind, seen: list[str]) -> st.SearchStrategy[Any]:
-    """Matchers for a kind of qualifier, often made of the texts the entities hold there."""
-    if kind is Kind.TIME:
-        return intervals.map(Value)
+    """Matchers for a kind of qualifier, often made of the texts the entities hold there: plain ones and functions."""
     from_data = st.sampled_from(seen) if seen else MATCHER_TEXTS
-    if kind is Kind.USER:
-        return st.one_of(users, st.just("@me"), from_data, from_data).map(Value)
-    texts_ = st.one_of(MATCHER_TEXTS, from_data, from_data, from_data.flatmap(pieces))
+    numbers = numbers_in(seen)
+    if kind is Kind.TIME:
+        plain = st.one_of(intervals, time_ranges)
+        values: st.SearchStrategy[str] = plain
+    elif kind is Kind.USER:
+        plain = values = st.one_of(users, st.just("@me"), from_data, from_data)
+    elif kind is Kind.NUMBER:
+        plain = number_matchers(numbers)
+        values = numbers
+    elif kind is Kind.BOOLEAN:
+        plain = values = st.sampled_from(["true", "false", "TRUE", "False"])
+    else:
+        plain = values = st.one_of(MATCHER_TEXTS, from_data, from_data, from_data.flatmap(pieces))
+    functions = functions_for(kind, plain, values, numbers, depth=2)
     if kind is Kind.META:
         return st.one_of(
-            texts_.map(Value),
-            texts_.map(Value),
-            st.builds(Function, st.just("like"), st.one_of(GLOBS, from_data.flatmap(globs_of))),
-            st.builds(Function, st.just("contains"), texts_),
+            plain.map(Value),
+            plain.map(Value),
+            st.one_of(GLOBS, from_data.flatmap(globs_of)).map(lambda glob: Function("like", (Value(glob),))),
+            values.map(lambda piece: Function("contains", (Value(piece),))),
+            functions,
         )
-    return texts_.map(Value)
+    return st.one_of(plain.map(Value), plain.map(Value), functions)
 
 
 def aimed_at(kind: Kind, text: str) -> st.SearchStrategy[Any]:
     """A matcher that the value ``text`` satisfies, or nearly does."""
     if kind is Kind.TIME:  # the time on a bound
-        forms = ["{}/", "/{}", "{}/PT0.000001S", "PT1H/{}", "{}/{}"]
-        return st.sampled_from(forms).map(lambda form: Value(form.format(text, text)))
+        forms = ["{}/", "/{}", "{}/PT0.000001S", "PT1H/{}", "{}/{}", ">={}", ">{}", "<={}", "<{}", "{}..{}", "*..{}"]
+        plain = st.sampled_from(forms).map(lambda form: Value(form.format(text, text)))
+        compared = st.sampled_from(["lt", "lte", "gt", "gte"]).map(lambda name: Function(name, (Value(text),)))
+        return st.one_of(plain, plain, compared, st.just(Function("not", (Value(f"{text}/"),))))
+    if kind is Kind.NUMBER:
+        forms = ["{}", ">={}", ">{}", "<={}", "<{}", "{}..{}", "*..{}", "{}..*"]
+        plain = st.sampled_from(forms).map(lambda form: Value(form.format(text, text)))
+        named = st.sampled_from(["eq", "lte", "gte", "in", "not"]).map(lambda name: Function(name, (Value(text),)))
+        return st.one_of(plain, plain, named)
+    if kind is Kind.BOOLEAN:
+        return st.sampled_from([Value(text), Function("not", (Value(text),)), Function("eq", (Value(text),))])
     if kind is Kind.META:
+        numeric = (
+            [st.sampled_from(["eq", "lte", "gte", "gt"]).map(lambda name: Function(name, (Value(text),)))]
+            if json_number(text) is not None
+            else []
+        )
         return st.one_of(
             st.just(Value(text)),
-            globs_of(text).map(lambda glob: Function("like", glob)),
-            pieces(text).map(lambda piece: Function("contains", piece)),
+            globs_of(text).map(lambda glob: Function("like", (Value(glob),))),
+            pieces(text).map(lambda piece: Function("contains", (Value(piece),))),
+            st.just(Function("in", (Value(text), Value("x")))),
+            st.just(Function("inIgnoreCase", (Value(text.upper()),))),
+            st.just(Function("not", (Value(text),))),
+            *numeric,
+        )
+    if kind in (Kind.EXACT, Kind.USER):
+        return st.one_of(
+            st.just(Value(text)),
+            st.just(Value(text)),
+            st.just(Function("in", (Value(text), Value("x")))),
+            st.just(Function("inIgnoreCase", (Value(text.upper()),))),
+            st.just(Function("not", (Value(text),))),
         )
     if kind is Kind.TEXT:
         return pieces(text).map(Value)
@@ -485,6 +596,8 @@ flat_parts = st.fixed_dictionaries(
         "modified_by": st.one_of(st.none(), users),
         "created": st.one_of(st.none(), st.sampled_from(WALL_TIMES)),
         "meta": st.one_of(st.none(), st.dictionaries(st.sampled_from(META_KEYS), jsonb_values, max_size=3)),
+        "prio": st.one_of(st.none(), st.integers(-3, 10), st.integers(-(2**31), 2**31 - 1)),
+        "active": st.one_of(st.none(), st.booleans()),
     }
 )
 

@@ -36,11 +36,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import LONGTEXT
 
 from qfilter.core.schema import TIMEPLUS, WAYLAY, Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
-from qfilter.sql import Column, JsonArray, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
+from qfilter.sql import (
+    Column,
+    JsonArray,
+    JsonObject,
+    Related,
+    SqlMapping,
+    UtcDateTime,
+    exact_string,
+    json_keeping_numbers,
+)
 
 __all__ = [
     "METADATA",
@@ -76,7 +86,12 @@ METADATA = sa.MetaData()
 
 # Code-point order on PostgreSQL too, whatever the database's collation, so
 # that ORDER BY name is Python's order and can walk the primary key index.
-_NAME = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+# On MariaDB every key column is VARCHAR(255) utf8mb4_nopad_bin (exact_string):
+# a length is required, and (name, tag) keys stay under InnoDB's 3072 bytes.
+_TEXT = exact_string(255)
+_NAME = exact_string(255).with_variant(sa.String(collation="C"), "postgresql")
+# Unbounded text on MariaDB too (TEXT holds 64 KiB); matchers compare it exactly whatever its collation.
+_LONG_TEXT = sa.Text().with_variant(LONGTEXT(charset="utf8mb4"), "mysql", "mariadb")
 
 WAYLAY_TABLE = sa.Table(
     "waylay_queries",
@@ -88,8 +103,8 @@ WAYLAY_TABLE = sa.Table(
     sa.Column("meta", json_keeping_numbers(), comment="the entity's meta object"),
     sa.Column("created", UtcDateTime(), index=True, comment="attrs.created"),
     sa.Column("modified", UtcDateTime(), index=True, comment="attrs.modified"),
-    sa.Column("created_by", sa.String(), index=True, comment="attrs.created_by"),
-    sa.Column("modified_by", sa.String(), index=True, comment="attrs.modified_by"),
+    sa.Column("created_by", _TEXT, index=True, comment="attrs.created_by"),
+    sa.Column("modified_by", _TEXT, index=True, comment="attrs.modified_by"),
 )
 """Waylay query entities, one row each; ``body`` is what :func:`get_waylay_query` returns."""
 
@@ -97,7 +112,7 @@ WAYLAY_TAGS_TABLE = sa.Table(
     "waylay_query_tags",
     METADATA,
     sa.Column("query_name", _NAME, sa.ForeignKey(WAYLAY_TABLE.c.name, ondelete="CASCADE"), primary_key=True),
-    sa.Column("tag", sa.String(), primary_key=True),
+    sa.Column("tag", _TEXT, primary_key=True),
     sa.Index("ix_waylay_query_tags_tag", "tag", "query_name"),
 )
 """``meta.tags`` of the Waylay entities: one row per (entity, tag)."""
@@ -106,7 +121,7 @@ WAYLAY_RESOURCES_TABLE = sa.Table(
     "waylay_query_resources",
     METADATA,
     sa.Column("query_name", _NAME, sa.ForeignKey(WAYLAY_TABLE.c.name, ondelete="CASCADE"), primary_key=True),
-    sa.Column("resource", sa.String(), primary_key=True),
+    sa.Column("resource", _TEXT, primary_key=True),
     sa.Index("ix_waylay_query_resources_resource", "resource", "query_name"),
 )
 """Every resource a Waylay entity refers to (all three paths): one row per (entity, resource)."""
@@ -114,17 +129,17 @@ WAYLAY_RESOURCES_TABLE = sa.Table(
 TIMEPLUS_TABLE = sa.Table(
     "timeplus_saved_queries",
     METADATA,
-    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("id", _TEXT, primary_key=True),
     sa.Column("name", _NAME, nullable=False, index=True),
-    sa.Column("description", sa.Text()),
-    sa.Column("sql", sa.Text()),
+    sa.Column("description", _LONG_TEXT),
+    sa.Column("sql", _LONG_TEXT),
     sa.Column("tags", json_keeping_numbers(binary=True), comment="JSON array"),
     sa.Column("created_at", UtcDateTime(), index=True),
     sa.Column("created_by", json_keeping_numbers(), comment="the user reference, as given"),
-    sa.Column("created_by_id", sa.String(), index=True, comment="created_by.id (or created_by itself)"),
+    sa.Column("created_by_id", _TEXT, index=True, comment="created_by.id (or created_by itself)"),
     sa.Column("last_updated_at", UtcDateTime(), index=True),
     sa.Column("last_updated_by", json_keeping_numbers(), comment="the user reference, as given"),
-    sa.Column("last_updated_by_id", sa.String(), index=True, comment="last_updated_by.id (or itself)"),
+    sa.Column("last_updated_by_id", _TEXT, index=True, comment="last_updated_by.id (or itself)"),
 )
 """Timeplus saved queries (seed 000, "Saved queries"), one row each."""
 

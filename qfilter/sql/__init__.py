@@ -16,13 +16,13 @@ its value lives::
     rows = conn.execute(select(devices).where(compile_clause("tag:demo", SCHEMA, MAPPING)))
 
 The clause gives the same answers as :mod:`qfilter.memory` on the same data,
-on SQLite and PostgreSQL (``docs/sql.md`` lists the decisions that make it so,
+on SQLite, PostgreSQL and MariaDB (``docs/sql.md`` lists the decisions that make it so,
 and the few documented limits). Every matcher reaches the database as a bound
 parameter. On SQLite, call :func:`install_sqlite_functions` on the engine
 first: case-insensitive matching uses Python's ``str.lower`` there.
 
 The clause is dialect-neutral until it is compiled: the few pieces that differ
-between SQLite and PostgreSQL (case folding, substring search, walking JSON)
+between SQLite, PostgreSQL and MariaDB (case folding, substring search, walking JSON)
 are chosen when SQLAlchemy compiles the statement for a connection, and any
 other dialect is refused then. The modules: :mod:`.mappings` (where values
 live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
@@ -33,11 +33,13 @@ from __future__ import annotations
 
 from .compiler import MAX_META_KEYS, compile_clause
 from .dialects import SUPPORTED_DIALECTS
+from .dialects.mysql import MARIADB_BINARY, MARIADB_CASE
 from .dialects.postgresql import POSTGRESQL_COLLATION
 from .dialects.sqlite import SQLITE_LOWER, install_sqlite_functions
 from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
+from .ordering import order_by
 from .orm import OrmPaths, orm_mapping, orm_schema
-from .types import UtcDateTime, json_keeping_numbers
+from .types import UtcDateTime, exact_string, json_keeping_numbers
 
 __all__ = [
     "Column",
@@ -47,15 +49,19 @@ __all__ = [
     "Location",
     "SqlMapping",
     "UtcDateTime",
+    "exact_string",
     "json_keeping_numbers",
     "check_mapping",
     "orm_mapping",
     "orm_schema",
     "OrmPaths",
     "compile_clause",
+    "order_by",
     "install_sqlite_functions",
     "SQLITE_LOWER",
     "MAX_META_KEYS",
     "POSTGRESQL_COLLATION",
+    "MARIADB_BINARY",
+    "MARIADB_CASE",
     "SUPPORTED_DIALECTS",
 ]

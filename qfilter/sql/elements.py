@@ -14,7 +14,18 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["LIKE_ESCAPE", "ZERO", "PerDialect", "constant", "fold_case", "param", "position", "unsupported"]
+__all__ = [
+    "LIKE_ESCAPE",
+    "ZERO",
+    "PerDialect",
+    "constant",
+    "exactly",
+    "fold_case",
+    "number_param",
+    "param",
+    "position",
+    "unsupported",
+]
 
 LIKE_ESCAPE = "/"
 ZERO: sa.ColumnElement[int] = sa.literal_column("0", sa.Integer())
@@ -25,8 +36,40 @@ def unsupported(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     raise sa.exc.CompileError(f"qfilter.sql has no {type(element).__name__} for {compiler.dialect.name}")
 
 
+class exactly(sa.ColumnElement[str]):
+    """A text compared code point by code point, trailing spaces included, wherever it is compared.
+
+    SQLite and PostgreSQL compare text that way already; a dialect whose
+    default collations do not (MariaDB) adds its binary one here.
+    """
+
+    __visit_name__ = "qfilter_exactly"
+    inherit_cache = True
+    type = sa.String()
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, clause: sa.ColumnElement[str]) -> None:
+        self.clause = clause
+
+
+@compiles(exactly)
+def _exactly(element: exactly, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
+class _Matcher(sa.TypeDecorator[str]):
+    """The type of a bound matcher: :class:`exactly` wherever it is compared."""
+
+    impl = sa.String()
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: sa.BindParameter[str]) -> sa.ColumnElement[str]:
+        return exactly(bindvalue)
+
+
 def param(value: str) -> sa.BindParameter[str]:
-    return sa.bindparam(None, value, type_=sa.String())
+    """A user's text (or a text made from it), bound, and compared exactly on every dialect."""
+    return sa.bindparam(None, value, type_=_Matcher())
 
 
 def constant(text: str) -> sa.ColumnElement[str]:
@@ -52,6 +95,30 @@ class position(FunctionElement[int]):
 
 compiles(fold_case)(unsupported)
 compiles(position)(unsupported)
+
+
+class number_param(FunctionElement[Any]):
+    """A filter's number (``gt(5)``, ``prio:1..5``), bound, to compare with a JSON number's value exactly.
+
+    It carries the number twice: as a Python ``int``/``float`` (what SQLite
+    and MariaDB compare their JSON numbers with) and as its shortest text
+    (``repr``), which PostgreSQL reads as ``NUMERIC``, the type its JSON
+    numbers are read in. Each dialect compiles the one it needs; by default
+    the first.
+    """
+
+    type = sa.Numeric()
+    inherit_cache = True
+    name = "qfilter_number"
+
+    def __init__(self, number: int | float) -> None:
+        as_type: sa.types.TypeEngine[Any] = sa.Integer() if isinstance(number, int) else sa.Float()
+        super().__init__(sa.bindparam(None, number, type_=as_type), sa.bindparam(None, repr(number), type_=sa.String()))
+
+
+@compiles(number_param)
+def _number_param(element: number_param, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw)
 
 
 class PerDialect(sa.ColumnElement[bool]):

@@ -6,10 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 
-__all__ = ["UtcDateTime", "json_keeping_numbers"]
+from .dialects.mysql import MARIADB_BINARY, MARIADB_DIALECTS
+
+__all__ = ["UtcDateTime", "exact_string", "json_keeping_numbers"]
+
+# Dialects whose DATETIME has no zone: UtcDateTime stores naive UTC there.
+_NAIVE_UTC = ("sqlite", *MARIADB_DIALECTS)
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -17,12 +22,19 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
     PostgreSQL: ``timestamp with time zone``. SQLite, which has no timestamp
     type: SQLAlchemy's fixed-width text ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC,
-    so text order is time order and an index serves ranges. Binding a naive
-    datetime is an error (its zone would be a guess); results are aware, UTC.
+    so text order is time order and an index serves ranges. MariaDB, whose
+    ``DATETIME`` has no zone (and ``TIMESTAMP`` follows the session's):
+    ``DATETIME(6)`` in UTC. Binding a naive datetime is an error (its zone
+    would be a guess); results are aware, UTC.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in MARIADB_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))  # microseconds, as memory keeps them
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
@@ -30,7 +42,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError(f"UtcDateTime needs an aware datetime, got {value!r}")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.replace(tzinfo=None) if dialect.name in _NAIVE_UTC else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
@@ -57,6 +69,19 @@ def json_keeping_numbers(*, binary: bool = False) -> sa.JSON:
     (``1e-05``) into a REAL and loses its spelling. On PostgreSQL it is
     ``json``, which keeps each number's text, or with ``binary`` ``jsonb``,
     which a GIN index serves but which keeps numerics (docs/sql.md: limits).
+    On MariaDB it is ``JSON``, which is ``LONGTEXT``: the text as written.
     """
     json = sa.JSON().with_variant(_SQLiteJsonText(), "sqlite")
     return json.with_variant(postgresql.JSONB(), "postgresql") if binary else json
+
+
+def exact_string(length: int = 255) -> sa.String:
+    """A text column type that compares code point by code point everywhere, index-friendly.
+
+    On MariaDB ``VARCHAR(length) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin``
+    (MariaDB needs a length; index keys hold at most 3072 bytes, 4 per
+    character); elsewhere an unbounded ``String``. Names ordered by such a
+    column come in code point order, as Python's ``sorted`` gives them.
+    """
+    binary = mysql.VARCHAR(length, charset="utf8mb4", collation=MARIADB_BINARY)
+    return sa.String().with_variant(binary, *MARIADB_DIALECTS)

@@ -20,12 +20,17 @@ from sqlalchemy.sql.elements import Grouping
 from qfilter.core.plan import Condition
 
 from ..elements import PerDialect
-from . import postgresql, sqlite
+from . import mysql, postgresql, sqlite
 from .base import JsonAny, ValueTest
 
 __all__ = ["JSON_ANY", "SUPPORTED_DIALECTS", "Supported", "json_any"]
 
-JSON_ANY: dict[str, JsonAny] = {"sqlite": sqlite.json_any, "postgresql": postgresql.json_any}
+JSON_ANY: dict[str, JsonAny] = {
+    "sqlite": sqlite.json_any,
+    "postgresql": postgresql.json_any,
+    # MariaDB, under either of SQLAlchemy's names for it (mysql.refusal turns MySQL servers away).
+    **dict.fromkeys(mysql.MARIADB_DIALECTS, mysql.json_any),
+}
 """Each supported dialect's JSON search, by SQLAlchemy dialect name."""
 SUPPORTED_DIALECTS: tuple[str, ...] = tuple(JSON_ANY)
 
@@ -65,4 +70,7 @@ def _supported(element: Supported, compiler: SQLCompiler, **kw: Any) -> str:
             f"qfilter.sql compiles for {_listed(SUPPORTED_DIALECTS)}, not {name}: "
             "its answers there would differ from memory's"
         )
+    problem = mysql.refusal(compiler.dialect) if name in mysql.MARIADB_DIALECTS else None
+    if problem:
+        raise sa.exc.CompileError(problem)
     return compiler.process(element.clause, **kw)
