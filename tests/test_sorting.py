@@ -15,6 +15,7 @@ from support import examples
 from qfilter import WAYLAY, Field, Kind, Schema
 from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
 from qfilter.integrations import listing
+from qfilter.integrations.fastapi import RequestListing
 from qfilter.memory import sort_entities
 from qfilter.sql import Column, SqlMapping, UtcDateTime, install_sqlite_functions, order_by
 
@@ -196,3 +197,48 @@ def test_paging_with_sort_returns_each_entity_once_in_the_order_memory_gives(
         for offset in range(0, len(items) + page, page):
             seen.extend(conn.scalars(statement.offset(offset).limit(page)).all())
     assert seen == expected
+
+
+# -- the FastAPI dependency ------------------------------------------------------------------------------
+
+
+def test_the_fastapi_listing_sorts_in_sql_and_in_memory_alike_and_links_keep_sort(tmp_path: Any) -> None:
+    # Dependencies as default values: the annotations are strings here (PEP 563), resolved in this module.
+    import httpx
+    from fastapi import Depends, FastAPI
+
+    from qfilter.integrations.fastapi import QFilter, install_error_handlers
+    from qfilter.service.server import serve_in_thread
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'items.sqlite3'}")
+    install_sqlite_functions(engine)
+    TABLE.create(engine)
+    with engine.begin() as conn:
+        conn.execute(TABLE.insert(), [{**e, "created": None, "active": None, "prio": e["prio"]} for e in ENTITIES[:3]])
+    in_table = ITEMS.with_fields(f for f in ITEMS.fields if f.qualifier in MAPPING)
+    items = QFilter(in_table, sql_mapping=MAPPING)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/sql")
+    def in_sql(page: RequestListing = Depends(items.listing)) -> dict[str, Any]:  # noqa: B008
+        statement = sa.select(TABLE.c.id).where(page.where).order_by(*page.order_by(TABLE.c.id, default="name"))
+        with engine.connect() as conn:
+            found = list(conn.scalars(statement.offset(page.offset).limit(page.limit)))
+        return page.page(found, total=3, items_key="ids")
+
+    @app.get("/memory")
+    def in_memory(page: RequestListing = Depends(items.listing)) -> dict[str, Any]:  # noqa: B008
+        ordered = page.sorted(page.predicate().filter(ENTITIES[:3]), default="name")
+        return page.page([e["id"] for e in page.params.window(ordered)], total=len(ordered), items_key="ids")
+
+    with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        for path in ("/sql", "/memory"):
+            assert client.get(path).json()["ids"] == ["1", "4", "3"]  # the default order: name
+            body = client.get(path, params={"sort": "-prio,-name", "limit": "2"}).json()
+            assert body["ids"] == ["1", "3"]
+            assert "sort=-prio%2C-name" in body["_links"]["next"]["href"]
+            bad = client.get(path, params={"sort": "nmae"})
+            assert bad.status_code == 400 and bad.json()["parameter"] == "sort"
+            assert "name, owner, created, prio, active" in bad.json()["message"]
+    engine.dispose()

@@ -27,10 +27,10 @@ no current user). This module authenticates nobody: a header is only as
 trustworthy as whatever sets it (a proxy, a middleware).
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,8 +40,11 @@ from qfilter.core.errors import FilterError
 from qfilter.core.functions import FUNCTION_NAMES
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Kind, Schema
+from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
 from qfilter.integrations import listing
-from qfilter.memory import Predicate, compile_plan
+from qfilter.memory import Predicate, compile_plan, sort_entities
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_USER_HEADER",
@@ -169,6 +172,7 @@ class RequestFilter:
     schema: Schema
     base_url: str
     where: Any = None
+    sql_mapping: Any = None
 
     @property
     def q(self) -> str:
@@ -187,9 +191,30 @@ class RequestFilter:
 
 @dataclass(frozen=True, slots=True)
 class RequestListing(RequestFilter):
-    """A :class:`RequestFilter` with the page asked for (``limit``, ``offset``)."""
+    """A :class:`RequestFilter` with the order and the page asked for (``sort``, ``limit``, ``offset``)."""
 
     params: listing.ListingParams
+
+    @property
+    def sort(self) -> tuple[SortKey, ...]:
+        """The sort keys asked for; empty when the request gives no ``sort``."""
+        return self.params.sort
+
+    def order_by(self, id_column: Any, *, default: str = "") -> list[Any]:
+        """The SQL ``ORDER BY`` clauses (:func:`qfilter.sql.order_by`): ``sort``, else ``default``, then the id.
+
+        ``default`` is the listing's own order in ``sort=`` syntax (``"name"``).
+        """
+        from qfilter.sql import order_by
+
+        if self.sql_mapping is None:
+            raise ValueError("order_by needs the QFilter's sql_mapping")
+        keys = self.params.sort or parse_sort(default, self.schema)
+        return order_by(keys, self.schema, self.sql_mapping, id_column=id_column)
+
+    def sorted(self, entities: Iterable[T], *, default: str = "") -> list[T]:
+        """``entities`` in the order asked for (``sort``, else ``default``), ties by id, in memory."""
+        return sort_entities(entities, self.params.sort or parse_sort(default, self.schema), self.schema)
 
     @property
     def limit(self) -> int:
@@ -226,7 +251,7 @@ def _base_url(request: Request) -> str:
 class QFilter:
     """FastAPI dependencies for filtering one kind of entity.
 
-    - :attr:`listing` reads ``q``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
+    - :attr:`listing` reads ``q``, ``sort``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
     - :attr:`filter` reads ``q`` alone and gives a :class:`RequestFilter`;
     - :attr:`current_user` gives the current user's id, or ``None``: the
       application's own ``current_user`` dependency's answer when one is
@@ -278,8 +303,16 @@ class QFilter:
             json_schema_extra=_integer_schema(0, max_limit, default_limit),
         )
         offset_param = Query(
-            description="How many matches to skip, in name order (default 0).",
+            description="How many matches to skip (default 0).",
             json_schema_extra=_integer_schema(0, listing.MAX_OFFSET, 0),
+        )
+        sortable = ", ".join(f.qualifier for f in sortable_fields(schema)) or "none"
+        sort_param = Query(
+            description=(
+                "Comma-separated fields to order by, each optionally prefixed by '-' for descending "
+                f"(e.g. -{sortable.split(', ')[0]}); missing values last, ties by id. Sortable: {sortable}."
+            ),
+            json_schema_extra=_string_schema,
         )
         current_user = self.current_user
 
@@ -294,7 +327,7 @@ class QFilter:
                 )
             except FilterError as error:
                 raise self._bad_request(error) from None
-            return RequestFilter(params, user, schema, _base_url(request), self._where(params))
+            return RequestFilter(params, user, schema, _base_url(request), self._where(params), self.sql_mapping)
 
         def listing_dependency(
             request: Request,
@@ -302,10 +335,12 @@ class QFilter:
             q: Annotated[str | None, q_param] = None,
             limit: Annotated[str | None, limit_param] = None,
             offset: Annotated[str | None, offset_param] = None,
+            sort: Annotated[str | None, sort_param] = None,
         ) -> RequestListing:
             try:
                 params = listing.read_params(
                     q=q,
+                    sort=sort,
                     limit=limit,
                     offset=offset,
                     schema=schema,
@@ -318,7 +353,7 @@ class QFilter:
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
-            return RequestListing(params, user, schema, _base_url(request), self._where(params))
+            return RequestListing(params, user, schema, _base_url(request), self._where(params), self.sql_mapping)
 
         self.filter: Callable[..., RequestFilter] = filter_dependency
         self.listing: Callable[..., RequestListing] = listing_dependency
