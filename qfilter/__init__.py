@@ -21,6 +21,7 @@ from qfilter.core.errors import (
     FilterSyntaxError,
     MatcherError,
     TimeExpressionError,
+    UnknownFunctionError,
     UnknownQualifierError,
 )
 from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
@@ -54,6 +55,7 @@ __all__ = [
     "FilterLimitError",
     "UnknownQualifierError",
     "MatcherError",
+    "UnknownFunctionError",
     "TimeExpressionError",
     "CurrentUserError",
 ]

@@ -202,10 +202,11 @@ def test_like_treats_only_star_and_question_mark_as_special() -> None:
     assert names("meta.k:like(50?_*)", entities) == ["a", "b"]
 
 
-def test_function_matchers_only_on_metadata() -> None:
+def test_function_matchers_only_where_the_kind_takes_them() -> None:
     with pytest.raises(MatcherError) as caught:
-        names("name:like(x*)")
-    assert 'name:"like(x*)"' in (caught.value.hint or "")
+        names("name:lt(x*)")
+    assert 'name:"lt(x*)"' in (caught.value.hint or "")
+    assert "TIME, META and NUMBER" in (caught.value.hint or "")
     assert caught.value.position == 5
 
 

@@ -75,8 +75,8 @@ def test_quoted_matchers_and_escapes(text: str, value: str) -> None:
 def test_function_matchers_and_dotted_qualifiers() -> None:
     parsed = parse('meta.description:like(temp*) meta.a.b:contains("x y") meta.k:v')
     assert parsed.terms == (
-        Term("meta.description", (Function("like", "temp*"),)),
-        Term("meta.a.b", (Function("contains", "x y"),)),
+        Term("meta.description", (Function("like", (Value("temp*"),)),)),
+        Term("meta.a.b", (Function("contains", (Value("x y"),)),)),
         term("meta.k", "v"),
     )
 
@@ -86,11 +86,30 @@ def test_quoted_function_text_is_a_plain_value() -> None:
 
 
 def test_words_that_only_look_like_functions_are_values() -> None:
-    assert parse("tag:likes tag:like tag:contains").terms == (
+    assert parse("tag:likes tag:like tag:contains tag:in").terms == (
         term("tag", "likes"),
         term("tag", "like"),
         term("tag", "contains"),
+        term("tag", "in"),
     )
+
+
+def test_nested_functions_any_name_case_and_spaces_inside() -> None:
+    parsed = parse('tag:ALL( like("prj:*") , Not(like( "*:Done" )) ) tag:inIGNORECASE(a,b) tag:exists()')
+    assert parsed.terms == (
+        Term(
+            "tag",
+            (
+                Function(
+                    "all",
+                    (Function("like", (Value("prj:*"),)), Function("not", (Function("like", (Value("*:Done"),)),))),
+                ),
+            ),
+        ),
+        Term("tag", (Function("inIgnoreCase", (Value("a"), Value("b"))),)),
+        Term("tag", (Function("exists"),)),
+    )
+    assert str(parsed) == "tag:all(like(prj:*),not(like(*:Done))) tag:inIgnoreCase(a,b) tag:exists()"
 
 
 def test_default_qualifier_turns_bare_words_into_terms() -> None:
@@ -116,7 +135,8 @@ def test_default_qualifier_turns_bare_words_into_terms() -> None:
         ("- tag:x", 1, "expected a qualifier after '-'"),
         ("tag:x -", 7, "expected a qualifier after '-'"),
         ("tag:like(x", 10, "expected ')'"),
-        ("tag:like()", 9, "empty matcher"),
+        ("tag:in(a,)", 9, "empty matcher"),
+        ("tag:pump (x)", 9, "a bare matcher cannot hold '('"),
         ("tag:a,'b'c", 9, "unexpected"),
     ],
 )
@@ -160,8 +180,8 @@ def test_positions_point_into_the_original_text() -> None:
 
 
 def test_canonical_text_quotes_only_when_needed() -> None:
-    parsed = parse("""tag:'plain' tag:"a b" tag:'say "x"' meta.k:like('a,b') tag:"like(x)" tag:\\""")
-    assert str(parsed) == 'tag:plain tag:"a b" tag:"say \\"x\\"" meta.k:like("a,b") tag:"like(x)" tag:\\'
+    parsed = parse("""tag:'plain' tag:"a b" tag:'say "x"' meta.k:like('a,b') tag:"like(x)" tag:\\ tag:"(" """)
+    assert str(parsed) == 'tag:plain tag:"a b" tag:"say \\"x\\"" meta.k:like("a,b") tag:"like(x)" tag:\\ tag:"("'
 
 
 def test_nodes_are_hashable_and_immutable() -> None:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
-__all__ = ["Value", "Function", "Matcher", "Term", "Filter", "FUNCTION_NAMES"]
+__all__ = ["Value", "Function", "Matcher", "Term", "Filter"]
 
-FUNCTION_NAMES: tuple[str, ...] = ("like", "contains")
-
-_BARE = re.compile(r"""[^\s,"']+""")
-_BARE_ARG = re.compile(r"""[^\s,"')]+""")
-_FUNCTION_PREFIX = re.compile(r"(?:like|contains)\(")
+# A value written bare reads back the same: no white space, ',', quotes or parentheses.
+_BARE = re.compile(r"""[^\s,"'()]+""")
 
 
 def _quote(text: str) -> str:
@@ -32,22 +29,24 @@ class Value:
     position: int = field(default=0, compare=False, repr=False)
 
     def __str__(self) -> str:
-        if _BARE.fullmatch(self.text) and not _FUNCTION_PREFIX.match(self.text):
-            return self.text
-        return _quote(self.text)
+        return self.text if _BARE.fullmatch(self.text) else _quote(self.text)
 
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """A function matcher, ``like(glob)`` or ``contains(text)``."""
+    """A function matcher ``name(argument, ...)`` (spec section 9).
 
-    name: Literal["like", "contains"]
-    argument: str
+    ``name`` is the canonical spelling (:data:`qfilter.core.functions.FUNCTIONS`);
+    an argument is a plain :class:`Value` or, for ``not``, ``all`` and
+    ``any``, a function. ``position`` is where the name starts.
+    """
+
+    name: str
+    arguments: tuple[Matcher, ...] = ()
     position: int = field(default=0, compare=False, repr=False)
 
     def __str__(self) -> str:
-        arg = self.argument if _BARE_ARG.fullmatch(self.argument) else _quote(self.argument)
-        return f"{self.name}({arg})"
+        return f"{self.name}({','.join(map(str, self.arguments))})"
 
 
 Matcher: TypeAlias = Value | Function

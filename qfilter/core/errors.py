@@ -13,6 +13,7 @@ __all__ = [
     "FilterLimitError",
     "UnknownQualifierError",
     "MatcherError",
+    "UnknownFunctionError",
     "TimeExpressionError",
     "CurrentUserError",
 ]
@@ -96,9 +97,15 @@ class UnknownQualifierError(FilterError):
 
 
 class MatcherError(FilterError):
-    """A matcher of a kind its qualifier does not accept (e.g. ``name:like(x)``)."""
+    """A matcher its qualifier does not accept (``created:like(x)``, ``prio:abc``), or wrong function arguments."""
 
     kind = "invalid matcher"
+
+
+class UnknownFunctionError(MatcherError):
+    """A function matcher whose name the language does not know (``tag:inignorcase(a)``)."""
+
+    kind = "unknown function"
 
 
 class TimeExpressionError(FilterError):

@@ -6,14 +6,25 @@ so that what it says is what the compilers do.
 
 from __future__ import annotations
 
-from .ast import Function, Matcher
-from .plan import ME, Group, Plan
+from typing import assert_never
+
+from .ast import Function, Matcher, Value
+from .plan import ME, Condition, Group, Plan, Within
 from .schema import Kind
 
 __all__ = ["describe", "logic_tree"]
 
+_COMPARISON_WORDS = {
+    "lt": ("less than", "before"),
+    "lte": ("at most", "at or before"),
+    "gt": ("greater than", "after"),
+    "gte": ("at least", "at or after"),
+}
+
 
 def _interval_words(text: str) -> str:
+    if text.startswith((">=", "<=", ">", "<")) or ".." in text:
+        return _range_words(text)
     if "/" not in text:
         return f"in {text}"
     start, end = text.split("/", 1)
@@ -28,12 +39,104 @@ def _interval_words(text: str) -> str:
     return f"from {start} until {end}"
 
 
-def _phrase(group: Group, matcher: Matcher) -> str:
+def _range_words(text: str) -> str:
+    for prefix, words in (
+        (">=", "at or after the start of"),
+        ("<=", "up to the end of"),
+        (">", "after"),
+        ("<", "before"),
+    ):
+        if text.startswith(prefix):
+            return f"{words} {text[len(prefix) :]}"
+    low, high = text.split("..", 1)
+    if low == "*":
+        return f"up to the end of {high}"
+    if high == "*":
+        return f"at or after the start of {low}"
+    return f"from the start of {low} to the end of {high}"
+
+
+def _number_words(text: str) -> str:
+    for prefix, op in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt")):
+        if text.startswith(prefix):
+            return f"{_COMPARISON_WORDS[op][0]} {text[len(prefix) :]}"
+    if ".." not in text:
+        return f"equal to {text}"
+    low, high = text.split("..", 1)
+    if low == "*":
+        return f"at most {high}"
+    if high == "*":
+        return f"at least {low}"
+    return f"between {low} and {high}"
+
+
+def _plain_words(kind: Kind, text: str) -> str:
+    """A value that satisfies the field's own matcher on ``text``, in words."""
+    match kind:
+        case Kind.TEXT:
+            return f"containing {text!r}"
+        case Kind.EXACT | Kind.META:
+            return f"equal to {text!r}"
+        case Kind.USER:
+            return "the current user" if text == ME else text
+        case Kind.TIME:
+            return _interval_words(text)
+        case Kind.NUMBER:
+            return _number_words(text)
+        case Kind.BOOLEAN:
+            return text.lower()
+        case _:
+            assert_never(kind)
+
+
+def _words(kind: Kind, matcher: Matcher) -> str:
+    """What one value must be to satisfy ``matcher``, in words (``equal to one of 'a', 'b'``)."""
+    if isinstance(matcher, Value):
+        return _plain_words(kind, matcher.text)
+    arguments = matcher.arguments
+    texts = [a.text for a in arguments if isinstance(a, Value)]
+    quoted = ", ".join(repr(t) if kind is not Kind.NUMBER else t for t in texts)
+    match matcher.name:
+        case "not":
+            return f"not {_words(kind, arguments[0])}"
+        case "all" | "any":
+            joined = (" and " if matcher.name == "all" else " or ").join(_words(kind, a) for a in arguments)
+            return f"({joined})" if len(arguments) > 1 else joined
+        case "equals" | "eq":
+            return f"equal to {quoted}"
+        case "in":
+            return f"equal to one of {quoted}" if len(texts) > 1 else f"equal to {quoted}"
+        case "inIgnoreCase":
+            return f"equal to one of {quoted}, ignoring case" if len(texts) > 1 else f"equal to {quoted}, ignoring case"
+        case "like":
+            return f"matching {texts[0]!r}"
+        case "contains":
+            return f"containing {texts[0]!r}"
+        case "lt" | "lte" | "gt" | "gte":
+            number_words, time_words = _COMPARISON_WORDS[matcher.name]
+            return f"{time_words if kind is Kind.TIME else number_words} {texts[0]}"
+        case _:
+            return f"{matcher}"
+
+
+def _empty(condition: Condition) -> bool:
+    """An interval whose end is not after its start: it matches nothing."""
+    if not isinstance(condition, Within):
+        return False
+    start, end = condition.interval.start, condition.interval.end
+    return start is not None and end is not None and end <= start
+
+
+_EMPTY = " (an empty interval: its end is not after its start, so nothing matches)"
+
+
+def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
     target = group.field
     label = target.label
     if isinstance(matcher, Function):
-        verb = "matching" if matcher.name == "like" else "containing"
-        return f"have {label} {verb} {matcher.argument!r}"
+        if matcher.name == "exists":
+            return f"have a {label}"
+        return f"have {label} {_words(target.kind, matcher)}"
     value = matcher.text
     match target.kind:
         case Kind.TEXT:
@@ -41,15 +144,22 @@ def _phrase(group: Group, matcher: Matcher) -> str:
         case Kind.USER:
             return f"have {label} {'the current user' if value == ME else value}"
         case Kind.TIME:
-            return f"have a {label} {_interval_words(value)}"
+            return f"have a {label} {_interval_words(value)}{_EMPTY if _empty(condition) else ''}"
         case Kind.META:
             return f"have {label} equal to {value!r}"
+        case Kind.NUMBER:
+            return f"have a {label} {_number_words(value)}"
+        case Kind.BOOLEAN:
+            return f"have {label} {value.lower()}"
         case _:
             return f"have {label} {value}"
 
 
 def _group_words(group: Group) -> str:
-    alternatives = [" and ".join(_phrase(group, m) for m in term.matchers) for term in group.terms]
+    alternatives = [
+        " and ".join(_phrase(group, m, c) for m, c in zip(term.matchers, conditions, strict=True))
+        for term, conditions in zip(group.terms, group.alternatives, strict=True)
+    ]
     if len(alternatives) > 1:
         alternatives = [f"({a})" if " and " in a else a for a in alternatives]
     if not group.excluded:

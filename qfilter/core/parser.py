@@ -6,9 +6,10 @@ built on first use, so importing :mod:`qfilter` stays cheap.
 
 Two things make :func:`parse` fast without changing what it returns:
 
-- **A fast path.** The language is regular (nothing nests), so one regular
-  expression per term recognises a well-formed filter and the AST is built
-  from its groups directly. It accepts only text that the grammar accepts
+- **A fast path.** Without function matchers the language is regular, so one
+  regular expression per term recognises a well-formed filter and the AST is
+  built from its groups directly (a filter with a function, whose arguments
+  nest, is left to Lark). It accepts only text that the grammar accepts
   and yields the very same AST, positions included; any text it does not
   fully accept goes to Lark, which stays the definition of the grammar and
   the source of every syntax error message. ``tests/test_parser_fastpath.py``
@@ -29,10 +30,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .ast import Filter, Function, Matcher, Term, Value
-from .errors import FilterLimitError, FilterSyntaxError
+from .errors import FilterError, FilterLimitError, FilterSyntaxError, MatcherError, UnknownFunctionError
+from .functions import FUNCTION_NAMES, closest, lookup
 
 if TYPE_CHECKING:
     from lark import Lark, Token
@@ -46,6 +48,7 @@ __all__ = [
     "cache_info",
     "clear_cache",
     "grammar_text",
+    "checked_function",
 ]
 
 _QUALIFIER_HEAD = re.compile(r"[a-z_][a-z0-9_]*")
@@ -86,6 +89,55 @@ def _unquote(token: str) -> str:
     return _ESCAPE.sub(unescape, token[1:-1])
 
 
+def _quoted_example(text: str, position: int) -> str:
+    """The white-space-delimited piece of ``text`` around ``position``, with its matcher quoted."""
+    start = max((text.rfind(c, 0, position) for c in " \t\n\r"), default=-1) + 1
+    end = min((i for i in (text.find(c, position) for c in " \t\n\r") if i >= 0), default=len(text))
+    piece = text[start:end]
+    qualifier, colon, value = piece.partition(":")
+    if not colon or not value or '"' in value:
+        return 'name:"pump (north)"'
+    return f'{qualifier}:"{value}"'
+
+
+def checked_function(written: str, arguments: tuple[Matcher, ...], position: int) -> Function:
+    """A :class:`Function` named ``written`` (any letter case), checked against the function table.
+
+    Raises :class:`UnknownFunctionError` for a name the language does not know
+    and :class:`MatcherError` for arguments the function does not take; both
+    point at the name.
+    """
+    spec = lookup(written)
+    if spec is None:
+        suggestion = closest(written)
+        hint = f"did you mean {suggestion}? " if suggestion else ""
+        raise UnknownFunctionError(
+            f"unknown function {written!r}",
+            position=position,
+            hint=f"{hint}known functions: {', '.join(FUNCTION_NAMES)}; to search for the text, quote it",
+        )
+    count = len(arguments)
+    if count < spec.min_arguments or (spec.max_arguments is not None and count > spec.max_arguments):
+        raise MatcherError(f"{spec.name}() takes {spec.arity()}, not {count}", position=position)
+    for argument in arguments:
+        if not isinstance(argument, Function):
+            continue
+        inner = lookup(argument.name)
+        if not spec.nests:
+            raise MatcherError(
+                f"the arguments of {spec.name}() are values, not functions",
+                position=argument.position,
+                hint="only not(), all() and any() take functions",
+            )
+        if inner is not None and inner.field_level:
+            raise MatcherError(
+                f"{inner.name}() tests the whole field, not one value: it cannot stand inside {spec.name}()",
+                position=argument.position,
+                hint=f"make it a matcher of its own, e.g. tag:{inner.name}() or -tag:{inner.name}()",
+            )
+    return Function(spec.name, arguments, position)
+
+
 class _ToAst:
     """Callbacks the LALR parser runs as it reduces: it builds the AST directly.
 
@@ -107,9 +159,8 @@ class _ToAst:
         return Value(value, (token.start_pos or 0) + 1)
 
     def function(self, children: list[Any]) -> Function:
-        name_token, argument = children
-        name: Literal["like", "contains"] = "like" if str(name_token).startswith("like") else "contains"
-        return Function(name, argument.text, name_token.start_pos or 0)
+        name_token, *arguments = children
+        return checked_function(str(name_token).split("(", 1)[0], tuple(arguments), name_token.start_pos or 0)
 
     def matchers(self, children: list[Matcher]) -> tuple[Matcher, ...]:
         return tuple(children)
@@ -156,9 +207,9 @@ _EXPECTED_WORDS = {
     "MINUS": "'-'",
     "BARE": "a matcher",
     "STRING": "a quoted matcher",
-    "FUNCTION": "like( or contains(",
-    "BARE_ARGUMENT": "a function argument",
-    "RPAR": "')'",
+    "FUNCTION": "a function such as in(",
+    "_RPAR": "')'",
+    "_ARG_SEP": "','",
     "COMMA": "','",
     "_WS": "a space",
     "$END": "the end of the filter",
@@ -181,6 +232,13 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
             return FilterSyntaxError("unterminated quote", text=text, position=position, hint=f"close it with {char}")
         if char == ",":
             return FilterSyntaxError("empty matcher", text=text, position=position, hint="remove the extra ','")
+        if char in "()":
+            return FilterSyntaxError(
+                f"a bare matcher cannot hold {char!r}",
+                text=text,
+                position=position,
+                hint=f"quote a value that holds parentheses, e.g. {_quoted_example(text, position)}",
+            )
         if char.isspace():
             return FilterSyntaxError(
                 f"unexpected space, expected {allowed}",
@@ -198,12 +256,21 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
         if previous.endswith("-") and "QUALIFIER" in expected:
             return FilterSyntaxError("expected a qualifier after '-'", text=text, position=position)
         next_char = "" if at_end else text[position]
-        if expected & {"BARE", "STRING", "BARE_ARGUMENT"} and (at_end or next_char in ",)" or next_char.isspace()):
+        if expected & {"BARE", "STRING"} and (at_end or next_char in ",)" or next_char.isspace()):
             return FilterSyntaxError(
                 "empty matcher",
                 text=text,
                 position=position,
                 hint="a matcher must follow ':' and ','; quote a matcher that holds spaces",
+            )
+        if not at_end and str(token).strip() in ("(", ")"):
+            char = str(token).strip()
+            position = text.index(char, position)
+            return FilterSyntaxError(
+                f"a bare matcher cannot hold {char!r}",
+                text=text,
+                position=position,
+                hint=f"quote a value that holds parentheses, e.g. {_quoted_example(text, position)}",
             )
         found = "end of the filter" if at_end else repr(str(token))
         return FilterSyntaxError(
@@ -219,21 +286,18 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
 # The same tokens as the grammar's terminals, with possessive quantifiers: a
 # lexer takes each token greedily and never gives characters back, and so do
 # these. A term is recognised only in its qualified form with a lowercase
-# qualifier head; a quoted matcher or argument must not be empty. Everything
-# else (bare terms, errors of any kind) is left to Lark.
+# qualifier head; a quoted matcher must not be empty. Everything else (bare
+# terms, function matchers, errors of any kind) is left to Lark: a bare
+# matcher stops at '(' and the term then fails its lookahead.
 _F_QUOTED = r"""(?:"(?:[^"\\]|\\.)++"|'(?:[^'\\]|\\.)++')"""
-_F_BARE = r"""(?!(?:like|contains)\()[^\s,"']++"""
-_F_FUNCTION = rf"""(?:like|contains)\((?:[^\s,"')]++|{_F_QUOTED})\)"""
-_F_MATCHER = rf"(?:{_F_FUNCTION}|{_F_QUOTED}|{_F_BARE})"
+_F_BARE = r"""[^\s,"'()]++"""
+_F_MATCHER = rf"(?:{_F_QUOTED}|{_F_BARE})"
 _FAST_TERM = re.compile(
     r"\s*+(-)?+([a-z_][a-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+):"
     rf"(?:({_F_BARE})|({_F_MATCHER}(?:,{_F_MATCHER})*+))(?=\s|\Z)",
     re.S,
 )
-_FAST_MATCHER = re.compile(
-    rf"""(like|contains)\((?:([^\s,"')]++)|({_F_QUOTED}))\)|({_F_QUOTED})|({_F_BARE})""",
-    re.S,
-)
+_FAST_MATCHER = re.compile(rf"""({_F_QUOTED})|({_F_BARE})""", re.S)
 _TRAILING_SPACE = re.compile(r"\s*+\Z")
 
 
@@ -244,14 +308,11 @@ def _fast_quoted(token: str) -> str:
 def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...]:
     matchers: list[Matcher] = []
     for match in _FAST_MATCHER.finditer(text, start, end):
-        name, argument, quoted_argument, quoted, bare = match.groups()
+        quoted, bare = match.groups()
         if bare is not None:
             matchers.append(Value(bare, match.start()))
-        elif quoted is not None:
-            matchers.append(Value(_fast_quoted(quoted), match.start() + 1))
         else:
-            text_of = argument if argument is not None else _fast_quoted(quoted_argument)
-            matchers.append(Function(name, text_of, match.start()))  # type: ignore[arg-type]
+            matchers.append(Value(_fast_quoted(quoted), match.start() + 1))
     return tuple(matchers)
 
 
@@ -286,7 +347,7 @@ def _lark_terms(text: str) -> tuple[Term, ...]:
         parsed: Filter = _lark().parse(text)  # type: ignore[assignment]  # the transformer builds it
     except UnexpectedInput as error:
         raise _syntax_error(error, text) from None
-    except FilterSyntaxError as error:
+    except FilterError as error:  # raised by the callbacks, with a position only
         raise error.with_text(text) from None
     return parsed.terms
 

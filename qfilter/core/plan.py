@@ -7,20 +7,30 @@ every time expression, and applies the combination logic of the language
 excluded group, AND across groups; AND between the matchers of a term). The
 result, a :class:`Plan`, is what every compiler (in memory, SQL) walks: they
 never see the raw text, so they cannot disagree about what it means.
+
+A condition is either :class:`Exists` (the field has a value) or a
+*predicate*, a test of one value, which holds for the field when some value
+satisfies it: :class:`Contains`, :class:`Equals`, :class:`Like`,
+:class:`Within`, :class:`InSet`, :class:`Compare`, :class:`InNumbers`,
+:class:`IsBoolean`, and the combinators :class:`Not`, :class:`AllOf`,
+:class:`AnyOf` over predicates of the same value.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, tzinfo
-from typing import TypeAlias
+from typing import Literal, TypeAlias, assert_never
 
-from .ast import Filter, Function, Matcher, Term
+from .ast import Filter, Function, Matcher, Term, Value
 from .errors import CurrentUserError, FilterError, MatcherError
-from .parser import DEFAULT_LIMITS, Limits, parse
+from .functions import FUNCTIONS, FunctionSpec
+from .parser import DEFAULT_LIMITS, Limits, checked_function, parse
 from .schema import Field, Kind, Schema
-from .times import Interval, parse_interval
+from .times import Interval, parse_comparison, parse_interval
 
 __all__ = [
     "Context",
@@ -28,7 +38,18 @@ __all__ = [
     "Equals",
     "Like",
     "Within",
+    "InSet",
+    "Compare",
+    "InNumbers",
+    "IsBoolean",
+    "Not",
+    "AllOf",
+    "AnyOf",
+    "Exists",
+    "ValuePredicate",
     "Condition",
+    "Number",
+    "Operator",
     "Group",
     "Plan",
     "bind",
@@ -97,7 +118,72 @@ class Within:
     interval: Interval
 
 
-Condition: TypeAlias = Contains | Equals | Like | Within
+Number: TypeAlias = int | float
+"""A number of a filter: an ``int`` when written without fraction or exponent and within 64 bits."""
+Operator: TypeAlias = Literal["eq", "lt", "lte", "gt", "gte"]
+
+
+@dataclass(frozen=True, slots=True)
+class InSet:
+    """The value's text is one of ``values``; ``ignore_case``: compared lower-cased (``values`` already are)."""
+
+    values: tuple[str, ...]
+    ignore_case: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """The value is a number (a boolean is not) and ``value <op> number`` holds."""
+
+    op: Operator
+    number: Number
+
+
+@dataclass(frozen=True, slots=True)
+class InNumbers:
+    """The value is a number (a boolean is not) equal to one of ``numbers``."""
+
+    numbers: tuple[Number, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IsBoolean:
+    """The value is the boolean ``value`` (a JSON or SQL boolean, not its text)."""
+
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The value does not satisfy ``predicate``."""
+
+    predicate: ValuePredicate
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """The value satisfies every predicate."""
+
+    predicates: tuple[ValuePredicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """The value satisfies some predicate."""
+
+    predicates: tuple[ValuePredicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """The field has at least one value: the one test of a whole field (``exists()``)."""
+
+
+ValuePredicate: TypeAlias = (
+    Contains | Equals | Like | Within | InSet | Compare | InNumbers | IsBoolean | Not | AllOf | AnyOf
+)
+"""A test of one value; a field satisfies it when some value does."""
+Condition: TypeAlias = ValuePredicate | Exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,37 +225,203 @@ class Plan:
         return self.filter.source or str(self.filter)
 
 
-def _condition(matcher: Matcher, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> Condition:
-    if isinstance(matcher, Function):
-        if target.kind is not Kind.META:
-            raise MatcherError(
-                f"{target.qualifier!r} takes no {matcher.name}(...) matcher",
-                text=text,
-                position=matcher.position,
-                hint=f'to search for the text itself, quote it: {target.qualifier}:"{matcher}"',
-            )
-        if matcher.name == "like":
-            return Like(matcher.argument)
-        return Contains(matcher.argument, ignore_case=False)
-    value = matcher.text
-    kind = target.kind
-    if kind is Kind.TEXT:
-        return Contains(value.lower(), ignore_case=True)
-    if kind is Kind.TIME:
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", re.A)
+_INT64 = range(-(2**63), 2**63)
+_BOOLEANS = {"true": True, "false": False}
+_NUMBER_COMPARISONS: tuple[tuple[str, Operator], ...] = ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"))
+
+
+def json_number(text: str) -> Number | None:
+    """The number ``text`` spells in JSON syntax (``5``, ``-2.5``, ``1e3``); ``None`` if it spells none.
+
+    Integers beyond 64 bits are read as floats, as SQL databases hold them; a
+    number too large for a float is ``None`` too (the callers say why).
+    """
+    match = _JSON_NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    if not match["real"] and len(text) < 25:
+        whole = int(text)
+        if whole in _INT64:
+            return whole
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def _kind_names(kinds: frozenset[Kind]) -> str:
+    names = [kind.value.upper() for kind in Kind if kind in kinds]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+class _Binder:
+    """Turns the matchers of one field into conditions; errors point into ``text``."""
+
+    def __init__(self, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
+        self.target = target
+        self.context = context
+        self.now = now
+        self.tz = tz
+        self.text = text
+
+    def error(self, message: str, position: int, hint: str | None = None) -> MatcherError:
+        return MatcherError(message, text=self.text, position=position, hint=hint)
+
+    def condition(self, matcher: Matcher) -> Condition:
+        if isinstance(matcher, Function) and self.spec(matcher).field_level:
+            return Exists()
+        return self.predicate(matcher)
+
+    def spec(self, function: Function) -> FunctionSpec:
+        """The function's entry in the table, once the field's kind is known to accept it."""
         try:
-            return Within(parse_interval(value, now=now, tz=tz))
-        except FilterError as error:
-            raise error.with_text(text, matcher.position) from None
-    if kind is Kind.USER and value == ME:
-        if context.user is None:
+            checked = checked_function(function.name, function.arguments, function.position)
+        except FilterError as error:  # a Function built in code rather than parsed
+            raise error.with_text(self.text) from None
+        spec = FUNCTIONS[checked.name.lower()]
+        kind = self.target.kind
+        if kind not in spec.kinds:
+            quote = f'; to search for the text, quote it: {self.target.qualifier}:"{function}"'
+            raise self.error(
+                f"{self.target.qualifier!r} is a {kind.value.upper()} field and takes no {spec.name}()",
+                function.position,
+                hint=f"{spec.name}() is for {_kind_names(spec.kinds)} fields{quote if kind is not Kind.TIME else ''}",
+            )
+        return spec
+
+    def predicate(self, matcher: Matcher) -> ValuePredicate:
+        if isinstance(matcher, Value):
+            return self.plain(matcher)
+        spec = self.spec(matcher)
+        arguments = matcher.arguments
+        values = [a for a in arguments if isinstance(a, Value)]
+        match spec.name:
+            case "not":
+                return Not(self.predicate(arguments[0]))
+            case "all":
+                return AllOf(tuple(self.predicate(a) for a in arguments))
+            case "any":
+                return AnyOf(tuple(self.predicate(a) for a in arguments))
+            case "equals" | "eq":
+                return self.one_of(values, ignore_case=False)
+            case "in":
+                return self.one_of(values, ignore_case=False)
+            case "inIgnoreCase":
+                return self.one_of(values, ignore_case=True)
+            case "like":
+                return Like(values[0].text)
+            case "contains":
+                return Contains(values[0].text, ignore_case=False)
+            case "lt" | "lte" | "gt" | "gte":
+                return self.compare(spec.name, values[0])
+            case _:  # exists(): the parser keeps it out of other functions; a hand-built AST may not
+                raise self.error(
+                    f"{spec.name}() tests the whole field and cannot stand inside another function", matcher.position
+                )
+
+    def plain(self, value: Value) -> ValuePredicate:
+        """The field's own matcher on a plain value."""
+        match self.target.kind:
+            case Kind.TEXT:
+                return Contains(value.text.lower(), ignore_case=True)
+            case Kind.EXACT | Kind.META:
+                return Equals(value.text)
+            case Kind.USER:
+                return Equals(self.user(value))
+            case Kind.TIME:
+                try:
+                    return Within(parse_interval(value.text, now=self.now, tz=self.tz))
+                except FilterError as error:
+                    raise error.with_text(self.text, value.position) from None
+            case Kind.NUMBER:
+                return self.number_matcher(value)
+            case Kind.BOOLEAN:
+                return IsBoolean(self.boolean(value))
+            case _:
+                assert_never(self.target.kind)
+
+    def user(self, value: Value) -> str:
+        if value.text != ME:
+            return value.text
+        if self.context.user is None:
             raise CurrentUserError(
                 "@me needs a current user, and none was given",
-                text=text,
-                position=matcher.position,
-                hint=context.user_hint or DEFAULT_USER_HINT,
+                text=self.text,
+                position=value.position,
+                hint=self.context.user_hint or DEFAULT_USER_HINT,
             )
-        return Equals(context.user)
-    return Equals(value)
+        return self.context.user
+
+    def number(self, value: Value, offset: int = 0, token: str | None = None) -> Number:
+        token = value.text[offset:] if token is None else token
+        number = json_number(token)
+        if number is None:
+            too_big = _JSON_NUMBER.fullmatch(token) is not None
+            raise self.error(
+                f"{'number out of range' if too_big else 'not a number'}: {token!r}",
+                value.position + offset,
+                hint=None
+                if too_big
+                else "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*",
+            )
+        return number
+
+    def boolean(self, value: Value) -> bool:
+        found = _BOOLEANS.get(value.text.lower())
+        if found is None:
+            raise self.error(f"not a boolean: {value.text!r}", value.position, hint="write true or false")
+        return found
+
+    def number_matcher(self, value: Value) -> ValuePredicate:
+        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (spec section 10)."""
+        text = value.text
+        for prefix, op in _NUMBER_COMPARISONS:
+            if text.startswith(prefix):
+                return Compare(op, self.number(value, len(prefix)))
+        if ".." not in text:
+            return Compare("eq", self.number(value))
+        low, high = text.split("..", 1)
+        parts: list[ValuePredicate] = []
+        if low != "*":
+            parts.append(Compare("gte", self.number(value, 0, low)))
+        if high != "*":
+            parts.append(Compare("lte", self.number(value, len(low) + 2, high)))
+        if not parts:
+            raise self.error("a range needs at least one number", value.position, hint="write e.g. 1..* or *..5")
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def one_of(self, values: list[Value], *, ignore_case: bool) -> ValuePredicate:
+        """``equals``/``eq``/``in``/``inIgnoreCase``: the value equals one of ``values``."""
+        kind = self.target.kind
+        if kind is Kind.NUMBER:
+            numbers = tuple(dict.fromkeys(self.number(v) for v in values))
+            return Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
+        if kind is Kind.BOOLEAN:
+            booleans = tuple(dict.fromkeys(self.boolean(v) for v in values))
+            return IsBoolean(booleans[0]) if len(booleans) == 1 else AnyOf(tuple(map(IsBoolean, booleans)))
+        texts = [self.user(v) if kind is Kind.USER else v.text for v in values]
+        if ignore_case:
+            texts = [t.lower() for t in texts]
+        unique = tuple(dict.fromkeys(texts))
+        text_test: ValuePredicate = (
+            Equals(unique[0]) if len(unique) == 1 and not ignore_case else InSet(unique, ignore_case)
+        )
+        if kind is not Kind.META or ignore_case:
+            return text_test
+        # Under meta., a JSON number also equals a number numerically: eq(5) holds for 5.0.
+        numbers = tuple(dict.fromkeys(n for n in map(json_number, texts) if n is not None))
+        if not numbers:
+            return text_test
+        number_test = Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
+        return AnyOf((text_test, number_test))
+
+    def compare(self, name: str, value: Value) -> ValuePredicate:
+        op: Operator = name  # type: ignore[assignment]  # one of lt, lte, gt, gte
+        if self.target.kind is Kind.TIME:
+            try:
+                return Within(parse_comparison(op, value.text, now=self.now, tz=self.tz, position=0))
+            except FilterError as error:
+                raise error.with_text(self.text, value.position) from None
+        return Compare(op, self.number(value))
 
 
 def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
@@ -192,9 +444,8 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
     groups = []
     for (qualifier, excluded), terms in grouped.items():
         target = fields[qualifier]
-        alternatives = tuple(
-            tuple(_condition(m, target, context, now, tz, text) for m in term.matchers) for term in terms
-        )
+        binder = _Binder(target, context, now, tz, text)
+        alternatives = tuple(tuple(binder.condition(m) for m in term.matchers) for term in terms)
         groups.append(Group(target, excluded, alternatives, tuple(terms)))
     return Plan(tuple(groups), parsed, schema, resolved)
 

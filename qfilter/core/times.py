@@ -1,7 +1,10 @@
-"""Time intervals, timestamps and periods (language section 5).
+"""Time intervals, timestamps and periods (language sections 5 and 11).
 
-Turns the text of a ``created:``/``modified:`` matcher into a half-open
-:class:`Interval` of aware datetimes. ISO 8601 values are read by
+Turns the text of a ``created:``/``modified:`` matcher (an ISO 8601 interval,
+or a GitHub-style range ``>=T``, ``A..B``) into a half-open :class:`Interval`
+of aware datetimes. Every computation that leaves the years 1 to 9999 (in
+UTC or in the filter's zone) is a :class:`~qfilter.core.errors.TimeExpressionError`
+naming the token, never an ``OverflowError``. ISO 8601 values are read by
 ``python-dateutil`` and ``isodate``; the regular expressions here only decide
 which of the many ISO 8601 spellings the language accepts, so that week dates,
 basic format and fractional years are rejected instead of half-read.
@@ -10,6 +13,8 @@ basic format and fractional years are rejected instead of half-read.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
@@ -17,12 +22,13 @@ import isodate
 from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
 
-from .errors import TimeExpressionError
+from .errors import FilterError, TimeExpressionError
 
 __all__ = [
     "Interval",
     "Period",
     "parse_interval",
+    "parse_comparison",
     "parse_timestamp",
     "parse_period",
     "to_instant",
@@ -57,6 +63,8 @@ _PERIOD = re.compile(
 )
 
 _TIMESTAMP_HINT = "use now, now-P1D, 2020-04-22, 2020-04-22T12:34:00Z or epoch milliseconds"
+_RANGE_HINT = "times are between the years 1 and 9999, in UTC and in the filter's time zone"
+_MICROSECOND = timedelta(microseconds=1)
 _PERIOD_HINT = "a period is written like P1W, P3D, PT2H or P1Y2M"
 
 
@@ -113,11 +121,36 @@ def _error(message: str, token: str, position: int, hint: str | None) -> TimeExp
     return TimeExpressionError(f"{message} {token!r}", position=position, hint=hint)
 
 
+@contextmanager
+def _in_range(token: str, position: int) -> Iterator[None]:
+    """Turn an ``OverflowError`` or ``ValueError`` of date arithmetic into an error naming ``token``."""
+    try:
+        yield
+    except FilterError:
+        raise
+    except (OverflowError, ValueError):
+        raise _error("time out of range:", token, position, _RANGE_HINT) from None
+
+
+def _representable(moment: datetime, tz: tzinfo) -> datetime:
+    """``moment`` itself, once it is known to have a year from 1 to 9999 in UTC and in ``tz``."""
+    moment.astimezone(UTC)
+    moment.astimezone(tz)
+    return moment
+
+
 def parse_period(token: str, position: int = 0) -> Period:
     """Read an ISO 8601 period token (``P1W``, ``PT2H``, ``P1Y2M``)."""
     match = _PERIOD.fullmatch(token)
     if match is None or not (match["date"] or match["time"]):
         raise _error("invalid period", token, position, _PERIOD_HINT)
+    try:
+        return _period(token, match)
+    except (OverflowError, ValueError):
+        raise _error("period out of range:", token, position, _RANGE_HINT) from None
+
+
+def _period(token: str, match: re.Match[str]) -> Period:
     calendar = relativedelta()
     if match["date"]:
         date_part = isodate.parse_duration("P" + match["date"])
@@ -148,14 +181,29 @@ def parse_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int = 0)
 
 
 def _timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, str | None]:
-    """The instant, and for a reduced-precision date its unit (year, month or day)."""
+    """The instant, and for a reduced-precision date its unit (year, month or day); in range."""
+    with _in_range(token, position):
+        moment, unit = _read_timestamp(token, now=now, tz=tz, position=position)
+        return _representable(moment, tz), unit
+
+
+def _span(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, datetime]:
+    """``start(T)`` and the first instant after T: the end of its period for a reduced-precision date."""
+    start, unit = _timestamp(token, now=now, tz=tz, position=position)
+    with _in_range(token, position):
+        after = _normalise(start + _UNIT_STEP[unit]) if unit else start + _MICROSECOND
+        return start, _representable(after, tz)
+
+
+def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, str | None]:
     now_match = _NOW.fullmatch(token)
     if now_match is not None:
         local_now = now.astimezone(tz)
         if now_match["sign"] is None:
             return local_now, None
         period = parse_period(now_match["period"], position + 4)
-        return period.add_to(local_now, 1 if now_match["sign"] == "+" else -1), None
+        with _in_range(token, position):
+            return period.add_to(local_now, 1 if now_match["sign"] == "+" else -1), None
     if len(token) != 4 and _EPOCH_MILLIS.fullmatch(token):
         try:
             return _EPOCH + timedelta(milliseconds=int(token)), None
@@ -191,6 +239,8 @@ def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    if text.startswith((">", "<")) or ".." in text:
+        return _github_range(text, now=now, tz=tz)
     if text.count("/") > 1:
         second = text.index("/", text.index("/") + 1)
         raise TimeExpressionError("an interval has at most one '/'", position=second, hint="write start/end")
@@ -217,7 +267,8 @@ def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
             )
         period = parse_period(start_text, 0)
         end, _ = _timestamp(end_text, now=now, tz=tz, position=end_position)
-        return Interval(period.add_to(end, -1), end)
+        with _in_range(start_text, 0):
+            return _interval(_representable(period.add_to(end, -1), tz), end)
     if end_is_period:
         if not start_text:
             raise TimeExpressionError(
@@ -226,10 +277,73 @@ def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
                 hint=f"write e.g. now-{end_text}/ for since",
             )
         start, _ = _timestamp(start_text, now=now, tz=tz, position=0)
-        return Interval(start, parse_period(end_text, end_position).add_to(start, 1))
+        period = parse_period(end_text, end_position)
+        with _in_range(end_text, end_position):
+            return _interval(start, _representable(period.add_to(start, 1), tz))
     since = _timestamp(start_text, now=now, tz=tz, position=0)[0] if start_text else None
     until = _timestamp(end_text, now=now, tz=tz, position=end_position)[0] if end_text else None
-    return Interval(since, until)
+    return _interval(since, until)
+
+
+def _interval(start: datetime | None, end: datetime | None) -> Interval:
+    # Bounds were checked to be representable in UTC, so Interval's conversion cannot fail.
+    return Interval(start, end)
+
+
+_COMPARISONS = (">=", "<=", ">", "<")
+
+
+def _github_range(text: str, *, now: datetime, tz: tzinfo) -> Interval:
+    """``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B`` (spec section 11)."""
+    for operator in _COMPARISONS:
+        if text.startswith(operator):
+            token = text[len(operator) :]
+            start, after = _span(token, now=now, tz=tz, position=len(operator))
+            match operator:
+                case ">=":
+                    return _interval(start, None)
+                case ">":
+                    return _interval(after, None)
+                case "<":
+                    return _interval(None, start)
+                case _:
+                    return _interval(None, after)
+    low, high = text.split("..", 1)
+    high_position = len(low) + 2
+    if not low or not high:
+        raise TimeExpressionError(
+            "a range needs a time on both sides of '..'",
+            position=0 if not low else high_position,
+            hint="write * for an open side: 2020..*, *..2021-06",
+        )
+    if low == "*" and high == "*":
+        raise TimeExpressionError("a range needs at least one time", position=0, hint="write e.g. 2020..* or *..2021")
+    since = None if low == "*" else _span(low, now=now, tz=tz, position=0)[0]
+    until = None if high == "*" else _span(high, now=now, tz=tz, position=high_position)[1]
+    return _interval(since, until)
+
+
+def parse_comparison(operator: str, token: str, *, now: datetime, tz: tzinfo = UTC, position: int = 0) -> Interval:
+    """The instants ``t`` with ``t OP T`` for a function ``lt``, ``lte``, ``gt`` or ``gte`` (spec section 9).
+
+    A reduced-precision ``T`` means its first instant (unlike the ranges of
+    section 11, where ``<=2020`` includes the whole year).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    if operator not in ("lt", "lte", "gt", "gte"):
+        raise ValueError(f"not a comparison: {operator!r}")
+    start, _ = _timestamp(token, now=now, tz=tz, position=position)
+    with _in_range(token, position):
+        match operator:
+            case "lt":
+                return _interval(None, start)
+            case "lte":
+                return _interval(None, _representable(start + _MICROSECOND, tz))
+            case "gt":
+                return _interval(_representable(start + _MICROSECOND, tz), None)
+            case _:
+                return _interval(start, None)
 
 
 def _single_date(text: str, *, now: datetime, tz: tzinfo) -> Interval:
@@ -245,9 +359,9 @@ def _single_date(text: str, *, now: datetime, tz: tzinfo) -> Interval:
         raise TimeExpressionError(
             f"an interval needs '/': {text!r}",
             position=0,
-            hint=f"write '{text}/' for since, '/{text}' for before",
+            hint=f"write '{text}/' for since, '/{text}' for before, '>={text}' or '<={text}'",
         )
-    return Interval(start, _normalise(start + _UNIT_STEP[unit]))
+    return _interval(*_span(text, now=now, tz=tz, position=0))
 
 
 def to_instant(value: object, tz: tzinfo = UTC) -> datetime | None:

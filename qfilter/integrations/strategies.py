@@ -22,6 +22,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from qfilter.core.ast import Filter, Function, Matcher, Term, Value
+from qfilter.core.functions import FUNCTIONS, FunctionSpec
 from qfilter.core.plan import ME
 from qfilter.core.schema import Field, Kind, Schema
 
@@ -30,7 +31,12 @@ __all__ = [
     "filter_texts",
     "terms",
     "matchers",
+    "functions",
     "spellings",
+    "range_texts",
+    "number_texts",
+    "number_matcher_texts",
+    "boolean_texts",
     "timestamp_texts",
     "period_texts",
     "interval_texts",
@@ -108,8 +114,116 @@ def interval_texts() -> st.SearchStrategy[str]:
     )
 
 
-def _function(argument: st.SearchStrategy[str]) -> st.SearchStrategy[Function]:
-    return st.builds(Function, st.sampled_from(["like", "contains"]), argument)
+def range_texts() -> st.SearchStrategy[str]:
+    """GitHub-style time ranges (spec section 11): ``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B``."""
+    stamp = timestamp_texts()
+    return st.one_of(
+        st.builds(str.__add__, st.sampled_from([">=", ">", "<", "<="]), stamp),
+        st.builds(lambda a, b: f"{a}..{b}", stamp, stamp),
+        stamp.map(lambda a: f"{a}..*"),
+        stamp.map(lambda b: f"*..{b}"),
+    )
+
+
+def number_texts() -> st.SearchStrategy[str]:
+    """Numbers in JSON syntax (``5``, ``-2.5``, ``1e-05``)."""
+    return st.one_of(
+        st.integers(-1000, 1000).map(str),
+        st.integers(-(2**70), 2**70).map(str),
+        st.floats(allow_nan=False, allow_infinity=False).map(repr),
+        st.sampled_from(["0", "-0", "1e3", "2.5E-3", "-0.0"]),
+    )
+
+
+def number_matcher_texts() -> st.SearchStrategy[str]:
+    """Plain matchers of a NUMBER field (spec section 10): ``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``..."""
+    number = number_texts()
+    return st.one_of(
+        number,
+        st.builds(str.__add__, st.sampled_from([">=", ">", "<", "<="]), number),
+        st.builds(lambda a, b: f"{a}..{b}", number, number),
+        number.map(lambda a: f"{a}..*"),
+        number.map(lambda b: f"*..{b}"),
+    )
+
+
+boolean_texts = st.sampled_from(["true", "false", "TRUE", "False"])
+"""The matchers of a BOOLEAN field."""
+
+
+def _plain_texts(kind: Kind | None, values: st.SearchStrategy[str], with_me: bool) -> st.SearchStrategy[str]:
+    """The text of a plain matcher of ``kind``: also what a plain argument of not/all/any holds."""
+    match kind:
+        case Kind.TIME:
+            return st.one_of(interval_texts(), range_texts())
+        case Kind.USER:
+            return st.one_of(user_ids, st.just(ME)) if with_me else user_ids
+        case Kind.NUMBER:
+            return number_matcher_texts()
+        case Kind.BOOLEAN:
+            return boolean_texts
+        case _:
+            return values
+
+
+def _argument_texts(
+    kind: Kind | None, spec: FunctionSpec, values: st.SearchStrategy[str], with_me: bool
+) -> st.SearchStrategy[str]:
+    """The value arguments ``spec`` takes under ``kind``."""
+    comparison = spec.name in ("lt", "lte", "gt", "gte")
+    match kind:
+        case Kind.TIME:
+            return timestamp_texts()
+        case Kind.NUMBER:
+            return number_texts()
+        case Kind.META if comparison:
+            return number_texts()
+        case Kind.BOOLEAN:
+            return boolean_texts
+        case Kind.USER:
+            return _plain_texts(kind, values, with_me)
+        case None if comparison:
+            return st.one_of(number_texts(), timestamp_texts())
+        case _:
+            return values
+
+
+def functions(
+    kind: Kind | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    with_me: bool = False,
+    depth: int = 2,
+    field_level: bool = True,
+) -> st.SearchStrategy[Function]:
+    """Function matchers (spec section 9) a field of ``kind`` accepts (any function when ``None``).
+
+    ``not``, ``all`` and ``any`` nest up to ``depth`` levels; ``exists()``
+    only where ``field_level`` (it cannot stand inside another function).
+    """
+    specs = [
+        spec
+        for spec in FUNCTIONS.values()
+        if (kind is None or kind in spec.kinds)
+        and (field_level or not spec.field_level)
+        and (depth > 0 or not spec.nests)
+    ]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Function:
+        spec = draw(st.sampled_from(specs))
+        most = spec.max_arguments if spec.max_arguments is not None else 3
+        count = draw(st.integers(spec.min_arguments, most))
+        if spec.nests:
+            inner = st.one_of(
+                _plain_texts(kind, values, with_me).map(Value),
+                functions(kind, values=values, with_me=with_me, depth=depth - 1, field_level=False),
+            )
+        else:
+            inner = _argument_texts(kind, spec, values, with_me).map(Value)
+        return Function(spec.name, tuple(draw(inner) for _ in range(count)))
+
+    return build()
 
 
 def matchers(
@@ -118,16 +232,9 @@ def matchers(
     values: st.SearchStrategy[str] = any_text,
     with_me: bool = False,
 ) -> st.SearchStrategy[Matcher]:
-    """Matchers valid for a kind of qualifier (any kind when ``None``)."""
-    if kind is Kind.TIME:
-        return interval_texts().map(Value)
-    if kind is Kind.USER:
-        users = st.one_of(user_ids, st.just(ME)) if with_me else user_ids
-        return users.map(Value)
-    plain = values.map(Value)
-    if kind is Kind.META or kind is None:
-        return st.one_of(plain, _function(values))
-    return plain
+    """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions."""
+    plain = _plain_texts(kind, values, with_me).map(Value)
+    return st.one_of(plain, plain, functions(kind, values=values, with_me=with_me))
 
 
 def _field_qualifier(target: Field) -> st.SearchStrategy[str]:
@@ -194,6 +301,21 @@ def _spell_value(draw: st.DrawFn, text: str, bare_ok: bool) -> str:
     return text if choice == "bare" else _quoted(text, choice)
 
 
+def _spell_matcher(draw: st.DrawFn, matcher: Matcher) -> str:
+    """One spelling of a matcher: quoting, the name's letter case, and spaces inside a function vary."""
+    if isinstance(matcher, Value):
+        return _spell_value(draw, matcher.text, not str(matcher).startswith('"'))
+    name = (
+        "".join(c.upper() if draw(st.booleans()) else c for c in matcher.name) if draw(st.booleans()) else matcher.name
+    )
+    space = st.sampled_from(["", "", " ", "  ", "\t"])
+    arguments = [_spell_matcher(draw, argument) for argument in matcher.arguments]
+    inside = "".join(
+        (draw(space) + "," + draw(space) if index else "") + argument for index, argument in enumerate(arguments)
+    )
+    return f"{name}({draw(space)}{inside}{draw(space) if arguments else ''})"
+
+
 def spellings(parsed: Filter) -> st.SearchStrategy[str]:
     """Texts that parse to ``parsed``: quoting, quote style and spacing vary."""
 
@@ -201,15 +323,7 @@ def spellings(parsed: Filter) -> st.SearchStrategy[str]:
     def build(draw: st.DrawFn) -> str:
         pieces = []
         for term in parsed.terms:
-            written = []
-            for matcher in term.matchers:
-                canonical = str(matcher)
-                if isinstance(matcher, Function):
-                    bare_ok = not canonical.endswith('")')
-                    argument = _spell_value(draw, matcher.argument, bare_ok)
-                    written.append(f"{matcher.name}({argument})")
-                else:
-                    written.append(_spell_value(draw, matcher.text, not canonical.startswith('"')))
+            written = [_spell_matcher(draw, matcher) for matcher in term.matchers]
             pieces.append(("-" if term.excluded else "") + f"{term.qualifier}:" + ",".join(written))
         spaces = st.sampled_from([" ", "  ", "\t", " \n "])
         text = "".join(piece + draw(spaces) for piece in pieces)

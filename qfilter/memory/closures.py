@@ -7,17 +7,34 @@ makes the same answers faster. Entities are read with
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any, assert_never
 
-from qfilter.core.plan import Condition, Contains, Equals, Like, Within
-from qfilter.core.schema import Field
+from qfilter.core.plan import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Contains,
+    Equals,
+    Exists,
+    InNumbers,
+    InSet,
+    IsBoolean,
+    Like,
+    Not,
+    ValuePredicate,
+    Within,
+)
+from qfilter.core.schema import Field, Kind
 from qfilter.core.times import to_instant
 from qfilter.core.values import Values, as_text, field_values
 
-__all__ = ["Check", "MemoryBackend", "ValuesTest", "glob_regex", "values_test", "within_one"]
+__all__ = ["Check", "MemoryBackend", "ValuesTest", "glob_regex", "value_test", "values_test", "within_one"]
 
 Check = Callable[[Any], bool]
 """A test of one entity."""
@@ -47,8 +64,81 @@ def within_one(start: datetime | None, end: datetime | None, tz: tzinfo) -> Call
     return inside
 
 
-def values_test(condition: Condition, tz: tzinfo) -> ValuesTest:
-    """A function telling whether some of a field's values satisfies ``condition``."""
+_OPERATORS = {"eq": operator.eq, "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
+def is_number(value: Any) -> bool:
+    """Whether a value is a number as the language compares them (a boolean is not)."""
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def readable(kind: Kind, tz: tzinfo) -> Callable[[Any], bool]:
+    """Whether a value is one the kind can read: any other is no value (as an unreadable time always was).
+
+    Text kinds read scalars (a string, number or boolean), TIME instants,
+    NUMBER numbers, BOOLEAN booleans; META reads anything but null.
+    """
+    match kind:
+        case Kind.TEXT | Kind.EXACT | Kind.USER:
+            return lambda value: as_text(value) is not None
+        case Kind.TIME:
+            return lambda value: isinstance(value, datetime) or to_instant(value, tz) is not None
+        case Kind.NUMBER:
+            return is_number
+        case Kind.BOOLEAN:
+            return lambda value: type(value) is bool
+        case Kind.META:
+            return lambda value: True
+        case _:
+            assert_never(kind)
+
+
+def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
+    """A function telling whether one value satisfies ``predicate`` (spec section 9)."""
+    match predicate:
+        case Contains(text, ignore_case):
+            if ignore_case:
+                return lambda v: (t := as_text(v)) is not None and text in t.lower()
+            return lambda v: (t := as_text(v)) is not None and text in t
+        case Equals(value):
+            return lambda v: as_text(v) == value
+        case Like(glob):
+            fullmatch = glob_regex(glob).fullmatch
+            return lambda v: (t := as_text(v)) is not None and fullmatch(t.lower()) is not None
+        case Within(interval):
+            return within_one(interval.start, interval.end, tz)
+        case InSet(values, ignore_case):
+            members = frozenset(values)
+            if ignore_case:
+                return lambda v: (t := as_text(v)) is not None and t.lower() in members
+            return lambda v: as_text(v) in members
+        case Compare(op, number):
+            compare = _OPERATORS[op]
+            return lambda v: is_number(v) and compare(v, number)
+        case InNumbers(numbers):
+            return lambda v: is_number(v) and any(v == n for n in numbers)
+        case IsBoolean(value):
+            return lambda v: type(v) is bool and v is value
+        case Not(inner):
+            test = value_test(inner, tz)
+            return lambda v: not test(v)
+        case AllOf(parts):
+            tests = [value_test(p, tz) for p in parts]
+            return lambda v: all(test(v) for test in tests)
+        case AnyOf(parts):
+            tests = [value_test(p, tz) for p in parts]
+            return lambda v: any(test(v) for test in tests)
+        case _:
+            assert_never(predicate)
+
+
+def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> ValuesTest:
+    """A function telling whether some of a field's values satisfies ``condition`` (``exists()``: has one).
+
+    Only values ``kind`` can read count (see :func:`readable`); the four
+    original conditions never hold for another value anyway, so they skip
+    that check.
+    """
     match condition:
         case Contains(text, ignore_case):
             if ignore_case:
@@ -69,6 +159,13 @@ def values_test(condition: Condition, tz: tzinfo) -> ValuesTest:
                 return False
 
             return within
+        case Exists():
+            keep = readable(kind, tz)
+            return lambda values: any(keep(v) for v in values)
+        case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf():
+            keep = readable(kind, tz)
+            one = value_test(condition, tz)
+            return lambda values: any(one(v) for v in values if keep(v))
         case _:
             assert_never(condition)
 
@@ -93,7 +190,7 @@ class MemoryBackend:
         values = self._values.get(field)
         if values is None:
             values = self._values[field] = field_values(field)
-        test = values_test(condition, self.tz)
+        test = values_test(condition, self.tz, field.kind)
         return lambda entity: test(values(entity))
 
     def all_of(self, parts: Sequence[Check]) -> Check:

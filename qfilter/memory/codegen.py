@@ -24,7 +24,22 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, assert_never
 
 from qfilter.core.backend import build_group
-from qfilter.core.plan import Condition, Contains, Equals, Like, Plan, Within
+from qfilter.core.plan import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Contains,
+    Equals,
+    Exists,
+    InNumbers,
+    InSet,
+    IsBoolean,
+    Like,
+    Not,
+    Plan,
+    Within,
+)
 from qfilter.core.schema import Kind
 
 from .closures import Check, MemoryBackend, glob_regex, within_one
@@ -39,8 +54,13 @@ _MARK = object()
 
 _FAIL = "\0FAIL"
 
-Code = Literal["ci", "cs", "eq", "like", "within"]
-"""The kind of test a condition is, as far as the generated source is concerned."""
+Code = Literal["ci", "cs", "eq", "like", "within", "other"]
+"""The kind of test a condition is, as far as the generated source is concerned.
+
+``other`` (the conditions of spec sections 9 and 10: sets, numbers,
+booleans, combinators, ``exists()``) is not written out: its whole group is
+handed to the closures.
+"""
 
 
 class GroupShape(NamedTuple):
@@ -69,6 +89,8 @@ def _kind_code(condition: Condition) -> Code:
             return "like"
         case Within():
             return "within"
+        case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf() | Exists():
+            return "other"
         case _:
             assert_never(condition)
 
@@ -221,7 +243,8 @@ def _generate(shape: Shape) -> _Compiled:
                 local = f"p{len(body.firsts)}"
                 body.firsts[segments[0]] = local
                 emit(0, f"{local} = e.get({body.name(('K', segments[0]))})")
-        if len(paths) > 1 and not all(len(codes) == 1 for codes in alternatives):
+        handed_over = any("other" in codes for codes in alternatives)
+        if handed_over or (len(paths) > 1 and not all(len(codes) == 1 for codes in alternatives)):
             emit(0, f"r = {generic}(e)")
         else:
             for number, segments in enumerate(paths):
@@ -281,6 +304,8 @@ def specialised(plan: Plan, backend: MemoryBackend, slow: Check) -> tuple[Check,
                     namespace[name] = glob_regex(glob).fullmatch
                 case Within(interval):
                     namespace[name] = within_one(interval.start, interval.end, backend.tz)
+                case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf() | Exists():
+                    raise AssertionError("a group with such a condition is handed to the closures whole")
                 case _:
                     assert_never(condition)
     exec(code, namespace)  # noqa: S102  # the shape only; see above

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, assert_never
 
@@ -18,11 +19,29 @@ import sqlalchemy as sa
 from qfilter.core.ast import Filter
 from qfilter.core.backend import build
 from qfilter.core.errors import FilterLimitError
-from qfilter.core.plan import Condition, Contains, Equals, Like, Plan, Within, to_plan
+from qfilter.core.plan import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Contains,
+    Equals,
+    Exists,
+    InNumbers,
+    InSet,
+    IsBoolean,
+    Like,
+    Not,
+    Number,
+    Plan,
+    Within,
+    to_plan,
+)
 from qfilter.core.schema import Field, Kind, Schema
 
 from .dialects import Supported, json_any
-from .elements import LIKE_ESCAPE, ZERO, constant, fold_case, param, position
+from .dialects.base import ValueTest
+from .elements import LIKE_ESCAPE, ZERO, constant, fold_case, number_param, param, position
 from .mappings import (
     Column,
     JsonArray,
@@ -35,7 +54,7 @@ from .mappings import (
     value_class,
 )
 
-__all__ = ["MAX_META_KEYS", "SqlBackend", "compile_clause", "value_test"]
+__all__ = ["MAX_META_KEYS", "SqlBackend", "SqlValue", "compile_clause", "value_test"]
 
 MAX_META_KEYS = 32
 """The deepest ``meta.<path>`` the SQL compiler accepts (SQLite joins at most 64 tables)."""
@@ -138,8 +157,96 @@ def _impl_type(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     return type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
 
 
-def value_test(condition: Condition, value: sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
-    """``condition`` on one value (a column, or the text of a JSON element)."""
+@dataclass(frozen=True)
+class SqlValue:
+    """One value at a location, as each sort of test reads it."""
+
+    value: sa.ColumnElement[Any]
+    """The column, or a JSON element's text: what text and time tests read."""
+    number: sa.ColumnElement[Any] | None = None
+    """The value as a number (a NUMBER column, a JSON number); ``None``: it is never one."""
+    boolean: sa.ColumnElement[Any] | None = None
+    """The value as a boolean (a BOOLEAN column); ``None``: it is never one."""
+    present: sa.ColumnElement[bool] | None = None
+    """True when there is a value the field's kind reads (``None``: ``value IS NOT NULL``)."""
+
+    def is_present(self) -> sa.ColumnElement[bool]:
+        """The value is one the field's kind reads: never NULL."""
+        return self.value.is_not(None) if self.present is None else self.present
+
+
+_OPERATORS = {"eq": "__eq__", "lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
+
+
+def _number_operand(value: sa.ColumnElement[Any], number: Number) -> sa.ColumnElement[Any]:
+    """``number`` bound: in an integer column's own type when it fits (an index serves it), else exactly."""
+    if isinstance(number, int) and value_class(value.type) == "integer":
+        return sa.bindparam(None, number, type_=value.type)
+    return number_param(number)
+
+
+def _has_not(condition: Condition) -> bool:
+    match condition:
+        case Not():
+            return True
+        case AllOf(parts) | AnyOf(parts):
+            return any(map(_has_not, parts))
+        case _:
+            return False
+
+
+def _in_set(value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: bool) -> sa.ColumnElement[bool]:
+    """``in()``/``inIgnoreCase()``: one ``IN`` of bound texts (values with U+0000 match nothing)."""
+    texts = [text for text in values if "\x00" not in text]
+    if not texts:
+        return sa.false()
+    if ignore_case:
+        return fold_case(_as_text(value)).in_([param(text) for text in texts])
+    if value_class(value.type) in ("integer", "boolean", "enum"):
+        return sa.or_(*(_equals(value, text) for text in texts))  # each in the column's own type
+    return value.in_([param(text) for text in texts])
+
+
+def value_test(condition: Condition, value: SqlValue | sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
+    """``condition`` on one value (a column, or a JSON element); a plain column is a text value."""
+    if not isinstance(value, SqlValue):
+        value = SqlValue(value)
+    one = value.value
+    match condition:
+        case Exists():
+            return value.is_present()
+        case InSet(values, ignore_case):
+            return _in_set(one, values, ignore_case)
+        case Compare(op, number):
+            if value.number is None:
+                return sa.false()
+            compared: sa.ColumnElement[bool] = getattr(value.number, _OPERATORS[op])(
+                _number_operand(value.number, number)
+            )
+            return compared
+        case InNumbers(numbers):
+            if value.number is None:
+                return sa.false()
+            return value.number.in_([_number_operand(value.number, n) for n in numbers])
+        case IsBoolean(expected):
+            if value.boolean is None:
+                return sa.false()
+            return value.boolean == sa.bindparam(None, expected, type_=value.boolean.type)
+        case Not(inner):
+            # Two-valued: NOT of a NULL (a JSON object's text compared) must be true, as in memory.
+            return sa.not_(sa.func.coalesce(value_test(inner, value, zone), sa.false()))
+        case AllOf(parts):
+            return sa.and_(*(value_test(part, value, zone) for part in parts))
+        case AnyOf(parts):
+            return sa.or_(*(value_test(part, value, zone) for part in parts))
+        case _:
+            return _simple_test(condition, one, zone)
+
+
+def _simple_test(
+    condition: Contains | Equals | Like | Within, value: sa.ColumnElement[Any], zone: tzinfo
+) -> sa.ColumnElement[bool]:
+    """The four conditions of sections 1 to 8, on a column or a JSON element's text."""
     match condition:
         case Contains(text, _) | Equals(text) | Like(text) if "\x00" in text:
             return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
@@ -162,16 +269,26 @@ def value_test(condition: Condition, value: sa.ColumnElement[Any], zone: tzinfo)
 
 
 def _at(
-    location: Location, keys: tuple[str, ...], condition: Condition, zone: tzinfo, *, two_valued: bool
+    location: Location,
+    keys: tuple[str, ...],
+    condition: Condition,
+    zone: tzinfo,
+    *,
+    two_valued: bool,
+    kind: Kind = Kind.EXACT,
 ) -> sa.ColumnElement[bool]:
     """``condition`` holds for some value at ``location``; never NULL when ``two_valued``."""
+    # A not() holds for a value that is there and fails its argument: it needs the value's presence.
+    guard = _has_not(condition)
     match location:
         case Column(column):
-            test = value_test(condition, column, zone)
+            test = value_test(condition, _typed(column, kind), zone)
             # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
-            return sa.and_(column.is_not(None), test) if two_valued else test
+            return sa.and_(column.is_not(None), test) if two_valued or guard else test
         case Related(_, fk, value, references):
-            test = value_test(condition, value, zone)
+            test = value_test(condition, _typed(value, kind), zone)
+            if guard:
+                test = sa.and_(value.is_not(None), test)
             source = location.source
             if two_valued:
                 # Under NOT: EXISTS is never NULL, and PostgreSQL makes NOT EXISTS an anti join.
@@ -181,11 +298,36 @@ def _at(
             key: sa.ColumnElement[Any] = references
             return key.in_(sa.select(fk).select_from(source).where(test))
         case JsonArray(column):
-            return json_any(column, (), condition, lambda text: value_test(condition, text, zone))
+            return json_any(column, (), condition, _element_test(condition, zone, scalars_only=True, guard=guard))
         case JsonObject(column):
-            return json_any(column, keys, condition, lambda text: value_test(condition, text, zone))
+            return json_any(column, keys, condition, _element_test(condition, zone, scalars_only=False, guard=guard))
         case _:
             assert_never(location)
+
+
+def _typed(column: sa.ColumnElement[Any], kind: Kind) -> SqlValue:
+    """A column's value; NUMBER and BOOLEAN columns are read as such."""
+    return SqlValue(
+        column,
+        number=column if kind is Kind.NUMBER else None,
+        boolean=column if kind is Kind.BOOLEAN else None,
+    )
+
+
+def _element_test(condition: Condition, zone: tzinfo, *, scalars_only: bool, guard: bool) -> ValueTest:
+    """The test ``json_any`` applies to each element; text kinds read scalars only, ``meta.`` anything but null."""
+
+    def test(
+        text: sa.ColumnElement[Any],
+        *,
+        number: sa.ColumnElement[Any] | None = None,
+        present: sa.ColumnElement[bool] | None = None,
+    ) -> sa.ColumnElement[bool]:
+        value = SqlValue(text, number=number, present=None if scalars_only else present)
+        found = value_test(condition, value, zone)
+        return sa.and_(value.is_present(), found) if guard else found
+
+    return test
 
 
 def _meta_keys(target: Field) -> tuple[str, ...]:
@@ -207,7 +349,9 @@ class SqlBackend:
         """Some value at some location of ``field`` satisfies ``condition``; never NULL when ``negated``."""
         keys = _meta_keys(field)
         found = locations(field, self.mapping)
-        return sa.or_(*(_at(location, keys, condition, self.zone, two_valued=negated) for location in found))
+        return sa.or_(
+            *(_at(location, keys, condition, self.zone, two_valued=negated, kind=field.kind) for location in found)
+        )
 
     def all_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
         """``AND``; ``true`` for no parts."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -11,12 +10,32 @@ from qfilter.core.plan import Condition
 
 __all__ = ["JsonAny", "ValueTest"]
 
-ValueTest = Callable[[sa.ColumnElement[Any]], sa.ColumnElement[bool]]
-"""A condition applied to one value's text (a column, or a JSON element's text)."""
+
+class ValueTest(Protocol):
+    """A condition applied to one JSON element, which ``json_any`` lists.
+
+    ``text`` is the element's text as memory compares it: a string as it is,
+    a number's JSON spelling, ``true``/``false``; NULL for JSON null, an
+    object or an array. ``number`` is the element's value when it is a JSON
+    number (NULL otherwise), in a type the dialect's
+    :class:`~qfilter.sql.elements.number_param` compares exactly.
+    ``present`` is true unless the element is JSON null (objects and arrays
+    are present). A dialect that passes no ``number`` makes numeric tests
+    (``gt(5)``, ``eq(5)`` under ``meta.``) match nothing; one that passes no
+    ``present`` makes ``exists()`` and ``not()`` see scalars only.
+    """
+
+    def __call__(
+        self,
+        text: sa.ColumnElement[Any],
+        *,
+        number: sa.ColumnElement[Any] | None = None,
+        present: sa.ColumnElement[bool] | None = None,
+    ) -> sa.ColumnElement[bool]: ...
 
 
 class JsonAny(Protocol):
-    """EXISTS a scalar at ``keys`` in a JSON ``column`` (arrays looked into) whose text passes ``test``."""
+    """EXISTS an element at ``keys`` in a JSON ``column`` (arrays looked into) that passes ``test``."""
 
     def __call__(
         self, column: sa.ColumnElement[Any], keys: tuple[str, ...], condition: Condition, test: ValueTest

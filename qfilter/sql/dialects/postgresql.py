@@ -11,7 +11,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from qfilter.core.plan import Condition, Equals
 
-from ..elements import ZERO, constant, fold_case, param, position
+from ..elements import ZERO, constant, fold_case, number_param, param, position
 from .base import ValueTest
 
 __all__ = ["POSTGRESQL_COLLATION", "json_any"]
@@ -24,6 +24,12 @@ _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 @compiles(fold_case, "postgresql")
 def _fold_case_postgresql(element: fold_case, compiler: SQLCompiler, **kw: Any) -> str:
     return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "{POSTGRESQL_COLLATION}")'
+
+
+@compiles(number_param, "postgresql")
+def _number_param_postgresql(element: number_param, compiler: SQLCompiler, **kw: Any) -> str:
+    # The number's shortest text as NUMERIC: exact, like the JSON numbers it is compared with.
+    return f"CAST({compiler.process(element.clauses.clauses[1], **kw)} AS NUMERIC)"
 
 
 @compiles(position, "postgresql")
@@ -104,4 +110,7 @@ def json_any(
         (kind.in_([constant("string"), constant("boolean")]), spelled),
         (kind == constant("number"), number),
     )
-    return sa.select(sa.literal_column("1")).select_from(joined).where(test(text)).exists()
+    as_number = sa.case((kind == constant("number"), sa.cast(spelled, sa.Numeric())))
+    present = kind != constant("null")
+    found = test(text, number=as_number, present=present)
+    return sa.select(sa.literal_column("1")).select_from(joined).where(found).exists()

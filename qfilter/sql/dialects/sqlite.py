@@ -85,4 +85,8 @@ def json_any(
             array.op("->", return_type=sa.String())(element),
         ),
     )
-    return sa.select(sa.literal_column("1")).select_from(joined).where(test(text)).exists()
+    # The atom of a number is an INTEGER or REAL, which SQLite compares with a bound int or float exactly.
+    number = sa.case((node.c.type.in_([constant("integer"), constant("real")]), node.c.atom))
+    present = node.c.type != constant("null")
+    found = test(text, number=number, present=present)
+    return sa.select(sa.literal_column("1")).select_from(joined).where(found).exists()
