@@ -1,7 +1,7 @@
 """Spec sections 9, 10 and 11: function matchers, NUMBER and BOOLEAN fields, GitHub-style time ranges.
 
 Every example of those sections is here with the spec's answer, checked in
-memory and in SQL on SQLite and PostgreSQL (each example stores its entities
+memory and in SQL on SQLite, PostgreSQL and MariaDB (each example stores its entities
 and states the names it expects), plus the errors the sections ask for and
 Hypothesis properties: no input makes parse or bind raise anything but a
 FilterError, and every generated filter of every kind binds, round-trips and
@@ -51,6 +51,7 @@ from qfilter.sql import (
     UtcDateTime,
     check_mapping,
     compile_clause,
+    exact_string,
     install_sqlite_functions,
     json_keeping_numbers,
 )
@@ -61,8 +62,8 @@ ITEMS_METADATA = sa.MetaData()
 ITEMS = sa.Table(
     "qfilter_test_function_items",
     ITEMS_METADATA,
-    sa.Column("name", sa.String(), primary_key=True),
-    sa.Column("owner", sa.String()),
+    sa.Column("name", exact_string(), primary_key=True),
+    sa.Column("owner", sa.String(255)),
     sa.Column("tags", json_keeping_numbers()),
     sa.Column("prio", sa.Integer()),
     sa.Column("active", sa.Boolean()),
@@ -92,14 +93,21 @@ MAPPING: SqlMapping = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module",
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
 def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
     """Each database in turn, with the reference tables and this module's table."""
     if request.param == "sqlite":
         created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
         install_sqlite_functions(created)
     else:
-        created = sa.create_engine(request.getfixturevalue("postgres_url"))
+        created = sa.create_engine(request.getfixturevalue(f"{request.param.replace('postgresql', 'postgres')}_url"))
     with created.begin() as conn:
         METADATA.create_all(conn)
         ITEMS_METADATA.create_all(conn)

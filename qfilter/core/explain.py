@@ -95,7 +95,9 @@ def _words(kind: Kind, matcher: Matcher) -> str:
         return _plain_words(kind, matcher.text)
     arguments = matcher.arguments
     texts = [a.text for a in arguments if isinstance(a, Value)]
-    quoted = ", ".join(repr(t) if kind is not Kind.NUMBER else t for t in texts)
+    quoted = ", ".join(
+        "the current user" if kind is Kind.USER and t == ME else t if kind is Kind.NUMBER else repr(t) for t in texts
+    )
     match matcher.name:
         case "not":
             return f"not {_words(kind, arguments[0])}"
