@@ -3,7 +3,8 @@
 - :func:`open_database` makes an engine with the service's tables (created
   if missing, safe when several processes start at once) and, on SQLite,
   WAL journaling, a busy timeout and ``BEGIN IMMEDIATE`` for writes, so that
-  writers queue instead of failing with "database is locked".
+  writers queue instead of failing with "database is locked"; on
+  PostgreSQL and MariaDB a lock timeout, so that no request waits forever.
 - :func:`run_write` and :func:`run_read` run a request's work in a
   transaction and retry it a bounded number of times when the database
   reports a lock timeout, a deadlock or a serialization failure; when that
@@ -15,6 +16,7 @@ Nothing here keeps state beyond the engine: several processes, or several
 machines, can serve from one database.
 """
 
+import math
 import os
 import random
 import sqlite3
@@ -64,7 +66,14 @@ _TRANSIENT_SQLSTATES = {
     "57P03",  # cannot_connect_now (one that is starting)
 }
 _SQLITE_BUSY = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
+_MYSQL_TRANSIENT = {
+    1205,  # ER_LOCK_WAIT_TIMEOUT
+    1213,  # ER_LOCK_DEADLOCK
+    2006,  # CR_SERVER_GONE_ERROR
+    2013,  # CR_SERVER_LOST
+}
 _DDL_LOCK_KEY = 0x7166_696C  # "qfil": one advisory lock for creating the tables on PostgreSQL
+_DDL_LOCK_NAME = "qfilter_service_tables"  # the same on MariaDB/MySQL (GET_LOCK)
 
 
 class Unavailable(TimeoutError):
@@ -134,6 +143,18 @@ def _configure_postgresql(engine: sa.Engine) -> None:
         dbapi_connection.commit()
 
 
+def _configure_mysql(engine: sa.Engine) -> None:
+    """A lock wait timeout (whole seconds on MariaDB/MySQL), as :func:`_configure_postgresql`."""
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, math.ceil(BUSY_TIMEOUT_MS / 1000))}")
+        finally:
+            cursor.close()
+
+
 def connect(url: str) -> sa.Engine:
     """An engine on ``url`` set up as the service needs it; touches no table."""
     engine = sa.create_engine(url, pool_pre_ping=True)
@@ -142,6 +163,8 @@ def connect(url: str) -> sa.Engine:
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        _configure_mysql(engine)
     return engine
 
 
@@ -156,15 +179,26 @@ def open_database(url: str, *, demo: bool = True) -> sa.Engine:
     engine = connect(url)
 
     def create(conn: sa.Connection) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
         first_start = not sa.inspect(conn).has_table(reference.WAYLAY_TABLE.name)
         reference.METADATA.create_all(conn)
         if first_start and demo:
             _store_entities(conn, [loaded_entity(entity, index) for index, entity in enumerate(demo_entities())])
 
+    def create_alone(conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":  # released when the transaction ends
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
+            create(conn)
+        elif conn.dialect.name in ("mysql", "mariadb"):  # DDL commits by itself: a lock of the session
+            conn.execute(sa.select(sa.func.get_lock(_DDL_LOCK_NAME, 60)))
+            try:
+                create(conn)
+            finally:
+                conn.execute(sa.select(sa.func.release_lock(_DDL_LOCK_NAME)))
+        else:  # SQLite: the write transaction is the lock
+            create(conn)
+
     try:
-        run_write(engine, create)
+        run_write(engine, create_alone)
     except BaseException:
         engine.dispose()
         raise
@@ -193,11 +227,15 @@ def is_transient(error: sa.exc.DBAPIError) -> bool:
     if error.connection_invalidated:
         return True
     original = error.orig
+    if original is None:
+        return False
     if type(original).__module__.startswith("psycopg"):
         sqlstate = getattr(original, "sqlstate", None)
         if sqlstate is None:  # no answer from the server at all: it cannot be reached
             return isinstance(error, sa.exc.OperationalError)
         return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")  # class 08: connection exception
+    if type(original).__module__.startswith(("pymysql", "MySQLdb")):
+        return bool(original.args) and original.args[0] in _MYSQL_TRANSIENT
     if isinstance(original, sqlite3.OperationalError):
         code = getattr(original, "sqlite_errorcode", None)
         if isinstance(code, int):
@@ -213,6 +251,10 @@ def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], *, write: bool) 
             with engine.connect() as conn:
                 if write:
                     conn.execution_options(**{_WRITE_OPTION: True})
+                    if conn.dialect.name in ("mysql", "mariadb"):
+                        # No gap locks on rows that are not there (REPEATABLE READ takes them for a
+                        # DELETE or locking read that finds nothing), so fewer deadlocks to retry.
+                        conn.execution_options(isolation_level="READ COMMITTED")
                 elif conn.dialect.name == "postgresql":
                     # One snapshot for the whole transaction, so that a page and its total agree
                     # (read-only, it never fails to serialize). SQLite reads from one snapshot anyway.

@@ -8,6 +8,9 @@ OpenAPI 3.1 document FastAPI writes) under :data:`ASSETS_PATH` and a
 outside the service: no favicon nor validator badge from elsewhere.
 """
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, Response
@@ -16,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 __all__ = ["ASSETS_PATH", "ASSETS", "install_docs"]
+
+_log = logging.getLogger("qfilter.service")
 
 ASSETS_PATH = "/docs/assets"
 """Where Swagger UI's files are served."""
@@ -32,11 +37,26 @@ class _Assets(StaticFiles):
         return await super().get_response(path, scope)
 
 
-def install_docs(app: FastAPI, *, docs_url: str = "/docs") -> None:
-    """Serve Swagger UI at ``docs_url`` from local files (make ``app`` with ``docs_url=None``)."""
-    from swagger_ui_bundle import swagger_ui_path  # the server extra's swagger-ui-bundle-v2
+def install_docs(app: FastAPI, *, docs_url: str = "/docs") -> bool:
+    """Serve Swagger UI at ``docs_url`` from local files (make ``app`` with ``docs_url=None``).
 
-    app.mount(ASSETS_PATH, _Assets(directory=swagger_ui_path), name="swagger-ui-assets")
+    Returns whether the files were found. Without the package the page loads
+    them from FastAPI's default CDN, as FastAPI's own ``/docs`` does, and a
+    warning says what to install.
+    """
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # the server extra's swagger-ui-bundle-v2
+    except ImportError:
+        _log.warning("/docs loads Swagger UI from a CDN: pip install swagger-ui-bundle-v2 to serve it locally")
+        swagger_ui_path = None
+    assets: dict[str, Any] = {}
+    if swagger_ui_path is not None:
+        app.mount(ASSETS_PATH, _Assets(directory=swagger_ui_path), name="swagger-ui-assets")
+        assets = {
+            "swagger_js_url": f"{ASSETS_PATH}/swagger-ui-bundle.js",
+            "swagger_css_url": f"{ASSETS_PATH}/swagger-ui.css",
+            "swagger_favicon_url": f"{ASSETS_PATH}/favicon-32x32.png",
+        }
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url or f"{docs_url}/oauth2-redirect"
     title = f"{app.title} - Swagger UI"
@@ -44,16 +64,17 @@ def install_docs(app: FastAPI, *, docs_url: str = "/docs") -> None:
     @app.get(docs_url, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
+        local: dict[str, Any] = {name: f"{root}{url}" for name, url in assets.items()}
         return get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
             title=title,
-            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon-32x32.png",
             oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
+            **local,
             swagger_ui_parameters={"validatorUrl": None, **(app.swagger_ui_parameters or {})},
         )
 
     @app.get(oauth2_redirect_url, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
+
+    return bool(assets)
