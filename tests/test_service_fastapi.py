@@ -3,7 +3,6 @@
 # No "from __future__ import annotations": the routes are defined in a function, and FastAPI must
 # resolve their Annotated[..., Depends(devices.listing)] where `devices` is a local.
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -108,7 +107,7 @@ def test_the_openapi_document(client: httpx.Client) -> None:
     document = client.get("/openapi.json").json()
     operation = document["paths"]["/devices"]["get"]
     parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
-    assert set(parameters) == {"q", "limit", "offset", "X-Remote-User"}
+    assert set(parameters) == {"q", "sort", "limit", "offset", "X-Remote-User"}
     assert parameters["q"]["examples"] == {"mine": {"summary": "mine", "value": "owner:@me"}}
     assert "`owner`" in parameters["q"]["description"] and "X-Remote-User" in parameters["q"]["description"]
     assert parameters["limit"]["schema"]["type"] == "integer" and parameters["limit"]["schema"]["maximum"] == 2
