@@ -28,6 +28,7 @@ from .timing import Timing, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 
 @dataclass
@@ -93,6 +94,8 @@ class Config:
     only: set[str]
     output: Path
     smoke: bool
+    mysql_url: str | None = None
+    sql_databases: frozenset[str] = frozenset({"sqlite", "postgresql", "mariadb"})
 
 
 def _have(module: str) -> bool:
@@ -314,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("QFILTER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="SQLAlchemy URL of a PostgreSQL database to use (default %(default)s; 'none' to skip)",
     )
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("QFILTER_BENCH_MYSQL_URL", DEFAULT_MYSQL_URL),
+        help="SQLAlchemy URL of a MariaDB database to use (default %(default)s; 'none' to skip)",
+    )
+    parser.add_argument(
+        "--sql-databases",
+        default="sqlite,postgresql,mariadb",
+        help="comma-separated databases the sql suite measures (default %(default)s)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs", help="where performance.md/.png go")
     args = parser.parse_args(argv)
     smoke = args.smoke
@@ -328,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         only=set(args.only.split(",")) if args.only else set(SUITES),
         output=args.output,
         smoke=smoke,
+        mysql_url=None if args.mysql_url in ("", "none") else args.mysql_url,
+        sql_databases=frozenset(args.sql_databases.split(",")),
     )
     unknown = config.only - set(SUITES)
     if unknown:

@@ -18,7 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--output", str(tmp_path), "--postgres-url", "none"],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--smoke",
+            "--output",
+            str(tmp_path),
+            "--postgres-url",
+            "none",
+            "--mysql-url",
+            "none",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -181,6 +181,8 @@ def check_agreement(
 
 FRAGMENTS = [
     "demo",
+    "demo ",  # trailing space: MariaDB's PAD SPACE collations would find it equal to "demo"
+    " ",
     "Demo",
     "DEMO",
     "prio1",
@@ -220,7 +222,7 @@ FRAGMENTS = [
     "true",
 ]
 # A few values are drawn often, so that filters select some entities and not others.
-COMMON = ["demo", "Demo", "ü", "Ünïcode", "ΣΑΣ", "ß", "İ", "%", "_", "a%b", "\\", "'", "5", "1e-05", "true"]
+COMMON = ["demo", "demo ", "Demo", "ü", "Ünïcode", "ΣΑΣ", "ß", "İ", "%", "_", "a%b", "\\", "'", "5", "1e-05", "true"]
 text_chars = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
 fragments = st.one_of(
     st.sampled_from(COMMON),
