@@ -394,9 +394,17 @@ def functions_for(
     values: st.SearchStrategy[str],
     numbers: st.SearchStrategy[str],
     depth: int,
+    nested: bool = False,
 ) -> st.SearchStrategy[Function]:
-    """Function matchers (spec section 9) a field of ``kind`` takes, with arguments like the plain matchers."""
-    specs = [spec for spec in FUNCTIONS.values() if kind in spec.kinds and (depth > 0 or not spec.nests)]
+    """Function matchers (spec section 9) a field of ``kind`` takes, with arguments like the plain matchers.
+
+    ``exists()`` tests the whole field: never ``nested`` inside ``not``, ``all`` or ``any``.
+    """
+    specs = [
+        spec
+        for spec in FUNCTIONS.values()
+        if kind in spec.kinds and (depth > 0 or not spec.nests) and not (nested and spec.field_level)
+    ]
 
     @st.composite
     def build(draw: st.DrawFn) -> Function:
@@ -404,7 +412,7 @@ def functions_for(
         count = draw(st.integers(spec.min_arguments, 3 if spec.max_arguments is None else spec.max_arguments))
         if spec.nests:
             inner: st.SearchStrategy[Any] = st.one_of(
-                plain.map(Value), plain.map(Value), functions_for(kind, plain, values, numbers, depth - 1)
+                plain.map(Value), plain.map(Value), functions_for(kind, plain, values, numbers, depth - 1, nested=True)
             )
         elif spec.name in ("lt", "lte", "gt", "gte"):
             inner = (bound_tokens if kind is Kind.TIME else numbers).map(Value)
