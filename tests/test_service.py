@@ -16,6 +16,8 @@ from support import NOW
 from test_service_support import BACKENDS, USER_HEADER, private_database
 
 import qfilter
+from qfilter.core.sorting import parse_sort
+from qfilter.memory import sort_entities
 from qfilter.service.app import create_app, load_entities, open_database
 from qfilter.service.demo import demo_entities
 from qfilter.service.server import serve_in_thread
@@ -164,6 +166,27 @@ def test_hrefs_encode_q(loaded: Service) -> None:
     href = body["_links"]["next"]["href"]
     assert "q=tag%3A%27ab+c%27&limit=1&offset=1" in href
     assert _names(loaded.client.get(href).json()) == _expected(loaded, "tag:'ab c'")[1:2]
+
+
+@pytest.mark.parametrize("sort", ["-name", "created", "-modified,name", "created_by,-created", "-modified_by"])
+def test_sort_orders_as_memory_does(loaded: Service, sort: str) -> None:
+    """``sort=`` orders in SQL as memory does (missing values last, ties by name), paged and in the links."""
+    expected = [
+        entity["name"] for entity in sort_entities(loaded.entities, parse_sort(sort, qfilter.WAYLAY), qfilter.WAYLAY)
+    ]
+    names: list[str] = []
+    href: str | None = f"/config/query?sort={sort}&limit=7"
+    while href is not None:
+        body = loaded.client.get(href).json()
+        names += _names(body)
+        assert "sort=" in body["_links"]["self"]["href"]
+        href = body["_links"].get("next", {}).get("href")
+    assert names == expected
+
+
+def test_a_bad_sort_is_a_400(loaded: Service) -> None:
+    response = loaded.client.get("/config/query", params={"sort": "tag"})
+    assert response.status_code == 400 and response.json()["parameter"] == "sort"
 
 
 # -- bad requests ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ Names are ordered by code point, as Python's ``sorted`` orders them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -364,9 +364,15 @@ def select_waylay_queries(
     offset: int = 0,
     limit: int | None = None,
     order_by: NameOrder | None = None,
+    order: Sequence[sa.ColumnElement[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The entities that satisfy ``where`` (e.g. a :func:`~qfilter.sql.compile_clause`), ordered by name."""
-    statement = sa.select(WAYLAY_TABLE.c.body).order_by(_ordered(conn, order_by)(WAYLAY_TABLE.c.name))
+    """The entities that satisfy ``where`` (e.g. a :func:`~qfilter.sql.compile_clause`), ordered by name.
+
+    ``order`` (e.g. :func:`qfilter.sql.order_by`'s clauses for a ``sort=``) orders them instead.
+    """
+    if order is None:
+        order = [_ordered(conn, order_by)(WAYLAY_TABLE.c.name)]
+    statement = sa.select(WAYLAY_TABLE.c.body).order_by(*order)
     if where is not None:
         statement = statement.where(where)
     return [dict(body) for body in conn.execute(_paged(statement, offset, limit)).scalars()]
@@ -384,9 +390,10 @@ def select_waylay_page(
     offset: int = 0,
     limit: int | None = None,
     order_by: NameOrder | None = None,
+    order: Sequence[sa.ColumnElement[Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the matching entities, ordered by name, and how many match in all."""
-    page = select_waylay_queries(conn, where, offset=offset, limit=limit, order_by=order_by)
+    """One page of the matching entities, ordered by name (or ``order``), and how many match in all."""
+    page = select_waylay_queries(conn, where, offset=offset, limit=limit, order_by=order_by, order=order)
     return page, count_waylay_queries(conn, where)
 
 

@@ -69,10 +69,17 @@ def waylay_router(engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], dat
 
     @router.get("", summary="List and search query entities", responses=documented(503))
     def list_queries(listing: Annotated[RequestListing, Depends(waylay.listing)], request: Request) -> Any:
+        # sort= when given (its keys, then the name), else by name as before.
+        order = listing.order_by(reference.WAYLAY_TABLE.c.name) if listing.sort else None
         page, total = run_read(
             engine,
             lambda conn: reference.select_waylay_page(
-                conn, listing.where, offset=listing.offset, limit=listing.limit, order_by=ordered_by_name
+                conn,
+                listing.where,
+                offset=listing.offset,
+                limit=listing.limit,
+                order_by=ordered_by_name,
+                order=order,
             ),
         )
         origin = _origin(request)
