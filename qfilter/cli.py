@@ -469,16 +469,22 @@ def _sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from qfilter.service.app import serve
+        from qfilter.service.server import serve
     except ImportError as error:  # fastapi or uvicorn missing
-        raise InputError(f"serve needs the server extra: pip install 'qfilter[server]' ({error})") from None
+        raise InputError(f"serve needs the server extra: pip install 'qfilter-lang[server]' ({error})") from None
     from sqlalchemy.exc import SQLAlchemyError
 
     entities = None if args.load is None else _load(args.load)
     try:
-        serve(args.db, entities, args.host, args.port)
+        serve(args.db, entities, args.host, args.port, workers=args.workers)
     except (OSError, ValueError, SQLAlchemyError) as error:
         raise InputError(f"serve: {error}") from None
     return EXIT_OK
@@ -533,6 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--load", metavar="FILE", help="JSON array of Waylay query entities to store first")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the database (default: 1); the app keeps no state of its own",
+    )
     serve.set_defaults(run=_serve)
     return parser
 

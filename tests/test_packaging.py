@@ -89,7 +89,8 @@ def test_pip_install_gives_the_import_package_and_the_command(tmp_path: Path) ->
     prefix = tmp_path / "prefix"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--disable-pip-version-check"]
-        + ["--prefix", str(prefix), str(wheel)],
+        # --ignore-installed: pip would otherwise uninstall this environment's own (editable) copy first.
+        + ["--ignore-installed", "--prefix", str(prefix), str(wheel)],
         check=True,
         timeout=300,
     )

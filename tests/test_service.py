@@ -541,3 +541,19 @@ def test_saved_query_fields_come_in_the_seed_order(fresh: httpx.Client) -> None:
     order = ["id", "name", "description", "sql", "tags", "created_at", "created_by", "last_updated_at"]
     assert list(created) == [*order, "last_updated_by"]
     assert list(fresh.get(f"{SAVED}/{created['id']}").json()) == list(created)
+
+
+def test_saved_queries_sort_as_memory_does(fresh: httpx.Client) -> None:
+    """The saved-query list takes ``sort=`` too: the order memory gives, ties by id; a bad one is a 400."""
+    for name, user in [("b", ALICE), ("B", None), ("a", "users/bob"), ("é", ALICE)]:
+        body = {"name": name, "description": "", "sql": "select 1", "tags": []}
+        headers = {USER_HEADER: user} if user else {}
+        assert fresh.post(SAVED, json=body, headers=headers).status_code == 201
+    stored = fresh.get(SAVED).json()
+    assert [item["name"] for item in stored] == ["B", "a", "b", "é"]  # the default order: name, by code point
+    for sort in ("-name", "created_by,-name", "-created_by"):
+        expected = sort_entities(stored, parse_sort(sort, qfilter.TIMEPLUS), qfilter.TIMEPLUS)
+        assert fresh.get(SAVED, params={"sort": sort}).json() == expected
+    bad = fresh.get(SAVED, params={"sort": "tag"})
+    assert bad.status_code == 400 and bad.json()["parameter"] == "sort"
+    assert "sortable fields: name, description, sql, created_by" in bad.json()["message"]

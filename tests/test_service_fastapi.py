@@ -116,3 +116,11 @@ def test_the_openapi_document(client: httpx.Client) -> None:
         for method in path.values():
             assert "422" not in method["responses"]
     assert "400" in document["paths"]["/devices/{number}"]["get"]["responses"]
+
+
+def test_a_user_header_is_read_as_utf_8(client: httpx.Client) -> None:
+    """HTTP hands header bytes over as Latin-1; the user id is the UTF-8 text the client sent."""
+    assert client.get("/whoami", headers={b"X-Remote-User": "zoë".encode()}).json() == {"user": "zoë"}
+    bad = client.get("/whoami", headers={b"X-Remote-User": b"\xff\xfe"})
+    assert bad.status_code == 400
+    assert bad.json()["parameter"] == "X-Remote-User" and "UTF-8" in bad.json()["message"]

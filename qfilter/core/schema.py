@@ -66,7 +66,10 @@ class Field:
     label: str = ""
     """The noun used when explaining a filter in words ("tag", "creator")."""
     many: bool = False
-    """Whether the field holds a list of values (tags); a field with several paths holds many too."""
+    """Whether the field holds several values (tags; creator and modifier); a ``[*]`` path says so too.
+
+    Several paths alone do not: they may be alternative places of one value
+    (a user given as ``{"id": ...}`` or as its id)."""
     segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,7 +78,7 @@ class Field:
             raise ValueError(f"field {self.qualifier!r} needs at least one path")
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "segments", tuple(_segments(path) for path in paths))
-        if len(paths) > 1 or any("[*]" in path for path in paths):
+        if any("[*]" in path for path in paths):
             object.__setattr__(self, "many", True)
         if not self.label:
             object.__setattr__(self, "label", self.qualifier.replace("_", " "))
@@ -164,11 +167,13 @@ WAYLAY = Schema(
     "waylay",
     (
         Field("name", Kind.TEXT, "name"),
-        Field("resource", Kind.EXACT, ("meta.resource", "query.resource", "query.data[*].resource")),
+        Field("resource", Kind.EXACT, ("meta.resource", "query.resource", "query.data[*].resource"), many=True),
         Field("tag", Kind.EXACT, "meta.tags", many=True),
         Field("created_by", Kind.USER, "attrs.created_by", label="creator"),
         Field("modified_by", Kind.USER, "attrs.modified_by", label="last modifier"),
-        Field("user", Kind.USER, ("attrs.created_by", "attrs.modified_by"), label="creator or last modifier"),
+        Field(
+            "user", Kind.USER, ("attrs.created_by", "attrs.modified_by"), label="creator or last modifier", many=True
+        ),
         Field("created", Kind.TIME, "attrs.created", label="creation time"),
         Field("modified", Kind.TIME, "attrs.modified", label="last modification time"),
         Field("meta", Kind.META, "meta", label="metadata"),
@@ -191,6 +196,7 @@ TIMEPLUS = Schema(
             Kind.USER,
             ("created_by.id", "created_by", "last_updated_by.id", "last_updated_by"),
             label="creator or last modifier",
+            many=True,
         ),
         Field("created", Kind.TIME, "created_at", label="creation time"),
         Field("modified", Kind.TIME, "last_updated_at", label="last modification time"),

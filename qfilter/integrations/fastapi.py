@@ -1,6 +1,6 @@
 """FastAPI integration: dependencies that hand a route its checked, compiled filter.
 
-Needs the ``server`` extra (``pip install "qfilter[server]"``). Three steps
+Needs the ``server`` extra (``pip install "qfilter-lang[server]"``). Three steps
 add a Waylay-style search to an app::
 
     from typing import Annotated
@@ -161,7 +161,7 @@ class FilterHTTPException(HTTPException):
 
 @dataclass(frozen=True, slots=True)
 class RequestFilter:
-    """What a filter dependency hands a route: the request's checked filter, compiled.
+    """What a filter dependency hands a route: the request's checked filter, compiled, and its ``sort``.
 
     ``where`` is the SQLAlchemy clause when the :class:`QFilter` has a SQL
     mapping (``None`` otherwise); :meth:`predicate` filters in memory.
@@ -188,13 +188,6 @@ class RequestFilter:
         """The filter as an in-memory predicate over entities."""
         return compile_plan(self.params.plan)
 
-
-@dataclass(frozen=True, slots=True)
-class RequestListing(RequestFilter):
-    """A :class:`RequestFilter` with the order and the page asked for (``sort``, ``limit``, ``offset``)."""
-
-    params: listing.ListingParams
-
     @property
     def sort(self) -> tuple[SortKey, ...]:
         """The sort keys asked for; empty when the request gives no ``sort``."""
@@ -215,6 +208,13 @@ class RequestListing(RequestFilter):
     def sorted(self, entities: Iterable[T], *, default: str = "") -> list[T]:
         """``entities`` in the order asked for (``sort``, else ``default``), ties by id, in memory."""
         return sort_entities(entities, self.params.sort or parse_sort(default, self.schema), self.schema)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestListing(RequestFilter):
+    """A :class:`RequestFilter` with the page asked for (``limit``, ``offset``)."""
+
+    params: listing.ListingParams
 
     @property
     def limit(self) -> int:
@@ -252,7 +252,7 @@ class QFilter:
     """FastAPI dependencies for filtering one kind of entity.
 
     - :attr:`listing` reads ``q``, ``sort``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
-    - :attr:`filter` reads ``q`` alone and gives a :class:`RequestFilter`;
+    - :attr:`filter` reads ``q`` and ``sort`` and gives a :class:`RequestFilter`;
     - :attr:`current_user` gives the current user's id, or ``None``: the
       application's own ``current_user`` dependency's answer when one is
       given, else the ``user_header`` header's value (none when ``None``).
@@ -320,12 +320,13 @@ class QFilter:
             request: Request,
             user: Annotated[str | None, Depends(current_user)],
             q: Annotated[str | None, q_param] = None,
+            sort: Annotated[str | None, sort_param] = None,
         ) -> RequestFilter:
             try:
                 params = listing.read_filter(
-                    q, schema=schema, user=user, now=self.clock(), limits=limits, user_hint=user_hint
+                    q, schema=schema, user=user, now=self.clock(), limits=limits, user_hint=user_hint, sort=sort
                 )
-            except FilterError as error:
+            except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
             return RequestFilter(params, user, schema, _base_url(request), self._where(params), self.sql_mapping)
 
@@ -383,7 +384,14 @@ class QFilter:
         )
 
         def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
-            return user.strip() or None if user is not None else None
+            if user is None:
+                return None
+            try:  # HTTP hands header bytes over as Latin-1; user ids are UTF-8
+                text = user.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                problem = listing.ParameterError(str(user_header), f"the {user_header} header is not valid UTF-8")
+                raise FilterHTTPException(listing.error_body(problem)) from None
+            return text.strip() or None
 
         return user_from_header
 

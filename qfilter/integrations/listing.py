@@ -149,23 +149,21 @@ class FilterParams:
     filter: Filter = field(compare=False)
     plan: Plan = field(compare=False, repr=False)
     now: datetime = field(compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ListingParams(FilterParams):
-    """The checked parameters of one listing request: the filter, ``sort``, ``limit`` and ``offset``.
-
-    ``sort`` is empty when the request gives none: the listing's own order applies.
-    """
-
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
     sort: tuple[SortKey, ...] = ()
+    """The order asked for; empty when the request gives no ``sort`` (the listing's own order applies)."""
 
     @property
     def sort_text(self) -> str:
         """``sort`` as the request would write it (``-created,name``), ``""`` for none."""
         return ",".join(map(str, self.sort))
+
+
+@dataclass(frozen=True, slots=True)
+class ListingParams(FilterParams):
+    """The checked parameters of one listing request: the filter, ``sort``, ``limit`` and ``offset``."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
 
     def window(self, items: Sequence[T]) -> Sequence[T]:
         """The page of an already filtered and ordered sequence."""
@@ -181,8 +179,11 @@ def read_filter(
     tz: tzinfo | None = None,
     limits: Limits = DEFAULT_LIMITS,
     user_hint: str | None = None,
+    sort: str | None = None,
 ) -> FilterParams:
     """Parse and bind the (URL-decoded) ``q`` parameter; ``None`` or blank matches everything.
+
+    ``sort`` (:func:`read_sort`) is checked first, as the cheaper mistake.
 
     The filter is bound to ``schema`` with ``user`` as the current user for
     ``@me``, ``now`` (default: the clock) and ``tz`` (default: the schema's),
@@ -194,6 +195,7 @@ def read_filter(
     The result's ``plan`` is what :func:`qfilter.compile_predicate` and
     :func:`qfilter.sql.compile_clause` take as it is (without ``now`` or ``user``).
     """
+    keys = read_sort(sort, schema)
     text = q or ""
     if "\x00" in text:
         # No stored text can hold NUL (PostgreSQL refuses it), and a driver error would be a 500.
@@ -203,7 +205,7 @@ def read_filter(
     instant = now or datetime.now(UTC)
     parsed = parse(text, default_qualifier=schema.default_qualifier, limits=limits)
     plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz, user_hint=user_hint))
-    return FilterParams(q=text, filter=parsed, plan=plan, now=instant)
+    return FilterParams(q=text, filter=parsed, plan=plan, now=instant, sort=keys)
 
 
 def read_params(
@@ -230,16 +232,15 @@ def read_params(
     """
     page_limit = read_limit(limit, default=default_limit, maximum=max_limit)
     page_offset = read_offset(offset)
-    keys = read_sort(sort, schema)
-    found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits, user_hint=user_hint)
+    found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits, user_hint=user_hint, sort=sort)
     return ListingParams(
         q=found.q,
         filter=found.filter,
         plan=found.plan,
         now=found.now,
+        sort=found.sort,
         limit=page_limit,
         offset=page_offset,
-        sort=keys,
     )
 
 

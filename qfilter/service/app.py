@@ -123,12 +123,3 @@ def app_from_env() -> FastAPI:
     does it when several start at once); no data is loaded.
     """
     return create_app(open_database(os.environ.get(DATABASE_URL_VARIABLE) or default_database_url(), demo=False))
-
-
-def __getattr__(name: str) -> Any:
-    # ``qfilter serve`` imported serve from here before the server helpers got a module of their own.
-    if name in ("serve", "serve_in_thread"):
-        from qfilter.service import server
-
-        return getattr(server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

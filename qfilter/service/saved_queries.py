@@ -49,8 +49,10 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
 
     @router.get("", summary="List saved queries", responses=documented(503))
     def list_saved(search: Annotated[RequestFilter, Depends(saved.filter)]) -> Any:
+        order = search.order_by(reference.TIMEPLUS_TABLE.c.id) if search.sort else None
         return run_read(
-            engine, lambda conn: reference.select_saved_queries(conn, search.where, order_by=ordered_by_name)
+            engine,
+            lambda conn: reference.select_saved_queries(conn, search.where, order_by=ordered_by_name, order=order),
         )
 
     @router.post(

@@ -504,10 +504,16 @@ def select_saved_queries(
     offset: int = 0,
     limit: int | None = None,
     order_by: NameOrder | None = None,
+    order: Sequence[sa.ColumnElement[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The saved queries that satisfy ``where``, ordered by name, then id."""
-    order = _ordered(conn, order_by)
-    statement = sa.select(*_saved_query_columns()).order_by(order(TIMEPLUS_TABLE.c.name), order(TIMEPLUS_TABLE.c.id))
+    """The saved queries that satisfy ``where``, ordered by name, then id.
+
+    ``order`` (e.g. :func:`qfilter.sql.order_by`'s clauses for a ``sort=``) orders them instead.
+    """
+    if order is None:
+        by_name = _ordered(conn, order_by)
+        order = [by_name(TIMEPLUS_TABLE.c.name), by_name(TIMEPLUS_TABLE.c.id)]
+    statement = sa.select(*_saved_query_columns()).order_by(*order)
     if where is not None:
         statement = statement.where(where)
     return [_saved_query(row) for row in conn.execute(_paged(statement, offset, limit))]
