@@ -136,7 +136,7 @@ def test_default_qualifier_turns_bare_words_into_terms() -> None:
         ("tag:x -", 7, "expected a qualifier after '-'"),
         ("tag:like(x", 10, "expected ')'"),
         ("tag:in(a,)", 9, "empty matcher"),
-        ("tag:pump (x)", 9, "a bare matcher cannot hold '('"),
+        ("tag:pump (x)", 9, "expected 'qualifier:matcher'"),  # a group since spec section 12
         ("tag:a,'b'c", 9, "unexpected"),
     ],
 )

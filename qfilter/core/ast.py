@@ -3,6 +3,15 @@
 ``str()`` of any node is its canonical text; parsing that text gives an equal
 node. Source positions are kept for error messages but take no part in
 equality or hashing, so ``parse(str(f)) == f`` holds.
+
+A filter of terms only (spec sections 1 to 8) is ``Filter(terms)``. One
+with ``AND``, ``OR``, ``NOT`` or parentheses (spec section 12) also has an
+``expression``: a tree of :class:`Or`, :class:`And`, :class:`Not` and
+:class:`Sequence` (items side by side) whose leaves are the terms. Trees are
+kept in one normal form, built by :func:`any_of`, :func:`all_of`,
+:func:`sequence` and :func:`negation` (the parser uses them too), so that
+texts meaning the same structure (``a OR (b OR c)``, ``a OR b OR c``) give
+equal nodes and the canonical text needs no other parentheses.
 """
 
 from __future__ import annotations
@@ -11,7 +20,24 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-__all__ = ["Value", "Function", "Matcher", "Term", "Filter"]
+__all__ = [
+    "Value",
+    "Function",
+    "Matcher",
+    "Term",
+    "Sequence",
+    "And",
+    "Or",
+    "Not",
+    "Expression",
+    "Item",
+    "Filter",
+    "sequence",
+    "all_of",
+    "any_of",
+    "negation",
+    "expression_terms",
+]
 
 # A value written bare reads back the same: no white space, ',', quotes or parentheses.
 _BARE = re.compile(r"""[^\s,"'()]+""")
@@ -67,12 +93,127 @@ class Term:
 
 
 @dataclass(frozen=True, slots=True)
+class Sequence:
+    """Items side by side (spec section 12): its terms combine by section 3, each other item is one more conjunct."""
+
+    items: tuple[Item, ...]
+
+    def __str__(self) -> str:
+        return " ".join(_item_text(item) for item in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """``A AND B AND ...``: every part holds."""
+
+    parts: tuple[Expression, ...]
+
+    def __str__(self) -> str:
+        return " AND ".join(f"({part})" if isinstance(part, (And, Or)) else str(part) for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """``A OR B OR ...``: some part holds."""
+
+    parts: tuple[Expression, ...]
+
+    def __str__(self) -> str:
+        return " OR ".join(f"({part})" if isinstance(part, Or) else str(part) for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """``NOT item``: the item does not hold (``NOT tag:a`` means what ``-tag:a`` means)."""
+
+    item: Item
+
+    def __str__(self) -> str:
+        return "NOT " + _item_text(self.item)
+
+
+Expression: TypeAlias = Sequence | And | Or | Not
+"""A boolean expression of spec section 12."""
+Item: TypeAlias = Term | Expression
+"""What a :class:`Sequence` holds: a term, or a conjunct of its own (a parenthesised expression or a NOT)."""
+
+
+def _item_text(item: Item) -> str:
+    """An item of a sequence or of a NOT: a term or a NOT as it is, anything else in parentheses."""
+    return str(item) if isinstance(item, (Term, Not)) else f"({item})"
+
+
+def sequence(items: tuple[Item, ...]) -> Expression:
+    """Items side by side; one item that is not a term stands for itself (``(a OR b)`` is ``a OR b``)."""
+    if len(items) == 1 and not isinstance(items[0], Term):
+        return items[0]
+    return Sequence(items)
+
+
+def all_of(parts: tuple[Expression, ...]) -> Expression:
+    """``AND`` of the parts, nested ``AND`` flattened; one part stands for itself."""
+    if len(parts) == 1:
+        return parts[0]
+    return And(tuple(inner for part in parts for inner in (part.parts if isinstance(part, And) else (part,))))
+
+
+def any_of(parts: tuple[Expression, ...]) -> Expression:
+    """``OR`` of the parts, nested ``OR`` flattened; one part stands for itself."""
+    if len(parts) == 1:
+        return parts[0]
+    return Or(tuple(inner for part in parts for inner in (part.parts if isinstance(part, Or) else (part,))))
+
+
+def negation(item: Item) -> Not:
+    """``NOT item``; ``NOT (tag:a)`` is ``NOT tag:a``."""
+    if isinstance(item, Sequence) and len(item.items) == 1 and isinstance(item.items[0], Term):
+        item = item.items[0]
+    return Not(item)
+
+
+def expression_terms(expression: Expression) -> tuple[Term, ...]:
+    """Every term of ``expression``, in text order (without recursion: the tree may be deep)."""
+    found: list[Term] = []
+    pending: list[Item] = [expression]
+    while pending:
+        node = pending.pop()
+        match node:
+            case Term():
+                found.append(node)
+            case Sequence(items):
+                pending.extend(reversed(items))
+            case And(parts) | Or(parts):
+                pending.extend(reversed(parts))
+            case Not(item):
+                pending.append(item)
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
-    """A whole filter: its terms in their original order. No terms matches all."""
+    """A whole filter: its terms in their original order. No terms matches all.
+
+    ``expression`` is the boolean structure of a filter that has one (spec
+    section 12) and ``None`` for terms side by side only; ``terms`` then
+    lists every term of the expression, in text order. Build one with
+    :meth:`of`, which keeps a term-only filter a plain ``Filter(terms)``.
+    """
 
     terms: tuple[Term, ...] = ()
     source: str = field(default="", compare=False, repr=False)
     """The text this filter was parsed from, for error messages ("" if built in code)."""
+    expression: Expression | None = None
+
+    @classmethod
+    def of(cls, expression: Expression | None, source: str = "") -> Filter:
+        """The filter of an expression (normal form: :func:`sequence`, :func:`all_of`...); terms only stay terms."""
+        if expression is None:
+            return cls((), source)
+        if isinstance(expression, Sequence) and all(isinstance(item, Term) for item in expression.items):
+            return cls(expression.items, source)  # type: ignore[arg-type]  # all terms, just checked
+        return cls(expression_terms(expression), source, expression)
 
     def __str__(self) -> str:
+        if self.expression is not None:
+            return str(self.expression)
         return " ".join(map(str, self.terms))

@@ -12,12 +12,12 @@ walks through adding one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, assert_never
 
-from .plan import Condition, Group, Plan
+from .plan import Condition, Conjunction, Disjunction, Group, Negation, Node, Plan
 from .schema import Field
 
-__all__ = ["Backend", "build", "build_group"]
+__all__ = ["Backend", "build", "build_group", "build_node"]
 
 Result = TypeVar("Result")
 
@@ -32,7 +32,8 @@ class Backend(Protocol[Result]):
     def holds(self, field: Field, condition: Condition, *, negated: bool) -> Result:
         """``condition`` holds for some value of ``field`` (no value: it does not hold).
 
-        ``negated`` is true when the result will stand under a negation: a
+        ``negated`` is true when the result will stand under a negation (an
+        excluded group, or anything under a NOT of the logic tree): a
         backend with three-valued logic (SQL and its NULLs) must then give a
         plain true or false, so that "not" of it means what it says.
         """
@@ -51,17 +52,41 @@ class Backend(Protocol[Result]):
         ...
 
 
-def build_group(group: Group, backend: Backend[Result]) -> Result:
-    """The result of one group: any alternative holds (none, when excluded); an alternative is all its conditions."""
+def build_group(group: Group, backend: Backend[Result], *, negated: bool = False) -> Result:
+    """The result of one group: any alternative holds (none, when excluded); an alternative is all its conditions.
+
+    ``negated``: the group stands under a NOT of the logic tree.
+    """
+    under_not = negated or group.excluded
     holds = backend.any_of(
         [
-            backend.all_of([backend.holds(group.field, condition, negated=group.excluded) for condition in conditions])
+            backend.all_of([backend.holds(group.field, condition, negated=under_not) for condition in conditions])
             for conditions in group.alternatives
         ]
     )
     return backend.negation(holds) if group.excluded else holds
 
 
+def build_node(node: Node, backend: Backend[Result], *, negated: bool = False) -> Result:
+    """The result of a node of a plan's logic tree; ``negated``: it stands under a NOT.
+
+    Recursive: the parser's depth limit bounds how deep a tree can be.
+    """
+    match node:
+        case Group():
+            return build_group(node, backend, negated=negated)
+        case Conjunction(children):
+            return backend.all_of([build_node(child, backend, negated=negated) for child in children])
+        case Disjunction(children):
+            return backend.any_of([build_node(child, backend, negated=negated) for child in children])
+        case Negation(child):
+            return backend.negation(build_node(child, backend, negated=True))
+        case _:
+            assert_never(node)
+
+
 def build(plan: Plan, backend: Backend[Result]) -> Result:
-    """The backend's result for the whole plan: every group holds."""
+    """The backend's result for the whole plan: every group holds, or its logic tree (spec section 12)."""
+    if plan.root is not None:
+        return build_node(plan.root, backend)
     return backend.all_of([build_group(group, backend) for group in plan.groups])

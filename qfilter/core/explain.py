@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from .ast import Function, Matcher, Value
-from .plan import ME, Condition, Group, Plan, Within
+from .plan import ME, Condition, Conjunction, Disjunction, Group, Negation, Node, Plan, Within
 from .schema import Kind
 
 __all__ = ["describe", "logic_tree"]
@@ -173,25 +173,68 @@ def _group_words(group: Group) -> str:
     return "have none of: " + ", ".join(alternatives)
 
 
+def _node_words(node: Node) -> str:
+    """A node of the logic tree in words; parentheses show how the parts nest (recursion: the depth is bounded)."""
+    match node:
+        case Group():
+            return _group_words(node)
+        case Conjunction(children):
+            return ", and ".join(_part_words(child) for child in children)
+        case Disjunction(children):
+            return ", or ".join(_part_words(child) for child in children)
+        case Negation(child):
+            return f"not ({_node_words(child)})"
+        case _:
+            assert_never(node)
+
+
+def _part_words(node: Node) -> str:
+    words = _node_words(node)
+    simple = isinstance(node, Negation) or (
+        isinstance(node, Group) and not any(joint in words for joint in (" or ", " and ", ", "))
+    )
+    return words if simple else f"({words})"
+
+
 def describe(plan: Plan, noun: str = "entities") -> str:
     """The filter as one English sentence, in the style of the Waylay docs."""
     if not plan.groups:
         return f"all {noun} are selected"
+    if plan.root is not None:
+        return f"selected {noun} must " + _node_words(plan.root)
     return f"selected {noun} must " + ", and ".join(_group_words(g) for g in plan.groups)
 
 
+def _group_lines(group: Group, indent: str, lines: list[str]) -> None:
+    head = "NOT OR" if group.excluded else "OR"
+    lines.append(f"{indent}{head} [{group.field.qualifier}]")
+    for term in group.terms:
+        if len(term.matchers) == 1:
+            lines.append(f"{indent}  {term.qualifier}:{term.matchers[0]}")
+        else:
+            lines.append(f"{indent}  AND")
+            lines.extend(f"{indent}    {term.qualifier}:{m}" for m in term.matchers)
+
+
+def _node_lines(node: Node, indent: str, lines: list[str]) -> None:
+    match node:
+        case Group():
+            _group_lines(node, indent, lines)
+        case Conjunction(children) | Disjunction(children):
+            lines.append(indent + ("AND" if isinstance(node, Conjunction) else "OR"))
+            for child in children:
+                _node_lines(child, indent + "  ", lines)
+        case Negation(child):
+            lines.append(indent + "NOT")
+            _node_lines(child, indent + "  ", lines)
+        case _:
+            assert_never(node)
+
+
 def logic_tree(plan: Plan) -> str:
-    """The combination logic as an indented tree: AND of groups, OR within."""
+    """The combination logic as an indented tree: AND of groups, OR within; AND, OR and NOT nest as written."""
     if not plan.groups:
         return "TRUE (empty filter)"
-    lines = ["AND"]
-    for group in plan.groups:
-        head = "NOT OR" if group.excluded else "OR"
-        lines.append(f"  {head} [{group.field.qualifier}]")
-        for term in group.terms:
-            if len(term.matchers) == 1:
-                lines.append(f"    {term.qualifier}:{term.matchers[0]}")
-            else:
-                lines.append("    AND")
-                lines.extend(f"      {term.qualifier}:{m}" for m in term.matchers)
+    lines: list[str] = []
+    _node_lines(plan.tree, "", lines)
     return "\n".join(lines)

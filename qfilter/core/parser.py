@@ -29,10 +29,27 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .ast import Filter, Function, Matcher, Term, Value
+from .ast import (
+    And,
+    Expression,
+    Filter,
+    Function,
+    Item,
+    Matcher,
+    Not,
+    Or,
+    Sequence,
+    Term,
+    Value,
+    all_of,
+    any_of,
+    negation,
+    sequence,
+)
 from .errors import FilterError, FilterLimitError, FilterSyntaxError, MatcherError, UnknownFunctionError
 from .functions import FUNCTION_NAMES, closest, lookup
 
@@ -54,18 +71,37 @@ __all__ = [
 _QUALIFIER_HEAD = re.compile(r"[a-z_][a-z0-9_]*")
 _ESCAPE = re.compile(r"\\(.)", re.S)
 _ESCAPABLE = frozenset("\\\"'")
+KEYWORDS = frozenset({"AND", "OR", "NOT"})
+_AFTER_KEYWORD = re.compile(r"(?:^|[\s()])(AND|OR|NOT)\s*\Z")
+"""The operators of spec section 12: upper case, whole words outside quotes."""
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Bounds that keep a hostile filter from costing a service anything.
 
-    ``None`` turns a bound off.
+    ``None`` turns a bound off, except ``max_depth``: every stage after the
+    parser walks the expression tree level by level, so ``None`` there means
+    :data:`MAX_SAFE_DEPTH`. ``max_terms`` counts the operators ``AND``,
+    ``OR`` and ``NOT`` too; ``max_depth`` bounds how deeply parentheses and
+    ``NOT`` nest (a term inside ``NOT (... (tag:a))`` with two parentheses
+    is at depth 3), and, separately, how deeply functions nest
+    (``not(all(x))`` is 2).
     """
 
     max_length: int | None = 4096
     max_terms: int | None = 64
     max_matchers: int | None = 32
+    max_depth: int | None = 16
+
+    @property
+    def depth(self) -> int:
+        """The depth bound in force (``max_depth``, never more than :data:`MAX_SAFE_DEPTH`)."""
+        return MAX_SAFE_DEPTH if self.max_depth is None else min(self.max_depth, MAX_SAFE_DEPTH)
+
+
+MAX_SAFE_DEPTH = 64
+"""The deepest nesting any limits allow: every later stage (``str``, bind, the compilers) recurses once per level."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -183,8 +219,34 @@ class _ToAst:
         start = minus.start_pos if minus is not None else matchers[0].position
         return Term("", matchers, minus is not None, start)  # qualifier filled in by parse()
 
-    def start(self, children: list[Term]) -> Filter:
-        return Filter(tuple(children))
+    def misplaced_keyword(self, children: list[Token]) -> Term:
+        (token,) = children
+        raise FilterSyntaxError(
+            f"{token} is a keyword and cannot stand here",
+            position=token.start_pos,
+            hint=f'AND and OR go between two items, NOT before one; to search for the word, quote it: "{token}"',
+        )
+
+    def sequence(self, children: list[Item]) -> Expression:
+        return sequence(tuple(children))
+
+    def and_expr(self, children: list[Expression]) -> Expression:
+        return all_of(tuple(children))
+
+    def or_expr(self, children: list[Expression]) -> Expression:
+        return any_of(tuple(children))
+
+    def group(self, children: list[Expression]) -> Expression:
+        (inside,) = children
+        return inside
+
+    def not_item(self, children: list[Item]) -> Not:
+        (item,) = children
+        return negation(item)
+
+    def start(self, children: list[Expression]) -> Filter:
+        (expression,) = children
+        return Filter.of(expression)
 
 
 @lru_cache(maxsize=1)
@@ -209,6 +271,12 @@ _EXPECTED_WORDS = {
     "STRING": "a quoted matcher",
     "FUNCTION": "a function such as in(",
     "_RPAR": "')'",
+    "_LPAR": "'('",
+    "_AND": "AND",
+    "_OR": "OR",
+    "_NOT": "NOT",
+    "_SEP": "a space",
+    "KEYWORD": "AND or OR",
     "_ARG_SEP": "','",
     "COMMA": "','",
     "_WS": "a space",
@@ -221,9 +289,11 @@ def _describe_expected(names: set[str]) -> str:
     return " or ".join(words) if words else "nothing"
 
 
-def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
+def _syntax_error(error: Exception, text: str, end: int | None = None) -> FilterSyntaxError:
+    """The error Lark raised on ``text`` (parsed up to ``end``, its trailing white space), in the user's words."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+    end = len(text) if end is None else end
     if isinstance(error, UnexpectedCharacters):
         position = error.pos_in_stream or 0
         char = text[position]
@@ -232,6 +302,8 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
             return FilterSyntaxError("unterminated quote", text=text, position=position, hint=f"close it with {char}")
         if char == ",":
             return FilterSyntaxError("empty matcher", text=text, position=position, hint="remove the extra ','")
+        if char == "(" and text[:position].endswith(")"):
+            return FilterSyntaxError("expected a space between two items", text=text, position=position)
         if char in "()":
             return FilterSyntaxError(
                 f"a bare matcher cannot hold {char!r}",
@@ -250,19 +322,35 @@ def _syntax_error(error: Exception, text: str) -> FilterSyntaxError:
     if isinstance(error, UnexpectedToken):
         token = error.token
         at_end = token.type == "$END"
-        position = len(text) if at_end else (token.start_pos or 0)
+        position = end if at_end else (token.start_pos or 0)
         expected = set(error.expected or ())
         previous = text[:position].rstrip()
         if previous.endswith("-") and "QUALIFIER" in expected:
             return FilterSyntaxError("expected a qualifier after '-'", text=text, position=position)
+        if token.type == "_RPAR" and previous.endswith("(") and "_LPAR" in expected:
+            return FilterSyntaxError(
+                "empty parentheses",
+                text=text,
+                position=text.rindex("(", 0, position),
+                hint="put a filter inside or remove them",
+            )
         next_char = "" if at_end else text[position]
-        if expected & {"BARE", "STRING"} and (at_end or next_char in ",)" or next_char.isspace()):
+        after_separator = previous.endswith((":", ","))
+        if expected & {"BARE", "STRING"} and after_separator and (at_end or next_char in ",)" or next_char.isspace()):
             return FilterSyntaxError(
                 "empty matcher",
                 text=text,
                 position=position,
                 hint="a matcher must follow ':' and ','; quote a matcher that holds spaces",
             )
+        closing = at_end or str(token).strip() == ")"
+        keyword = _AFTER_KEYWORD.search(previous)
+        if keyword is not None and closing:
+            return FilterSyntaxError(f"expected a term or '(' after {keyword.group(1)}", text=text, position=position)
+        if previous.endswith("(") and closing and "_LPAR" in expected:
+            return FilterSyntaxError("expected a term or '(' after '('", text=text, position=position)
+        if not at_end and str(token).strip() == "(" and previous.endswith(")") and "_SEP" in expected:
+            return FilterSyntaxError("expected a space between two items", text=text, position=position)
         if not at_end and str(token).strip() in ("(", ")"):
             char = str(token).strip()
             position = text.index(char, position)
@@ -339,17 +427,25 @@ def _fast_terms(text: str) -> tuple[Term, ...] | None:
     return tuple(terms)
 
 
-def _lark_terms(text: str) -> tuple[Term, ...]:
-    """The terms of a non-blank filter as Lark's LALR parser reads them; its syntax errors."""
+def _lark_filter(text: str) -> Filter:
+    """A non-blank filter as Lark's LALR parser reads it; its syntax errors."""
     from lark.exceptions import UnexpectedInput
 
+    # Trailing white space is dropped, not parsed: the grammar's separators all
+    # look ahead at what follows them, and positions before it do not move.
+    body = text.rstrip()
     try:
-        parsed: Filter = _lark().parse(text)  # type: ignore[assignment]  # the transformer builds it
+        parsed: Filter = _lark().parse(body)  # type: ignore[assignment]  # the transformer builds it
     except UnexpectedInput as error:
-        raise _syntax_error(error, text) from None
+        raise _syntax_error(error, text, len(body)) from None
     except FilterError as error:  # raised by the callbacks, with a position only
         raise error.with_text(text) from None
-    return parsed.terms
+    return parsed
+
+
+def _lark_terms(text: str) -> tuple[Term, ...]:
+    """The terms of a non-blank filter as Lark's LALR parser reads them, in text order; its syntax errors."""
+    return _lark_filter(text).terms
 
 
 def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_path: bool = True) -> Filter:
@@ -362,10 +458,147 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
         )
     if not text or text.isspace():
         return Filter()
+    _prescan(text, limits)
     terms = _fast_terms(text) if fast_path else None
-    if terms is None:
-        terms = _lark_terms(text)
-    return _checked(terms, text, default_qualifier, limits)
+    if terms is not None:
+        return _checked(Filter(terms), text, default_qualifier, limits)
+    return _checked(_lark_filter(text), text, default_qualifier, limits)
+
+
+# --- limits before parsing ----------------------------------------------------------
+#
+# Lark costs tens of microseconds per term; a filter over the limits must not
+# get that far (issue 13). The pre-scan reads the text the way the grammar's
+# lexer does outside quotes: on any text the grammar accepts it counts
+# exactly what the checks after parsing count, so it never refuses a valid
+# filter within the limits; on other text it may refuse first what Lark
+# would have called a syntax error. Quoted matchers are masked first, so that
+# nothing inside them counts.
+_QUOTED = re.compile(r"""(?:"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+')""", re.S)
+_PIECES = re.compile(r"\s+|\(|\)|[^\s()]+")
+_CHUNKS = re.compile(r"\S+")
+
+
+def _masked(text: str) -> str:
+    """``text`` with every quoted matcher's characters replaced (positions kept)."""
+    if '"' not in text and "'" not in text:
+        return text
+    return _QUOTED.sub(lambda match: "x" * len(match.group()), text)
+
+
+def _matcher_position(text: str, masked: str, start: int, index: int) -> int:
+    """Where the ``index``-th (0-based) matcher of the term at ``start`` begins, as the AST places it."""
+    position = start
+    for _ in range(index):
+        position = masked.index(",", position) + 1
+    return position + 1 if text[position : position + 1] in ('"', "'") else position
+
+
+def _too_many_items(text: str, position: int, limit: int) -> FilterLimitError:
+    return FilterLimitError(
+        f"the filter has more terms and operators than the limit of {limit}",
+        text=text,
+        position=position,
+        hint="AND, OR and NOT count as terms",
+    )
+
+
+def _too_deep(text: str, position: int, limit: int, functions: bool = False) -> FilterLimitError:
+    what = "functions nest" if functions else "parentheses and NOT nest"
+    return FilterLimitError(f"{what} more than {limit} levels deep", text=text, position=position)
+
+
+def _too_many_matchers(text: str, position: int, count: int, limit: int) -> FilterLimitError:
+    return FilterLimitError(
+        f"a term has {count} matchers, more than the limit of {limit}", text=text, position=position
+    )
+
+
+def _prescan(text: str, limits: Limits) -> None:
+    """Raise the limit errors the parsed filter would get, without parsing it (see above)."""
+    masked = _masked(text)
+    if "(" in masked or ")" in masked:
+        _prescan_nested(text, masked, limits)
+        return
+    chunks = masked.split()
+    if not chunks:
+        return
+    max_terms, max_matchers = limits.max_terms, limits.max_matchers
+    if max_terms is not None and len(chunks) > max_terms:
+        extra = next(islice(_CHUNKS.finditer(masked), max_terms, None))
+        raise _too_many_items(text, extra.start(), max_terms)
+    if max_matchers is not None and max(chunk.count(",") for chunk in chunks) >= max_matchers:
+        for match in _CHUNKS.finditer(masked):
+            count = match.group().count(",") + 1
+            if count > max_matchers:
+                position = _matcher_position(text, masked, match.start(), max_matchers)
+                raise _too_many_matchers(text, position, count, max_matchers)
+    if "NOT" in masked:  # only a run of NOTs nests without parentheses
+        depth, limit = 0, limits.depth
+        for match in _CHUNKS.finditer(masked):
+            depth = depth + 1 if match.group() == "NOT" else 0
+            if depth > limit:
+                raise _too_deep(text, match.start(), limit)
+
+
+def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
+    """:func:`_prescan` for a text with parentheses: groups, functions, or both."""
+    max_terms, max_matchers, limit = limits.max_terms, limits.max_matchers, limits.depth
+    items = 0
+    depth = 0  # parentheses of groups and NOTs around the current point
+    pending = 0  # NOTs waiting for the item they negate
+    functions = 0  # open parentheses of functions in the current term
+    opened: list[int] = []  # per open parenthesis: the depth it added (0: a function's)
+    in_term = False  # the last piece belongs to a term that white space has not ended yet
+    term_start = matchers = 0
+    for match in _PIECES.finditer(masked):
+        piece = match.group()
+        if piece.isspace():
+            in_term = in_term and functions > 0
+        elif piece == "(":
+            if in_term:  # `word(`: a function
+                functions += 1
+                opened.append(0)
+                if functions > limit:
+                    raise _too_deep(text, match.start(), limit, functions=True)
+            else:
+                added = pending + 1
+                depth, pending = depth + added, 0
+                opened.append(added)
+                if depth > limit:
+                    raise _too_deep(text, match.start(), limit)
+        elif piece == ")":
+            if opened:
+                added = opened.pop()
+                if added:
+                    depth -= added
+                    in_term = False
+                else:
+                    functions -= 1
+        elif functions:
+            continue  # arguments of a function
+        elif in_term:  # the term goes on after a function: `tag:in(a),b`
+            matchers += piece.count(",")
+            if max_matchers is not None and matchers > max_matchers:
+                position = _matcher_position(text, masked, term_start, max_matchers)
+                raise _too_many_matchers(text, position, matchers, max_matchers)
+        else:
+            items += 1
+            if max_terms is not None and items > max_terms:
+                raise _too_many_items(text, match.start(), max_terms)
+            if piece in KEYWORDS:
+                if piece == "NOT":
+                    pending += 1
+                    if depth + pending > limit:
+                        raise _too_deep(text, match.start(), limit)
+                continue
+            if depth + pending > limit:
+                raise _too_deep(text, match.start(), limit)
+            pending = 0
+            in_term, term_start, matchers = True, match.start(), piece.count(",") + 1
+            if max_matchers is not None and matchers > max_matchers:
+                position = _matcher_position(text, masked, term_start, max_matchers)
+                raise _too_many_matchers(text, position, matchers, max_matchers)
 
 
 DEFAULT_CACHE_SIZE = 1024
@@ -416,29 +649,71 @@ def parse(
     return _parse_text(text, default_qualifier, limits)
 
 
-def _checked(terms: tuple[Term, ...], text: str, default_qualifier: str | None, limits: Limits) -> Filter:
-    """Apply the size limits and the default qualifier to freshly parsed terms."""
-    if limits.max_terms is not None and len(terms) > limits.max_terms:
-        raise FilterLimitError(
-            f"the filter has {len(terms)} terms, more than the limit of {limits.max_terms}",
-            text=text,
-            position=terms[limits.max_terms].position,
-        )
-    for index, term in enumerate(terms):
+def _operators(expression: Expression) -> int:
+    """How many AND, OR and NOT the expression holds (without recursion)."""
+    count = 0
+    pending: list[Item] = [expression]
+    while pending:
+        node = pending.pop()
+        match node:
+            case Sequence(items):
+                pending.extend(items)
+            case And(parts) | Or(parts):
+                count += len(parts) - 1
+                pending.extend(parts)
+            case Not(item):
+                count += 1
+                pending.append(item)
+            case Term():
+                pass
+    return count
+
+
+def _with_qualifier(node: Item, qualifier: str) -> Item:
+    """``node`` with ``qualifier`` given to its bare terms (recursion: the depth is bounded by now)."""
+    match node:
+        case Term():
+            return node if node.qualifier else replace(node, qualifier=qualifier)
+        case Sequence(items):
+            return Sequence(tuple(_with_qualifier(item, qualifier) for item in items))
+        case And(parts):
+            return And(tuple(_with_qualifier(part, qualifier) for part in parts))  # type: ignore[misc]
+        case Or(parts):
+            return Or(tuple(_with_qualifier(part, qualifier) for part in parts))  # type: ignore[misc]
+        case Not(item):
+            return Not(_with_qualifier(item, qualifier))
+
+
+def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: Limits) -> Filter:
+    """Apply the size limits and the default qualifier to a freshly parsed filter.
+
+    :func:`_prescan` has counted the same things already on any text that
+    parses; these checks stay as the definition.
+    """
+    terms = parsed.terms
+    operators = 0 if parsed.expression is None else _operators(parsed.expression)
+    if limits.max_terms is not None and len(terms) + operators > limits.max_terms:
+        raise _too_many_items(text, terms[max(0, limits.max_terms - operators)].position, limits.max_terms)
+    bare = False
+    for term in terms:
         if limits.max_matchers is not None and len(term.matchers) > limits.max_matchers:
-            raise FilterLimitError(
-                f"a term has {len(term.matchers)} matchers, more than the limit of {limits.max_matchers}",
-                text=text,
-                position=term.matchers[limits.max_matchers].position,
+            raise _too_many_matchers(
+                text, term.matchers[limits.max_matchers].position, len(term.matchers), limits.max_matchers
             )
         if not term.qualifier:
-            first = term.matchers[0]
+            bare = True
             if default_qualifier is None:
-                raise FilterSyntaxError(
-                    "expected 'qualifier:matcher'",
-                    text=text,
-                    position=first.position,
-                    hint=f"write e.g. name:{first} to search names",
-                )
-            terms = terms[:index] + (replace(term, qualifier=default_qualifier),) + terms[index + 1 :]
-    return Filter(terms, text)
+                first = term.matchers[0]
+                hint = f"write e.g. name:{first} to search names"
+                position = first.position
+                before = text[: term.position].rstrip()
+                if before.endswith("("):  # `name:pump (north)`: since spec section 12, a group
+                    position = len(before) - 1
+                    example = _quoted_example(text, position)
+                    hint = f"a parenthesis starts a group; quote a value that holds one, e.g. {example}"
+                raise FilterSyntaxError("expected 'qualifier:matcher'", text=text, position=position, hint=hint)
+    if not bare or default_qualifier is None:
+        return Filter(terms, text, parsed.expression)
+    if parsed.expression is None:
+        return Filter(tuple(_with_qualifier(term, default_qualifier) for term in terms), text)  # type: ignore[misc]
+    return Filter.of(_with_qualifier(parsed.expression, default_qualifier), text)  # type: ignore[arg-type]

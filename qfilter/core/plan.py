@@ -25,10 +25,11 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, tzinfo
 from typing import Literal, TypeAlias, assert_never
 
-from .ast import Filter, Function, Matcher, Term, Value
-from .errors import CurrentUserError, FilterError, MatcherError
+from .ast import And, Expression, Filter, Function, Item, Matcher, Or, Sequence, Term, Value
+from .ast import Not as NotItem
+from .errors import CurrentUserError, FilterError, FilterLimitError, MatcherError
 from .functions import FUNCTIONS, FunctionSpec
-from .parser import DEFAULT_LIMITS, Limits, checked_function, parse
+from .parser import DEFAULT_LIMITS, MAX_SAFE_DEPTH, Limits, checked_function, parse
 from .schema import Field, Kind, Schema
 from .times import Interval, parse_comparison, parse_interval
 
@@ -51,6 +52,10 @@ __all__ = [
     "Number",
     "Operator",
     "Group",
+    "Conjunction",
+    "Disjunction",
+    "Negation",
+    "Node",
     "Plan",
     "bind",
     "to_plan",
@@ -201,8 +206,40 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class Conjunction:
+    """Every child holds (``AND``, and the conjuncts of a sequence: spec section 12)."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Disjunction:
+    """Some child holds (``OR``)."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    """The child does not hold (``NOT`` of something other than one group: that is an excluded group)."""
+
+    child: Node
+
+
+Node: TypeAlias = Group | Conjunction | Disjunction | Negation
+"""A node of a plan's logic tree; the leaves are groups."""
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A bound filter: holds when every group holds. No groups holds always.
+
+    A filter with ``AND``, ``OR``, ``NOT`` or parentheses that does not come
+    down to groups side by side has a ``root``: its logic tree, which is then
+    the meaning, and ``groups`` lists every group of the tree (each field the
+    filter uses is in one). ``root`` is ``None`` for groups side by side, the
+    form the compilers know best (the in-memory code generator only takes
+    that form). :attr:`tree` is the root either way.
 
     ``context`` is what it was bound with, resolved: ``now`` the instant every
     ``now`` stood for, ``tz`` the zone of times without an offset (the
@@ -213,6 +250,12 @@ class Plan:
     filter: Filter = dataclass_field(compare=False, repr=False)
     schema: Schema = dataclass_field(compare=False, repr=False)
     context: Context = dataclass_field(default_factory=lambda: Context(), compare=False, repr=False)
+    root: Node | None = None
+
+    @property
+    def tree(self) -> Node:
+        """The logic tree: ``root``, or the conjunction of the groups."""
+        return Conjunction(self.groups) if self.root is None else self.root
 
     @property
     def tz(self) -> tzinfo:
@@ -424,6 +467,136 @@ class _Binder:
         return Compare(op, self.number(value))
 
 
+def _conjunction(children: list[Node]) -> Node:
+    """AND of ``children``: nested ANDs flattened, excluded groups of one field merged.
+
+    (NOT a AND NOT b is NOT (a OR b): ``-tag:a AND -tag:b`` is the plan of ``-tag:a -tag:b``.)
+    """
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, Conjunction) else (child,))
+    merged = _merge(flat, excluded=True)
+    return merged[0] if len(merged) == 1 else Conjunction(tuple(merged))
+
+
+def _disjunction(children: list[Node]) -> Node:
+    """OR of ``children``: nested ORs flattened, plain groups of one field merged (a group is an OR already).
+
+    ``tag:a OR tag:b`` so becomes the plan of ``tag:a tag:b``, which the
+    compilers make one lookup of the field (not one per row and value).
+    """
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, Disjunction) else (child,))
+    merged = _merge(flat, excluded=False)
+    return merged[0] if len(merged) == 1 else Disjunction(tuple(merged))
+
+
+def _merge(nodes: list[Node], *, excluded: bool) -> list[Node]:
+    """``nodes`` with the groups of one field and exclusion ``excluded`` made one, where the first one stood."""
+    first: dict[Field, int] = {}
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Group) and node.excluded is excluded:
+            index = first.get(node.field)
+            if index is not None:
+                held = out[index]
+                assert isinstance(held, Group)
+                out[index] = Group(held.field, excluded, held.alternatives + node.alternatives, held.terms + node.terms)
+                continue
+            first[node.field] = len(out)
+        out.append(node)
+    return out
+
+
+def _negation(child: Node) -> Node:
+    """NOT of ``child``: a group flips its exclusion (``NOT tag:a`` is ``-tag:a``), NOT NOT cancels."""
+    if isinstance(child, Group):
+        return Group(child.field, not child.excluded, child.alternatives, child.terms)
+    if isinstance(child, Negation):
+        return child.child
+    return Negation(child)
+
+
+class _TreeBinder:
+    """Binds an expression (spec section 12) to a logic tree of groups."""
+
+    def __init__(self, schema: Schema, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
+        self.schema = schema
+        self.context = context
+        self.now = now
+        self.tz = tz
+        self.text = text
+        self.fields: dict[str, Field] = {}
+
+    def field(self, term: Term) -> Field:
+        found = self.fields.get(term.qualifier)
+        if found is None:
+            found = self.fields[term.qualifier] = self.schema.field_for(
+                term.qualifier, text=self.text, position=term.position
+            )
+        return found
+
+    def groups(self, terms: list[Term]) -> list[Group]:
+        """The groups of terms side by side (spec section 3), in the order each first appears."""
+        grouped: dict[tuple[str, bool], list[Term]] = {}
+        for term in terms:
+            self.field(term)
+            grouped.setdefault((term.qualifier, term.excluded), []).append(term)
+        groups = []
+        for (qualifier, excluded), members in grouped.items():
+            target = self.fields[qualifier]
+            binder = _Binder(target, self.context, self.now, self.tz, self.text)
+            alternatives = tuple(tuple(binder.condition(m) for m in term.matchers) for term in members)
+            groups.append(Group(target, excluded, alternatives, tuple(members)))
+        return groups
+
+    def node(self, item: Item | Expression, depth: int = 0) -> Node:
+        if depth > 4 * MAX_SAFE_DEPTH:  # parsed filters are far shallower; a tree built in code may not be
+            raise FilterLimitError(f"the filter nests more than {MAX_SAFE_DEPTH} levels deep", text=self.text)
+        match item:
+            case Term():
+                return self.groups([item])[0]
+            case Sequence(items):
+                terms = [i for i in items if isinstance(i, Term)]
+                groups = iter(self.groups(terms))
+                seen: set[tuple[str, bool]] = set()
+                children: list[Node] = []
+                for inner in items:
+                    if not isinstance(inner, Term):
+                        children.append(self.node(inner, depth + 1))
+                    elif (inner.qualifier, inner.excluded) not in seen:
+                        seen.add((inner.qualifier, inner.excluded))
+                        children.append(next(groups))
+                return _conjunction(children)
+            case And(parts):
+                return _conjunction([self.node(part, depth + 1) for part in parts])
+            case Or(parts):
+                return _disjunction([self.node(part, depth + 1) for part in parts])
+            case NotItem(inner):
+                return _negation(self.node(inner, depth + 1))
+            case _:
+                assert_never(item)
+
+
+def _leaves(root: Node) -> tuple[Group, ...]:
+    """The groups of a tree, in order (without recursion)."""
+    found: list[Group] = []
+    pending: list[Node] = [root]
+    while pending:
+        node = pending.pop()
+        match node:
+            case Group():
+                found.append(node)
+            case Conjunction(children) | Disjunction(children):
+                pending.extend(reversed(children))
+            case Negation(child):
+                pending.append(child)
+            case _:
+                assert_never(node)
+    return tuple(found)
+
+
 def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
     """Give a parsed filter its meaning under ``schema`` and ``context``.
 
@@ -435,19 +608,15 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
     tz = context.tz or schema.timezone
     resolved = Context(now=now, user=context.user, tz=tz, user_hint=context.user_hint)
     text = parsed.source or str(parsed)
-    grouped: dict[tuple[str, bool], list[Term]] = {}
-    fields: dict[str, Field] = {}
-    for term in parsed.terms:
-        if term.qualifier not in fields:
-            fields[term.qualifier] = schema.field_for(term.qualifier, text=text, position=term.position)
-        grouped.setdefault((term.qualifier, term.excluded), []).append(term)
-    groups = []
-    for (qualifier, excluded), terms in grouped.items():
-        target = fields[qualifier]
-        binder = _Binder(target, context, now, tz, text)
-        alternatives = tuple(tuple(binder.condition(m) for m in term.matchers) for term in terms)
-        groups.append(Group(target, excluded, alternatives, tuple(terms)))
-    return Plan(tuple(groups), parsed, schema, resolved)
+    binder = _TreeBinder(schema, context, now, tz, text)
+    if parsed.expression is None:
+        return Plan(tuple(binder.groups(list(parsed.terms))), parsed, schema, resolved)
+    root = binder.node(parsed.expression)
+    if isinstance(root, Group):
+        return Plan((root,), parsed, schema, resolved)
+    if isinstance(root, Conjunction) and all(isinstance(child, Group) for child in root.children):
+        return Plan(root.children, parsed, schema, resolved)  # type: ignore[arg-type]  # all groups, just checked
+    return Plan(_leaves(root), parsed, schema, resolved, root)
 
 
 def to_plan(

@@ -101,6 +101,8 @@ def compile_plan(plan: Plan, *, specialise: bool | None = None) -> Predicate:
         return Predicate(plan, lambda entity: True)
     backend = MemoryBackend(plan.tz)
     slow = build(plan, backend)
+    if plan.root is not None:  # a logic tree (spec section 12): the closures; code is generated for groups only
+        return Predicate(plan, slow)
     if specialise is None:
         if is_compiled(plan):
             return Predicate(plan, *specialised(plan, backend, slow))
