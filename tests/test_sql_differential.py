@@ -35,7 +35,7 @@ from qfilter.core.functions import FUNCTIONS
 from qfilter.core.plan import json_number
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
-from qfilter.integrations.strategies import interval_texts, user_ids
+from qfilter.integrations.strategies import expressions_of, interval_texts, user_ids
 from qfilter.service.tables import (
     METADATA,
     TIMEPLUS_SQL,
@@ -523,10 +523,18 @@ def terms(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tuple[str,
 
 @st.composite
 def cases(draw: st.DrawFn, entities: st.SearchStrategy[list[dict[str, Any]]], schema: Schema) -> tuple[Any, Any]:
-    """Entities, and filters (up to 4, of up to 3 terms) whose values often come from those entities."""
+    """Entities, and filters (up to 4) whose values often come from those entities.
+
+    A filter is up to 3 terms side by side, or a boolean expression (spec
+    section 12: AND, OR, NOT, parentheses, nested) of up to 6 terms.
+    """
     found = draw(entities)
     seen = seen_values(schema, found)
-    one = st.lists(terms(schema, seen), min_size=1, max_size=3).map(lambda ts: Filter(tuple(ts)))
+    term = terms(schema, seen)
+    one = st.one_of(
+        st.lists(term, min_size=1, max_size=3).map(lambda ts: Filter(tuple(ts))),
+        expressions_of(term, max_terms=6).map(Filter.of),
+    )
     return found, draw(st.lists(one, min_size=1, max_size=4))
 
 

@@ -21,13 +21,31 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from qfilter.core.ast import Filter, Function, Matcher, Term, Value
+from qfilter.core.ast import (
+    And,
+    Expression,
+    Filter,
+    Function,
+    Item,
+    Matcher,
+    Not,
+    Or,
+    Sequence,
+    Term,
+    Value,
+    all_of,
+    any_of,
+    negation,
+    sequence,
+)
 from qfilter.core.functions import FUNCTIONS, FunctionSpec
 from qfilter.core.plan import ME
 from qfilter.core.schema import Field, Kind, Schema
 
 __all__ = [
     "filters",
+    "expressions",
+    "expressions_of",
     "filter_texts",
     "terms",
     "matchers",
@@ -273,6 +291,44 @@ def terms(
     return build()
 
 
+def _as_expression(node: Item) -> Expression:
+    return Sequence((node,)) if isinstance(node, Term) else node
+
+
+def expressions_of(terms: st.SearchStrategy[Term], *, max_terms: int = 8) -> st.SearchStrategy[Expression]:
+    """Boolean expressions (spec section 12) over the terms ``terms`` draws.
+
+    Sequences, ``AND``, ``OR``, ``NOT`` and parenthesised items, nested, with
+    at most ``max_terms`` terms; in the normal form :mod:`qfilter.core.ast`
+    keeps, so that ``parse(str(e))`` gives ``e`` back.
+    """
+    term: st.SearchStrategy[Item] = terms
+
+    def extend(children: st.SearchStrategy[Item]) -> st.SearchStrategy[Item]:
+        parts = st.lists(children.map(_as_expression), min_size=2, max_size=3).map(tuple)
+        return st.one_of(
+            st.lists(st.one_of(term, children), min_size=1, max_size=3).map(lambda items: sequence(tuple(items))),
+            parts.map(all_of),
+            parts.map(any_of),
+            children.map(negation),
+        )
+
+    return st.recursive(term, extend, max_leaves=max_terms).map(_as_expression)
+
+
+def expressions(
+    schema: Schema | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    meta_keys: st.SearchStrategy[str] | None = None,
+    with_me: bool = False,
+    max_terms: int = 8,
+) -> st.SearchStrategy[Expression]:
+    """Boolean expressions over :func:`terms` (options as there); see :func:`expressions_of`."""
+    term = terms(schema, values=values, meta_keys=meta_keys, with_me=with_me, max_matchers=2)
+    return expressions_of(term, max_terms=max_terms)
+
+
 def filters(
     schema: Schema | None = None,
     *,
@@ -280,15 +336,24 @@ def filters(
     meta_keys: st.SearchStrategy[str] | None = None,
     with_me: bool = False,
     max_terms: int = 6,
+    boolean: bool = False,
 ) -> st.SearchStrategy[Filter]:
     """Filter ASTs; with a schema, ones that bind under it.
 
     ``values`` draws the text of plain matchers and function arguments: pass a
     small pool to make filters that actually select some of your entities.
+    ``boolean`` mixes in :func:`expressions` (``AND``, ``OR``, ``NOT``,
+    parentheses); otherwise the filters are terms side by side.
     """
-    return st.lists(terms(schema, values=values, meta_keys=meta_keys, with_me=with_me), max_size=max_terms).map(
+    plain = st.lists(terms(schema, values=values, meta_keys=meta_keys, with_me=with_me), max_size=max_terms).map(
         lambda found: Filter(tuple(found))
     )
+    if not boolean:
+        return plain
+    nested = expressions(schema, values=values, meta_keys=meta_keys, with_me=with_me, max_terms=max_terms).map(
+        Filter.of
+    )
+    return st.one_of(plain, nested, nested)
 
 
 def _quoted(text: str, quote: str) -> str:
@@ -316,17 +381,61 @@ def _spell_matcher(draw: st.DrawFn, matcher: Matcher) -> str:
     return f"{name}({draw(space)}{inside}{draw(space) if arguments else ''})"
 
 
+_SPACES = st.sampled_from([" ", "  ", "\t", " \n "])
+_OPTIONAL_SPACES = st.sampled_from(["", "", " ", "\t"])
+
+
+def _spell_term(draw: st.DrawFn, term: Term) -> str:
+    written = [_spell_matcher(draw, matcher) for matcher in term.matchers]
+    return ("-" if term.excluded else "") + f"{term.qualifier}:" + ",".join(written)
+
+
+def _parenthesised(draw: st.DrawFn, text: str) -> str:
+    return f"({draw(_OPTIONAL_SPACES)}{text}{draw(_OPTIONAL_SPACES)})"
+
+
+def _spell_part(draw: st.DrawFn, node: Expression) -> str:
+    """A part of AND or OR, or a whole filter: parentheses around it change nothing, so they may come."""
+    text = _spell_expression(draw, node)
+    return _parenthesised(draw, text) if draw(st.integers(0, 4)) == 0 else text
+
+
+def _spell_item(draw: st.DrawFn, item: Item) -> str:
+    """An item of a sequence or of NOT: a term or a NOT as it is, anything else in parentheses."""
+    if isinstance(item, Term):
+        return _spell_term(draw, item)
+    if isinstance(item, Not):
+        return _spell_expression(draw, item)
+    return _parenthesised(draw, _spell_expression(draw, item))
+
+
+def _spell_expression(draw: st.DrawFn, node: Expression) -> str:
+    match node:
+        case Sequence(items):
+            return draw(_SPACES).join(_spell_item(draw, item) for item in items)
+        case And(parts) | Or(parts):
+            keyword = "AND" if isinstance(node, And) else "OR"
+            out = ""
+            for index, part in enumerate(parts):
+                if index:
+                    out += f"{draw(_SPACES)}{keyword}{draw(_SPACES)}"
+                out += f"({_spell_expression(draw, part)})" if isinstance(part, (And, Or)) else _spell_part(draw, part)
+            return out
+        case Not(item):
+            inner = _spell_item(draw, item)
+            if isinstance(item, Term) and draw(st.booleans()):
+                inner = _parenthesised(draw, inner)  # NOT (tag:a) is NOT tag:a
+            return "NOT" + (draw(_OPTIONAL_SPACES) if inner.startswith("(") else draw(_SPACES)) + inner
+
+
 def spellings(parsed: Filter) -> st.SearchStrategy[str]:
-    """Texts that parse to ``parsed``: quoting, quote style and spacing vary."""
+    """Texts that parse to ``parsed``: quoting, quote style, spacing and redundant parentheses vary."""
 
     @st.composite
     def build(draw: st.DrawFn) -> str:
-        pieces = []
-        for term in parsed.terms:
-            written = [_spell_matcher(draw, matcher) for matcher in term.matchers]
-            pieces.append(("-" if term.excluded else "") + f"{term.qualifier}:" + ",".join(written))
-        spaces = st.sampled_from([" ", "  ", "\t", " \n "])
-        text = "".join(piece + draw(spaces) for piece in pieces)
+        if parsed.expression is not None:
+            return draw(st.sampled_from(["", " "])) + _spell_part(draw, parsed.expression) + draw(_OPTIONAL_SPACES)
+        text = "".join(_spell_term(draw, term) + draw(_SPACES) for term in parsed.terms)
         return draw(st.sampled_from(["", " "])) + text
 
     return build()
