@@ -114,14 +114,18 @@ soups = st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join)
 SPECIAL = st.sampled_from(list(" \t\n,:-\"'\\()*.") + ["like(", "contains(", "\xa0", "\u2028"])
 
 
+# What spec section 12 adds: keywords and parentheses, also in the pieces a mutation inserts.
+BOOLEAN_SPECIAL = st.one_of(SPECIAL, st.sampled_from([" AND ", " OR ", "NOT ", "NOT(", "(", ")", "OR", " (", ") "]))
+
+
 @st.composite
-def mutated(draw: st.DrawFn) -> str:
+def mutated(draw: st.DrawFn, boolean: bool = False) -> str:
     """A valid filter with a few characters inserted, deleted or replaced."""
-    text = draw(filter_texts(max_terms=4))
+    text = draw(filter_texts(WAYLAY, boolean=True, max_terms=4) if boolean else filter_texts(max_terms=4))
     for _ in range(draw(st.integers(1, 3))):
         index = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        piece = draw(SPECIAL)
+        piece = draw(BOOLEAN_SPECIAL if boolean else SPECIAL)
         if action == "insert":
             text = text[:index] + piece + text[index:]
         elif action == "delete":
@@ -161,6 +165,21 @@ def test_schema_shaped_filters(text: str, opts: Any) -> None:
 @example("tag:a:b,-c name:like", (None, DEFAULT_LIMITS))
 @example("meta.x:like(a(b),contains('c\\'d') -Tag:x", (None, DEFAULT_LIMITS))
 def test_mutated_filters(text: str, opts: Any) -> None:
+    assert_same(text, *opts)
+
+
+@SETTINGS
+@given(filter_texts(WAYLAY, with_me=True, boolean=True), options)
+def test_boolean_filters_agree_with_lark(text: str, opts: Any) -> None:
+    # The fast path takes the terms up to the first keyword or parenthesis, Lark the rest.
+    assert_same(text, *opts)
+
+
+@SETTINGS
+@given(mutated(boolean=True), options)
+@example("tag:a tag:b OR", (None, DEFAULT_LIMITS))
+@example("tag:a -tag:b (tag:c OR name:in(x)) AND", ("name", DEFAULT_LIMITS))
+def test_mutated_boolean_filters(text: str, opts: Any) -> None:
     assert_same(text, *opts)
 
 

@@ -404,8 +404,8 @@ def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...]:
     return tuple(matchers)
 
 
-def _fast_terms(text: str) -> tuple[Term, ...] | None:
-    """The terms of a well-formed filter, exactly as Lark would build them; ``None`` otherwise."""
+def _fast_prefix(text: str) -> tuple[list[Term], int]:
+    """The terms the fast path reads from the start of ``text``, and where it stopped."""
     terms: list[Term] = []
     match_term = _FAST_TERM.match
     end = 0
@@ -422,9 +422,68 @@ def _fast_terms(text: str) -> tuple[Term, ...] | None:
             terms.append(Term(qualifier, matchers, False, match.start(2)))
         else:
             terms.append(Term(qualifier, matchers, True, match.start(1)))
+    return terms, end
+
+
+def _fast_terms(text: str) -> tuple[Term, ...] | None:
+    """The terms of a well-formed filter, exactly as Lark would build them; ``None`` otherwise."""
+    terms, end = _fast_prefix(text)
     if not terms or (end != len(text) and _TRAILING_SPACE.match(text, end) is None):
         return None
     return tuple(terms)
+
+
+# Where the fast path took some terms and then stopped, Lark reads only the rest,
+# after this one stand-in term: the terms before the rest are a sequence the
+# grammar reads the same whatever they hold, so the rest parses, or fails, as in
+# the whole text (its positions shifted). A 4 KB filter with an error in its last
+# term so costs a short Lark parse, not a 4 KB one (issue 13).
+_STAND_IN = "x:x"
+
+
+def _shifted(node: Any, offset: int) -> Any:
+    """``node`` with every position moved by ``offset`` (recursion: the depth is bounded by now)."""
+    match node:
+        case Value(text, position):
+            return Value(text, position + offset)
+        case Function(name, arguments, position):
+            return Function(name, tuple(_shifted(a, offset) for a in arguments), position + offset)
+        case Term(qualifier, matchers, excluded, position):
+            return Term(qualifier, tuple(_shifted(m, offset) for m in matchers), excluded, position + offset)
+        case Sequence(items):
+            return Sequence(tuple(_shifted(item, offset) for item in items))
+        case And(parts):
+            return And(tuple(_shifted(part, offset) for part in parts))
+        case Or(parts):
+            return Or(tuple(_shifted(part, offset) for part in parts))
+        case Not(item):
+            return Not(_shifted(item, offset))
+    raise TypeError(f"not a node: {node!r}")
+
+
+def _spliced(node: Expression, prefix: list[Term], offset: int) -> Expression:
+    """The rest's expression with the stand-in (its first term) replaced by the terms of the prefix."""
+    match node:
+        case Sequence(items):
+            return Sequence((*prefix, *(_shifted(item, offset) for item in items[1:])))
+        case And(parts):
+            return And((_spliced(parts[0], prefix, offset), *(_shifted(part, offset) for part in parts[1:])))
+        case Or(parts):
+            return Or((_spliced(parts[0], prefix, offset), *(_shifted(part, offset) for part in parts[1:])))
+    raise AssertionError("the stand-in term begins the first sequence")
+
+
+def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
+    """The filter whose first terms are ``prefix`` (up to ``end``), with Lark parsing only what follows."""
+    offset = end - len(_STAND_IN)
+    rest = _STAND_IN + text[end:]
+    try:
+        parsed = _lark_filter(rest)
+    except FilterError as error:
+        raise error.with_text(text, offset) from None
+    if parsed.expression is None:
+        return Filter((*prefix, *(_shifted(term, offset) for term in parsed.terms[1:])))
+    return Filter.of(_spliced(parsed.expression, prefix, offset))
 
 
 def _lark_filter(text: str) -> Filter:
@@ -459,9 +518,12 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
     if not text or text.isspace():
         return Filter()
     _prescan(text, limits)
-    terms = _fast_terms(text) if fast_path else None
-    if terms is not None:
-        return _checked(Filter(terms), text, default_qualifier, limits)
+    if fast_path:
+        terms, end = _fast_prefix(text)
+        if terms:
+            if end == len(text) or _TRAILING_SPACE.match(text, end) is not None:
+                return _checked(Filter(tuple(terms)), text, default_qualifier, limits)
+            return _checked(_lark_rest(text, terms, end), text, default_qualifier, limits)
     return _checked(_lark_filter(text), text, default_qualifier, limits)
 
 
