@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -13,6 +12,9 @@ from qfilter.core.plan import Condition
 
 from ..elements import constant, fold_case, param, position
 from .base import ValueTest
+
+if TYPE_CHECKING:  # importing sqlalchemy.ext.asyncio needs greenlet, which only the async extra installs
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["SQLITE_LOWER", "install_sqlite_functions", "json_any"]
 
@@ -39,7 +41,7 @@ def install_sqlite_functions(engine: sa.Engine | AsyncEngine) -> None:
     :class:`~sqlalchemy.ext.asyncio.AsyncEngine` (``sqlite+aiosqlite://``)
     works too: the functions are registered on its ``sync_engine``.
     """
-    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    sync_engine = engine if isinstance(engine, sa.Engine) else engine.sync_engine
     if sync_engine.dialect.name != "sqlite":
         return
 
