@@ -72,9 +72,24 @@ def refusal(dialect: sa.Dialect) -> str | None:
     return None
 
 
+def _is_utf8mb4(value: Any, dialect: sa.Dialect) -> bool:
+    """Whether a text's SQLAlchemy type says it is utf8mb4 already (exact_string, JSON_TABLE's text)."""
+    type_ = getattr(value, "type", None)
+    if type_ is None:
+        return False
+    impl = type_.dialect_impl(dialect)
+    charset = getattr(impl, "charset", None) or ""
+    collation = getattr(impl, "collation", None) or ""
+    return charset == "utf8mb4" or collation.startswith("utf8mb4_")
+
+
 def _fold_case_mariadb(element: fold_case, compiler: SQLCompiler, **kw: Any) -> str:
     _mariadb(compiler)
-    text = f"CONVERT({compiler.process(element.clauses, **kw)} USING utf8mb4)"
+    (value,) = element.clauses.clauses
+    text = compiler.process(value, **kw)
+    if not _is_utf8mb4(value, compiler.dialect):
+        # Another character set (or one not known here) could not hold Σ, ς and İ: convert first.
+        text = f"CONVERT({text} USING utf8mb4)"
     sigma = f"REGEXP_REPLACE({text}, {_hex(_FINAL_SIGMA)}, {_hex(_FINAL_SIGMA_REPLACEMENT)})"
     dotted = f"REPLACE({sigma}, {_hex(_DOTTED_CAPITAL_I)}, {_hex(_DOTTED_CAPITAL_I_LOWER)})"
     return f"LOWER({dotted} COLLATE {MARIADB_CASE}) COLLATE {MARIADB_BINARY}"
