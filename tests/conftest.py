@@ -16,10 +16,6 @@ settings.register_profile("dev", max_examples=20)
 settings.load_profile(PROFILE)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "mysql: needs a MariaDB server (QFILTER_TEST_MYSQL_URL)")
-
-
 @pytest.fixture
 def now() -> datetime:
     return NOW
