@@ -453,7 +453,7 @@ def _filter(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     # Imported here: SQLAlchemy is loaded for this command only.
     from sqlalchemy import select
-    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
 
     from qfilter.service.tables import REFERENCES
     from qfilter.sql import compile_clause
@@ -461,7 +461,10 @@ def _sql(args: argparse.Namespace) -> int:
     reference = REFERENCES[args.schema]
     now = _now(args.now, reference.schema.timezone)
     clause = compile_clause(_query(args), reference.schema, reference.mapping, now=now, user=args.user)
-    dialect = (sqlite if args.dialect == "sqlite" else postgresql).dialect(paramstyle="named")
+    module = {"sqlite": sqlite, "postgresql": postgresql, "mariadb": mysql}[args.dialect]
+    dialect = module.dialect(paramstyle="named")
+    if args.dialect == "mariadb":
+        dialect.is_mariadb = True  # MySQL's own dialect object, told it speaks to MariaDB
     compiled = select(reference.key).where(clause).compile(dialect=dialect)
     print(f"{compiled};")
     for name, value in compiled.params.items():
@@ -527,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", help="print the SQL WHERE clause of a filter over the reference tables")
     _schema_option(sql)
-    sql.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite", help="(default: sqlite)")
+    sql.add_argument(
+        "--dialect", choices=["sqlite", "postgresql", "mariadb"], default="sqlite", help="(default: sqlite)"
+    )
     sql.add_argument("--now", metavar="TIMESTAMP", help="the instant 'now' stands for (default: the clock)")
     sql.add_argument("--user", metavar="ID", default=ME, help="the current user, for @me (default: @me itself)")
     _query_arguments(sql)
