@@ -440,6 +440,33 @@ def test_waylay_search_matches_memory_on_the_demo_data(conn: sa.Connection) -> N
         assert [e["name"] for e in select_waylay_queries(conn, clause)] == expected, query
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["tag:demo tag:preview", "tag:in(demo,preview)", "-tag:demo -tag:preview", "tag:demo OR tag:preview OR tag:x"],
+)
+def test_an_or_of_tags_is_one_lookup_of_the_tag_table(conn: sa.Connection, query: str) -> None:
+    """One subquery with IN, not an OR of one subquery per value (a per-row subplan on PostgreSQL)."""
+    demo = demo_entities()
+    insert_waylay_queries(conn, demo)
+    clause = compile_clause(query, WAYLAY, WAYLAY_SQL)
+    text = str(sa.select(WAYLAY_TABLE.c.name).where(clause).compile(conn))
+    assert text.count("FROM waylay_query_tags") == 1, text
+    assert " IN (" in text.split("FROM waylay_query_tags", 1)[1], text
+    expected = sorted(e["name"] for e in compile_predicate(query, WAYLAY).filter(demo))
+    assert [e["name"] for e in select_waylay_queries(conn, clause)] == expected
+
+
+def test_name_contains_pattern_characters_literally(conn: sa.Connection) -> None:
+    """``name:`` is a LIKE on PostgreSQL (a trigram index serves it): %, _ and / in the text match only themselves."""
+    names = ["100%", "a_b", "x/y", "a/%b", "//", "a1bx y100", "A%B"]
+    entities = store(conn, [device(name) for name in names])
+    for text in ["100%", "a_b", "x/y", "a/%b", "//", "%", "_", "/", "a%b"]:
+        expected = [name for name in names if text in name.lower()]
+        check(conn, f"name:{json.dumps(text)}", entities, expected)
+        check(conn, f"name:like({json.dumps(f'*{text}*')})", entities, expected)
+        check(conn, f"name:contains({json.dumps(text)})", entities, [name for name in names if text in name])
+
+
 def test_waylay_pages_are_ordered_by_code_point_and_counted(conn: sa.Connection) -> None:
     names = ["b", "B", "a", "Z", "é", "e", "_x", "10", "9"]
     insert_waylay_queries(conn, [{"name": n, "meta": {"tags": ["t"]}} for n in names])

@@ -522,17 +522,39 @@ def terms(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tuple[str,
 
 
 @st.composite
+def value_groups(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tuple[str, ...], str]]]) -> Filter:
+    """An OR of plain values of one field (``tag:a tag:b``, ``-tag:a -tag:b``), which the SQL makes one ``IN``.
+
+    Sometimes beside another term, and sometimes a term of the same field
+    that is not a plain value (``tag:a tag:b,c``: the plain values become one
+    ``IN``, the other alternative stays).
+    """
+    fields = [f for f in schema.fields if f.kind in (Kind.EXACT, Kind.USER)]
+    target = draw(st.sampled_from(fields))
+    held = [text for _, text in seen[target.qualifier]]
+    values = st.one_of(st.sampled_from(held), st.sampled_from(held)) if held else MATCHER_TEXTS
+    if target.kind is Kind.USER:
+        values = st.one_of(values, users, st.just("@me"))
+    excluded = draw(st.booleans())
+    group = [Term(target.qualifier, (Value(v),), excluded) for v in draw(st.lists(values, min_size=2, max_size=4))]
+    rest = draw(st.lists(terms(schema, seen), max_size=1))
+    return Filter(tuple(draw(st.permutations(group + rest))))
+
+
+@st.composite
 def cases(draw: st.DrawFn, entities: st.SearchStrategy[list[dict[str, Any]]], schema: Schema) -> tuple[Any, Any]:
     """Entities, and filters (up to 4) whose values often come from those entities.
 
-    A filter is up to 3 terms side by side, or a boolean expression (spec
-    section 12: AND, OR, NOT, parentheses, nested) of up to 6 terms.
+    A filter is up to 3 terms side by side, an OR of plain values of one
+    field (:func:`value_groups`), or a boolean expression (spec section 12:
+    AND, OR, NOT, parentheses, nested) of up to 6 terms.
     """
     found = draw(entities)
     seen = seen_values(schema, found)
     term = terms(schema, seen)
     one = st.one_of(
         st.lists(term, min_size=1, max_size=3).map(lambda ts: Filter(tuple(ts))),
+        value_groups(schema, seen),
         expressions_of(term, max_terms=6).map(Filter.of),
     )
     return found, draw(st.lists(one, min_size=1, max_size=4))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, assert_never
 
@@ -24,13 +24,18 @@ from qfilter.core.plan import (
     AnyOf,
     Compare,
     Condition,
+    Conjunction,
     Contains,
+    Disjunction,
     Equals,
     Exists,
+    Group,
     InNumbers,
     InSet,
     IsBoolean,
     Like,
+    Negation,
+    Node,
     Not,
     Number,
     Plan,
@@ -41,7 +46,7 @@ from qfilter.core.schema import Field, Kind, Schema
 
 from .dialects import Supported, json_any
 from .dialects.base import ValueTest
-from .elements import LIKE_ESCAPE, ZERO, constant, fold_case, number_param, param, position
+from .elements import LIKE_ESCAPE, constant, contains, fold_case, number_param, param
 from .mappings import (
     Column,
     JsonArray,
@@ -252,7 +257,7 @@ def _simple_test(
             return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
         case Contains(text, ignore_case):
             haystack = fold_case(_as_text(value)) if ignore_case else _as_text(value)
-            return position(haystack, param(text)) > ZERO
+            return contains(haystack, text)
         case Equals(text):
             return _equals(value, text)
         case Like(glob):
@@ -379,6 +384,61 @@ def _check_meta_depth(plan: Plan) -> None:
             )
 
 
+_ONE_LOOKUP_KINDS = (Kind.EXACT, Kind.USER)
+"""Kinds whose OR of plain values is one ``IN``: their plain value is an :class:`Equals` of text only."""
+
+
+def _one_lookup(group: Group) -> Group:
+    """A group whose alternatives are each one :class:`Equals`, as one :class:`InSet` (``tag:a tag:b``).
+
+    The same meaning: some value's text equals ``a`` or some value's text
+    equals ``b`` is some value's text in ``{a, b}`` (both read text values
+    only, memory's closures and the SQL alike). But one ``IN`` is one lookup
+    of the value index, where an ``OR`` of two subqueries is a per-row
+    subplan on PostgreSQL. ``META`` is left alone: ``meta.k:5`` is a text
+    comparison there, kept as the user's terms.
+    """
+    if group.field.kind not in _ONE_LOOKUP_KINDS:
+        return group
+    plain = [alternative for alternative in group.alternatives if _is_plain_value(alternative)]
+    if len(plain) < 2:
+        return group
+    values = tuple(dict.fromkeys(condition.value for (condition,) in plain if isinstance(condition, Equals)))
+    merged: tuple[Condition, ...] = (InSet(values, ignore_case=False),)
+    alternatives: list[tuple[Condition, ...]] = []
+    for alternative in group.alternatives:
+        if not _is_plain_value(alternative):
+            alternatives.append(alternative)
+        elif merged not in alternatives:  # where the first plain value stood
+            alternatives.append(merged)
+    return replace(group, alternatives=tuple(alternatives))
+
+
+def _is_plain_value(alternative: tuple[Condition, ...]) -> bool:
+    return len(alternative) == 1 and isinstance(alternative[0], Equals)
+
+
+def _one_lookup_node(node: Node) -> Node:
+    match node:
+        case Group():
+            return _one_lookup(node)
+        case Conjunction(children):
+            return Conjunction(tuple(map(_one_lookup_node, children)))
+        case Disjunction(children):
+            return Disjunction(tuple(map(_one_lookup_node, children)))
+        case Negation(child):
+            return Negation(_one_lookup_node(child))
+        case _:
+            assert_never(node)
+
+
+def _one_lookups(plan: Plan) -> Plan:
+    """``plan`` with every OR of plain values of one EXACT or USER field as one :class:`InSet`."""
+    groups = tuple(map(_one_lookup, plan.groups))
+    root = None if plan.root is None else _one_lookup_node(plan.root)
+    return replace(plan, groups=groups, root=root)
+
+
 def compile_clause(
     query: Filter | Plan | str,
     schema: Schema,
@@ -402,4 +462,4 @@ def compile_clause(
     for group in plan.groups:
         locations(group.field, mapping)  # a ValueError for a missing or wrong location, before any SQL is built
     _check_meta_depth(plan)
-    return Supported(build(plan, SqlBackend(mapping, plan.tz)))
+    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz)))

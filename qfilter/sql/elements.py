@@ -19,6 +19,7 @@ __all__ = [
     "ZERO",
     "PerDialect",
     "constant",
+    "contains",
     "exactly",
     "fold_case",
     "number_param",
@@ -95,6 +96,36 @@ class position(FunctionElement[int]):
 
 compiles(fold_case)(unsupported)
 compiles(position)(unsupported)
+
+
+def like_fragment(text: str) -> str:
+    """The ``LIKE`` pattern (escape :data:`LIKE_ESCAPE`) of the texts that contain ``text``."""
+    escaped = "".join(LIKE_ESCAPE + char if char in ("%", "_", LIKE_ESCAPE) else char for char in text)
+    return f"%{escaped}%"
+
+
+class contains(FunctionElement[bool]):
+    """The first text contains the second, a user's text: ``position(...) > 0`` unless a dialect says otherwise.
+
+    It carries the text twice, as it is and as a ``LIKE`` pattern
+    (:func:`like_fragment`), both bound: PostgreSQL compiles the ``LIKE``,
+    which a trigram index serves; the others compare code points with
+    :class:`position`.
+    """
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "qfilter_contains"
+    _is_implicitly_boolean = True  # a comparison already: no "= 1" where the database has no boolean type
+
+    def __init__(self, haystack: sa.ColumnElement[str], text: str) -> None:
+        super().__init__(haystack, param(text), param(like_fragment(text)))
+
+
+@compiles(contains)
+def _contains(element: contains, compiler: SQLCompiler, **kw: Any) -> str:
+    haystack, text, _ = element.clauses.clauses
+    return compiler.process(position(haystack, text) > ZERO, **kw)
 
 
 class number_param(FunctionElement[Any]):

@@ -9,9 +9,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from qfilter.core.plan import Condition, Equals
+from qfilter.core.plan import Condition, Equals, InSet
 
-from ..elements import ZERO, constant, fold_case, number_param, param, position
+from ..elements import LIKE_ESCAPE, ZERO, constant, contains, fold_case, number_param, param, position
 from .base import ValueTest
 
 __all__ = ["POSTGRESQL_COLLATION", "json_any"]
@@ -37,6 +37,14 @@ def _position_postgresql(element: position, compiler: SQLCompiler, **kw: Any) ->
     return f"strpos({compiler.process(element.clauses, **kw)})"
 
 
+@compiles(contains, "postgresql")
+def _contains_postgresql(element: contains, compiler: SQLCompiler, **kw: Any) -> str:
+    # LIKE '%text%' rather than strpos: the same answer (deterministic collations, no U+0000),
+    # and a pg_trgm index on the haystack's expression serves it (docs/sql.md).
+    haystack, _, pattern = element.clauses.clauses
+    return compiler.process(haystack.like(pattern, escape=LIKE_ESCAPE), **kw)
+
+
 def _could_be_non_string(value: str) -> bool:
     """Whether a JSON number or boolean could have ``value`` as its text."""
     if value in ("true", "false"):
@@ -46,6 +54,21 @@ def _could_be_non_string(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_JSONB = postgresql.JSONB()
+
+
+def _indexable_strings(condition: Condition) -> tuple[str, ...] | None:
+    """The strings an ``Equals`` or a case-sensitive ``InSet`` looks for, when ``@>`` can find them."""
+    match condition:
+        case Equals(value):
+            strings: tuple[str, ...] = (value,)
+        case InSet(values, ignore_case=False):
+            strings = values
+        case _:
+            return None
+    return strings if strings and not any("\x00" in text for text in strings) else None
 
 
 def json_any(
@@ -75,13 +98,19 @@ def json_any(
         as_array = sa.case((typeof(value) == constant("array"), value), else_=call("build_array", value))
         return call("array_elements", as_array).table_valued("value")
 
-    if indexable and binary and not keys and isinstance(condition, Equals) and "\x00" not in condition.value:
-        # The GIN-indexable form; it sees string elements only, so numbers and
-        # booleans spelled like the value still need the general test below.
-        value = sa.func.to_jsonb(sa.cast(param(condition.value), sa.Text()))
-        # IS NOT NULL: a NULL column must make this false, not NULL, under NOT.
-        contains = sa.and_(column.is_not(None), column.op("@>", return_type=sa.Boolean())(value))
-        if not _could_be_non_string(condition.value):
+    strings = _indexable_strings(condition) if indexable and binary and not keys else None
+    if strings:
+        # The GIN-indexable form: the column contains the JSON string (an array holding it, or the
+        # string itself), the string bound as a jsonb parameter, so nothing is converted per row.
+        # It sees string elements only, so numbers and booleans spelled like a value still need
+        # the general test below. IS NOT NULL: a NULL column must make this false, not NULL, under NOT.
+        contains = sa.and_(
+            column.is_not(None),
+            sa.or_(
+                *(column.op("@>", return_type=sa.Boolean())(sa.bindparam(None, text, type_=_JSONB)) for text in strings)
+            ),
+        )
+        if not any(map(_could_be_non_string, strings)):
             return contains
         return sa.or_(contains, json_any(column, keys, condition, test, indexable=False))
 
