@@ -6,14 +6,19 @@ built on first use, so importing :mod:`qfilter` stays cheap.
 
 Two things make :func:`parse` fast without changing what it returns:
 
-- **A fast path.** Without function matchers the language is regular, so one
-  regular expression per term recognises a well-formed filter and the AST is
-  built from its groups directly (a filter with a function, whose arguments
-  nest, is left to Lark). It accepts only text that the grammar accepts
-  and yields the very same AST, positions included; any text it does not
-  fully accept goes to Lark, which stays the definition of the grammar and
-  the source of every syntax error message. ``tests/test_parser_fastpath.py``
-  checks the two against each other with Hypothesis.
+- **A fast path.** Terms side by side whose functions take plain values
+  are a regular language, so one regular expression per term recognises
+  them and the AST is built from its groups directly (nested functions,
+  ``AND``, ``OR``, ``NOT`` and parentheses are left to Lark). It accepts
+  only text that the grammar accepts and yields the very same AST,
+  positions included; where it stops, Lark parses the rest of the text
+  (after a stand-in for the terms the fast path took), and stays the
+  definition of the grammar and the source of every syntax error message.
+  ``tests/test_parser_fastpath.py`` checks the two against each other with
+  Hypothesis.
+- **Limits before parsing.** A pre-scan counts terms and operators,
+  matchers and nesting the way the grammar's lexer sees them, so that a
+  filter over the limits never costs a parse.
 - **A bounded cache.** Services see the same ``q`` many times and the AST is
   immutable, so :func:`parse` keeps the last :data:`DEFAULT_CACHE_SIZE`
   results in an LRU cache keyed on ``(text, default_qualifier, limits)``.
@@ -379,13 +384,20 @@ def _syntax_error(error: Exception, text: str, end: int | None = None) -> Filter
 # matcher stops at '(' and the term then fails its lookahead.
 _F_QUOTED = r"""(?:"(?:[^"\\]|\\.)++"|'(?:[^'\\]|\\.)++')"""
 _F_BARE = r"""[^\s,"'()]++"""
-_F_MATCHER = rf"(?:{_F_QUOTED}|{_F_BARE})"
+_F_VALUE = rf"(?:{_F_QUOTED}|{_F_BARE})"
+# A function whose arguments are values (not(in(a)) nests: Lark's); `word(` is
+# always a function, so it is tried before a bare matcher.
+_F_FUNCTION = rf"[A-Za-z]++\(\s*+(?:{_F_VALUE}(?:\s*+,\s*+{_F_VALUE})*+)?+\s*+\)"
+_F_MATCHER = rf"(?:{_F_FUNCTION}|{_F_VALUE})"
 _FAST_TERM = re.compile(
     r"\s*+(-)?+([a-z_][a-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+):"
     rf"(?:({_F_BARE})|({_F_MATCHER}(?:,{_F_MATCHER})*+))(?=\s|\Z)",
     re.S,
 )
-_FAST_MATCHER = re.compile(rf"""({_F_QUOTED})|({_F_BARE})""", re.S)
+_FAST_MATCHER = re.compile(
+    rf"""([A-Za-z]++)\(\s*+((?:{_F_VALUE}(?:\s*+,\s*+{_F_VALUE})*+)?+)\s*+\)|({_F_QUOTED})|({_F_BARE})""", re.S
+)
+_FAST_ARGUMENT = re.compile(rf"""({_F_QUOTED})|({_F_BARE})""", re.S)
 _TRAILING_SPACE = re.compile(r"\s*+\Z")
 
 
@@ -393,14 +405,31 @@ def _fast_quoted(token: str) -> str:
     return _unquote(token) if "\\" in token else token[1:-1]
 
 
-def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...]:
-    matchers: list[Matcher] = []
-    for match in _FAST_MATCHER.finditer(text, start, end):
+def _fast_values(text: str, start: int, end: int) -> list[Matcher]:
+    values: list[Matcher] = []
+    for match in _FAST_ARGUMENT.finditer(text, start, end):
         quoted, bare = match.groups()
         if bare is not None:
-            matchers.append(Value(bare, match.start()))
+            values.append(Value(bare, match.start()))
         else:
+            values.append(Value(_fast_quoted(quoted), match.start() + 1))
+    return values
+
+
+def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...] | None:
+    """The matchers of a term; ``None`` if a function is one the parser would refuse (Lark says why)."""
+    matchers: list[Matcher] = []
+    for match in _FAST_MATCHER.finditer(text, start, end):
+        name, arguments, quoted, bare = match.groups()
+        if bare is not None:
+            matchers.append(Value(bare, match.start()))
+        elif quoted is not None:
             matchers.append(Value(_fast_quoted(quoted), match.start() + 1))
+        else:
+            try:
+                matchers.append(checked_function(name, tuple(_fast_values(text, *match.span(2))), match.start()))
+            except FilterError:
+                return None
     return tuple(matchers)
 
 
@@ -412,12 +441,13 @@ def _fast_prefix(text: str) -> tuple[list[Term], int]:
     # Each term is matched where the last one ended (never searched for), so that
     # text the fast path does not take costs one failed attempt, not one per position.
     while (match := match_term(text, end)) is not None:
-        end = match.end()
         minus, qualifier, bare, _ = match.groups()
-        if bare is not None:
-            matchers: tuple[Matcher, ...] = (Value(bare, match.start(3)),)
-        else:
-            matchers = _fast_matchers(text, match.start(4), end)
+        matchers = (
+            (Value(bare, match.start(3)),) if bare is not None else _fast_matchers(text, match.start(4), match.end())
+        )
+        if matchers is None:  # a function Lark must refuse, with its message
+            break
+        end = match.end()
         if minus is None:
             terms.append(Term(qualifier, matchers, False, match.start(2)))
         else:
@@ -548,11 +578,23 @@ def _masked(text: str) -> str:
     return _QUOTED.sub(lambda match: "x" * len(match.group()), text)
 
 
+_TERM_COMMAS = re.compile(r"[(),]")
+
+
 def _matcher_position(text: str, masked: str, start: int, index: int) -> int:
     """Where the ``index``-th (0-based) matcher of the term at ``start`` begins, as the AST places it."""
-    position = start
-    for _ in range(index):
-        position = masked.index(",", position) + 1
+    position, depth, seen = start, 0, 0
+    for match in _TERM_COMMAS.finditer(masked, start):
+        char = match.group()
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0:  # a comma between matchers, not between a function's arguments
+            seen += 1
+            if seen == index:
+                position = match.end()
+                break
     return position + 1 if text[position : position + 1] in ('"', "'") else position
 
 
