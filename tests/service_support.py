@@ -1,6 +1,6 @@
 """Shared by the service tests: a private database per service, SQLite, PostgreSQL or MariaDB.
 
-(No tests here; the name only keeps the service tests' files together.)
+(No tests here: a support module beside support.py, imported by the test_service_* files.)
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from service_support import BACKENDS, USER_HEADER, private_database
 from support import NOW
-from test_service_support import BACKENDS, USER_HEADER, private_database
 
 import qfilter
 from qfilter.core.sorting import parse_sort

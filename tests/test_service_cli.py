@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_service_support import BACKENDS, private_database
+from service_support import BACKENDS, private_database
 
 import qfilter
 from qfilter.service.demo import demo_entities

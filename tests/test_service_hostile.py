@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from test_service_support import BACKENDS, USER_HEADER, private_database
+from service_support import BACKENDS, USER_HEADER, private_database
 
 from qfilter.service.app import create_app, open_database
 from qfilter.service.guards import MAX_BODY_BYTES, MAX_REQUEST_HEAD_BYTES, MAX_TARGET_BYTES

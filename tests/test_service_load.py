@@ -33,7 +33,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import sqlalchemy as sa
-from test_service_support import BACKENDS, USER_HEADER, private_database
+from service_support import BACKENDS, USER_HEADER, private_database
 
 from qfilter.service import database
 from qfilter.service import tables as reference

@@ -18,8 +18,8 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
+from service_support import BACKENDS, private_database
 from support import NOW, examples
-from test_service_support import BACKENDS, private_database
 
 from qfilter.service.app import create_app, open_database
 from qfilter.service.server import serve_in_thread
