@@ -75,6 +75,7 @@ _SEED_EXAMPLES: dict[str, dict[str, str]] = {
         "functions": 'tag:all(like("prj:*"),not(like("*:Done"))) -resource:exists()',
         "any of": "tag:in(demo,prio1) created_by:in(@me,users/bob)",
         "ranges": "created:>=2020-04 modified:2021..* meta.prio:gt(5)",
+        "boolean": '(tag:abc OR tag:"My Demo") AND tag:like("prj:*") NOT name:test',
     },
     "timeplus": {
         "tags": "tag:demo -tag:old",
@@ -83,6 +84,7 @@ _SEED_EXAMPLES: dict[str, dict[str, str]] = {
         "year": "created:2023",
         "functions": "tag:inIgnoreCase(demo,iot) name:not(test)",
         "ranges": "created:2023-01..2023-03",
+        "boolean": "(tag:demo OR sql:iot) AND NOT name:test",
     },
 }
 # One plain and one newer (spec sections 9 to 11) example per kind, for schemas without seed examples.
@@ -110,6 +112,11 @@ def q_examples(schema: Schema) -> dict[str, str]:
         qualifier = f"{field.qualifier}.key" if field.kind is Kind.META else field.qualifier
         examples.setdefault(field.kind.value, f"{qualifier}:{sample}")
         examples.setdefault(f"{field.kind.value}, newer forms", f"{qualifier}:{newer}")
+    plain = [value for key, value in examples.items() if value and "," not in key]
+    if len(plain) >= 3:
+        examples["boolean"] = f"({plain[0]} OR {plain[1]}) AND NOT {plain[2]}"
+    elif plain:
+        examples["boolean"] = f"{plain[0]} OR NOT {plain[1]}" if len(plain) == 2 else f"NOT {plain[0]}"
     return examples
 
 
@@ -123,6 +130,9 @@ def _q_description(schema: Schema, user_header: str | None, signed_in: bool = Fa
         "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
         f"Functions: {', '.join(f'`{name}()`' for name in FUNCTION_NAMES)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
         "`-tag:exists()`); times also take ranges (`created:>=2020-04`, `created:2020..2021`). "
+        "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses: `(tag:a OR name:x) AND NOT tag:old`; "
+        "`NOT` binds tighter than `AND`, `AND` tighter than `OR`; terms side by side keep the rules above, "
+        'and each parenthesised or `NOT` item is one more AND-ed part. To search for the word, quote it (`"OR"`). '
         f"{me}Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
         "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."
     )
@@ -263,7 +273,9 @@ class QFilter:
     call :func:`qfilter.sql.install_sqlite_functions` on the engine); it is
     checked here (:func:`qfilter.sql.check_mapping`), so a qualifier it misses
     or maps onto a column of the wrong type is a ``ValueError`` when the app
-    is built, not a 500 at the first request that uses it. ``clock``
+    is built, not a 500 at the first request that uses it; ``dialect``
+    (``engine.dialect`` or its name), when given, has the clause built for
+    that database only, which is cheaper per request. ``clock``
     gives the instant ``now`` stands for (tests pin it). A bad request raises
     a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.integrations.listing.error_body`.
     """
@@ -280,6 +292,7 @@ class QFilter:
         max_limit: int = listing.MAX_LIMIT,
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        dialect: Any = None,
     ) -> None:
         if sql_mapping is not None:
             from qfilter.sql import check_mapping
@@ -287,6 +300,7 @@ class QFilter:
             check_mapping(schema, sql_mapping)  # now, not at the first request that uses a bad qualifier
         self.schema = schema
         self.sql_mapping = sql_mapping
+        self.dialect = dialect
         self.user_header = None if current_user is not None else user_header
         self.limits = limits
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -404,7 +418,7 @@ class QFilter:
         from qfilter.sql import compile_clause
 
         try:
-            return compile_clause(params.plan, self.schema, self.sql_mapping)
+            return compile_clause(params.plan, self.schema, self.sql_mapping, dialect=self.dialect)
         except FilterError as error:
             raise self._bad_request(error) from None
 
