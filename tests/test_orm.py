@@ -128,9 +128,9 @@ def test_orm_schema_reads_the_kinds_from_the_columns() -> None:
         "port": Kind.EXACT,
         "vendor": Kind.EXACT,
         "user": Kind.USER,
-        "count": Kind.EXACT,
+        "count": Kind.NUMBER,  # an Integer column: compared as a number
         "digits": Kind.TEXT,
-        "active": Kind.EXACT,
+        "active": Kind.BOOLEAN,  # a Boolean column: true or false
         "created": Kind.TIME,
         "meta": Kind.META,
     }
@@ -266,19 +266,30 @@ class Measure(Base):
 
 
 def test_exact_matches_on_typed_columns_bind_the_columns_type(sqlite_engine: sa.Engine) -> None:
+    """Declared EXACT, Integer and Boolean columns compare in their own type (inferred, they are NUMBER, BOOLEAN)."""
+    exact, exact_sql = orm_schema(
+        Device,
+        {"name": "name", "count": "count", "active": "active"},
+        kinds={"count": Kind.EXACT, "active": Kind.EXACT},
+    )
     with sqlite_engine.connect() as conn:
         conn.execute(
             sa.insert(Device),
             [{"id": 1, "name": "a", "count": 5, "active": True}, {"id": 2, "name": "b", "count": None, "active": None}],
         )
-        assert _names(conn, "count:5", DEVICES, DEVICES_SQL) == ["a"]
-        assert _names(conn, "count:05", DEVICES, DEVICES_SQL) == []  # memory reads 5 as "5" only
-        assert _names(conn, "count:99999999999999999999", DEVICES, DEVICES_SQL) == []  # no overflow error
-        assert _names(conn, "-count:5", DEVICES, DEVICES_SQL) == ["b"]
-        assert _names(conn, "active:true", DEVICES, DEVICES_SQL) == ["a"]
-        assert _names(conn, "active:yes", DEVICES, DEVICES_SQL) == []
+        assert _names(conn, "count:5", exact, exact_sql) == ["a"]
+        assert _names(conn, "count:05", exact, exact_sql) == []  # memory reads 5 as "5" only
+        assert _names(conn, "count:99999999999999999999", exact, exact_sql) == []  # no overflow error
+        assert _names(conn, "-count:5", exact, exact_sql) == ["b"]
+        assert _names(conn, "active:true", exact, exact_sql) == ["a"]
+        assert _names(conn, "active:yes", exact, exact_sql) == []
+        # Inferred from the columns: a number and a boolean, with their own matchers.
+        assert _names(conn, "count:>=5", DEVICES, DEVICES_SQL) == ["a"]
+        assert _names(conn, "count:1..4", DEVICES, DEVICES_SQL) == []
+        assert _names(conn, "-count:5.0", DEVICES, DEVICES_SQL) == ["b"]
+        assert _names(conn, "active:TRUE", DEVICES, DEVICES_SQL) == ["a"]
         conn.rollback()
-    statement = str(sa.select(Device.id).where(compile_clause("count:5", DEVICES, DEVICES_SQL)).compile(sqlite_engine))
+    statement = str(sa.select(Device.id).where(compile_clause("count:5", exact, exact_sql)).compile(sqlite_engine))
     assert "orm_devices.count = ?" in statement  # the column as it is: its index serves
 
 

@@ -205,8 +205,10 @@ def _inferred_kind(mapper: Mapper[Any], path: str) -> Kind:
             return Kind.META
         case "text" | "enum":
             return Kind.EXACT if any(hop.multi_valued for hop in hops) else Kind.TEXT
-        case "integer" | "boolean":
-            return Kind.EXACT
+        case "integer":
+            return Kind.NUMBER
+        case "boolean":
+            return Kind.BOOLEAN
         case None:
             raise _PathError(f"{path!r}: no filter can read a {column.type} column ({column}) exactly")
 
