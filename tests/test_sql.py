@@ -599,6 +599,19 @@ def test_other_databases_get_a_clear_compile_error_for_every_qualifier(dialect: 
             assert all(name in message for name in SUPPORTED_DIALECTS), message
 
 
+def test_a_clause_built_for_one_database_is_refused_by_another() -> None:
+    clause = compile_clause("meta.k:x tag:x", DEVICES_SCHEMA, DEVICES_SQL, dialect=sqlite.dialect())
+    sa.select(DEVICES.c.name).where(clause).compile(dialect=sqlite.dialect())
+    for other in (PSYCOPG_DIALECT, PYMYSQL_DIALECT):
+        with pytest.raises(sa.exc.CompileError, match=f"built for sqlite .* not {other.name}"):
+            sa.select(DEVICES.c.name).where(clause).compile(dialect=other)
+    # MariaDB under either name: a clause built for one compiles for the other.
+    clause = compile_clause("meta.k:x", DEVICES_SCHEMA, DEVICES_SQL, dialect="mariadb")
+    assert "JSON_TABLE" in str(sa.select(DEVICES.c.name).where(clause).compile(dialect=PYMYSQL_DIALECT))
+    with pytest.raises(ValueError, match="not oracle"):
+        compile_clause("tag:x", DEVICES_SCHEMA, DEVICES_SQL, dialect=ORACLE_DIALECT)
+
+
 def test_mysql_servers_are_refused_and_mariadb_ones_are_not() -> None:
     clause = compile_clause("tag:x", DEVICES_SCHEMA, DEVICES_SQL)
     server = mysql.pymysql.dialect()

@@ -171,8 +171,13 @@ def check_agreement(
             try:
                 shape.insert(conn, entities)
                 for parsed, clause, want in zip(filters, clauses, expected, strict=True):
-                    got = sorted(conn.execute(sa.select(shape.key).where(clause)).scalars())
+                    statement = sa.select(shape.key).where(clause)
+                    got = sorted(conn.execute(statement).scalars())
                     assert got == want, f"{engine.dialect.name} disagrees with memory on {str(parsed)!r}"
+                    # Built for this database only (as the service does), it is the same SQL.
+                    own = compile_clause(parsed, shape.schema, shape.mapping, now=NOW, user=ME, dialect=engine.dialect)
+                    own_sql = sa.select(shape.key).where(own).compile(engine)
+                    assert str(own_sql) == str(statement.compile(engine)), str(parsed)
             finally:
                 transaction.rollback()
 

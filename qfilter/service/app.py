@@ -92,8 +92,9 @@ def create_app(
     install_service_errors(app)
     install_docs(app)
     app.add_middleware(RequestGuard, user_header=user_header)
-    waylay = QFilter(WAYLAY, sql_mapping=reference.WAYLAY_SQL, user_header=user_header, clock=clock)
-    saved = QFilter(TIMEPLUS, sql_mapping=reference.TIMEPLUS_SQL, user_header=user_header, clock=clock)
+    dialect = engine.dialect  # each filter's clause is built for this database only
+    waylay = QFilter(WAYLAY, sql_mapping=reference.WAYLAY_SQL, user_header=user_header, clock=clock, dialect=dialect)
+    saved = QFilter(TIMEPLUS, sql_mapping=reference.TIMEPLUS_SQL, user_header=user_header, clock=clock, dialect=dialect)
 
     @app.get("/", summary="What this service offers")
     def index(request: Request) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from qfilter.core.plan import (
 )
 from qfilter.core.schema import Field, Kind, Schema
 
-from .dialects import Supported, json_any
+from .dialects import Supported, dialect_name, json_any
 from .dialects.base import ValueTest
 from .elements import LIKE_ESCAPE, constant, contains, fold_case, number_param, param
 from .mappings import (
@@ -281,6 +281,7 @@ def _at(
     *,
     two_valued: bool,
     kind: Kind = Kind.EXACT,
+    dialect: str | None = None,
 ) -> sa.ColumnElement[bool]:
     """``condition`` holds for some value at ``location``; never NULL when ``two_valued``."""
     # A not() holds for a value that is there and fails its argument: it needs the value's presence.
@@ -303,9 +304,12 @@ def _at(
             key: sa.ColumnElement[Any] = references
             return key.in_(sa.select(fk).select_from(source).where(test))
         case JsonArray(column):
-            return json_any(column, (), condition, _element_test(condition, zone, scalars_only=True, guard=guard))
+            each = _element_test(condition, zone, scalars_only=True, guard=guard)
+            return json_any(column, (), condition, each, dialect)
         case JsonObject(column):
-            return json_any(column, keys, condition, _element_test(condition, zone, scalars_only=False, guard=guard))
+            return json_any(
+                column, keys, condition, _element_test(condition, zone, scalars_only=False, guard=guard), dialect
+            )
         case _:
             assert_never(location)
 
@@ -343,19 +347,24 @@ class SqlBackend:
     """The :class:`~qfilter.core.backend.Backend` whose results are SQLAlchemy boolean clauses.
 
     ``mapping`` says where each qualifier's values are; ``zone`` is the zone
-    of naive ``DateTime`` columns.
+    of naive ``DateTime`` columns; ``dialect`` (a SQLAlchemy dialect name),
+    when given, is the only dialect whose JSON search is built.
     """
 
-    def __init__(self, mapping: SqlMapping, zone: tzinfo) -> None:
+    def __init__(self, mapping: SqlMapping, zone: tzinfo, dialect: str | None = None) -> None:
         self.mapping = mapping
         self.zone = zone
+        self.dialect = dialect
 
     def holds(self, field: Field, condition: Condition, *, negated: bool) -> sa.ColumnElement[bool]:
         """Some value at some location of ``field`` satisfies ``condition``; never NULL when ``negated``."""
         keys = _meta_keys(field)
         found = locations(field, self.mapping)
         return sa.or_(
-            *(_at(location, keys, condition, self.zone, two_valued=negated, kind=field.kind) for location in found)
+            *(
+                _at(location, keys, condition, self.zone, two_valued=negated, kind=field.kind, dialect=self.dialect)
+                for location in found
+            )
         )
 
     def all_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
@@ -447,6 +456,7 @@ def compile_clause(
     now: datetime | None = None,
     user: str | None = None,
     tz: tzinfo | None = None,
+    dialect: sa.Dialect | str | None = None,
 ) -> sa.ColumnElement[bool]:
     """The boolean clause of a filter, for ``select(...).where(...)``.
 
@@ -457,9 +467,14 @@ def compile_clause(
     schema's) is also the zone of naive ``DateTime`` columns. Raises a
     :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
     when ``mapping`` has no usable location for a qualifier the filter uses.
+
+    ``dialect`` (``engine.dialect``, or its name: ``"postgresql"``) builds
+    the clause for that database only, which is cheaper where the dialects
+    differ (JSON); the clause then refuses to compile for another one.
+    Without it, the clause compiles for any supported database.
     """
     plan = to_plan(query, schema, now=now, user=user, tz=tz)
     for group in plan.groups:
         locations(group.field, mapping)  # a ValueError for a missing or wrong location, before any SQL is built
     _check_meta_depth(plan)
-    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz)))
+    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz, dialect_name(dialect))))

@@ -176,6 +176,9 @@ class PerDialect(sa.ColumnElement[bool]):
 def _per_dialect(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
     name = compiler.dialect.name
     if name not in element.dialects:
-        return unsupported(element, compiler)
+        raise sa.exc.CompileError(
+            f"this qfilter clause was built for {' and '.join(element.dialects)} "
+            f"(compile_clause(..., dialect=...)), not {name}"
+        )
     # Parenthesised: the variant may be an AND, and the element may stand under a NOT.
     return f"({compiler.process(element.variants[element.dialects.index(name)], **kw)})"

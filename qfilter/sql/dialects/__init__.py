@@ -23,7 +23,7 @@ from ..elements import PerDialect
 from . import mysql, postgresql, sqlite
 from .base import JsonAny, ValueTest
 
-__all__ = ["JSON_ANY", "SUPPORTED_DIALECTS", "Supported", "json_any"]
+__all__ = ["JSON_ANY", "SUPPORTED_DIALECTS", "Supported", "dialect_name", "json_any"]
 
 JSON_ANY: dict[str, JsonAny] = {
     "sqlite": sqlite.json_any,
@@ -35,11 +35,34 @@ JSON_ANY: dict[str, JsonAny] = {
 SUPPORTED_DIALECTS: tuple[str, ...] = tuple(JSON_ANY)
 
 
+def dialect_name(dialect: sa.Dialect | str | None) -> str | None:
+    """The SQLAlchemy name of a dialect given as one or by its name; ``None`` stays ``None`` (every dialect).
+
+    A ``ValueError`` for a dialect qfilter does not compile for.
+    """
+    name = dialect if dialect is None or isinstance(dialect, str) else dialect.name
+    if name is not None and name not in SUPPORTED_DIALECTS:
+        raise ValueError(f"qfilter.sql compiles for {_listed(SUPPORTED_DIALECTS)}, not {name}")
+    return name
+
+
 def json_any(
-    column: sa.ColumnElement[Any], keys: tuple[str, ...], condition: Condition, test: ValueTest
+    column: sa.ColumnElement[Any],
+    keys: tuple[str, ...],
+    condition: Condition,
+    test: ValueTest,
+    dialect: str | None = None,
 ) -> sa.ColumnElement[bool]:
-    """The JSON search of every supported dialect, the one of the connection chosen when compiled."""
-    return PerDialect({name: build(column, keys, condition, test) for name, build in JSON_ANY.items()})
+    """The JSON search of ``dialect``, or of every supported dialect, the connection's chosen when compiled.
+
+    Built for one dialect, the clause is refused (a ``CompileError``) when
+    compiled for another one; MariaDB's search is built under both of its names.
+    """
+    if dialect is None:
+        return PerDialect({name: build(column, keys, condition, test) for name, build in JSON_ANY.items()})
+    chosen = JSON_ANY[dialect]
+    variant = chosen(column, keys, condition, test)
+    return PerDialect({name: variant for name, build in JSON_ANY.items() if build is chosen})
 
 
 class Supported(sa.ColumnElement[bool]):
