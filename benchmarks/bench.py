@@ -75,6 +75,7 @@ class Row:
             checks.append(self.subject_time.median <= self.absolute_limit)
         if "same_plan" in self.extra:
             checks.append(bool(self.extra["same_plan"]))
+        checks.extend(bool(check) for check in self.extra.get("checks", ()))  # e.g. an index the plan must use
         if self.extra.get("limit_above") is not None:
             checks.append(self.extra["above"] <= self.extra["limit_above"])
         if not checks:

@@ -24,6 +24,7 @@ import importlib.util
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,118 @@ _MARIADB_FOLDING = {
 
 CASES = ("seed", "1 term")
 FORMS = ("EXISTS", "IN")
+
+# Issue 13: an OR of values of one multi-valued field (the 8 tags of the data, and 2 no entity has).
+TAGS_2 = ["demo", "prio1"]
+TAGS_10 = ["demo", "not-demo", "old", "imported", "preview", "prio1", "prio2", "ab c", "t9", "t10"]
+NAME_FRAGMENT = "co2 12345"
+"""A selective ``name:`` fragment (a few names of a million): where a trigram index pays."""
+
+
+@dataclass
+class SqlCase:
+    """One statement of qfilter's against hand-written SQL of the same meaning, on one database."""
+
+    name: str
+    q: str
+    hand: dict[str, str]
+    """Each hand-written form's SQL, by the form's name."""
+    params: dict[str, Any]
+    target: str = ""
+    limit: float | None = None
+    same_plan: bool = True
+    """Whether the verdict needs qfilter's plan to be the fastest hand-written form's."""
+    schema: Any = None
+    mapping: Any = None
+    table: Any = None
+
+
+def _tag_list(dialect: str, tags: list[str]) -> tuple[str, dict[str, Any]]:
+    names = [f"t{i}" for i in range(len(tags))]
+    return ", ".join(f":{n}" for n in names), dict(zip(names, tags, strict=True))
+
+
+def _or_of_tags(dialect: str, tags: list[str]) -> SqlCase:
+    listed, params = _tag_list(dialect, tags)
+    subquery = f"SELECT query_name FROM waylay_query_tags WHERE tag IN ({listed})"
+    exists = (
+        "SELECT name FROM waylay_queries WHERE EXISTS (SELECT 1 FROM waylay_query_tags WHERE "
+        f"waylay_query_tags.query_name = waylay_queries.name AND tag IN ({listed}))"
+    )
+    hand = {"IN": f"SELECT name FROM waylay_queries WHERE name IN ({subquery})", "EXISTS": exists}
+    if dialect == "postgresql":
+        hand["= ANY"] = (
+            "SELECT name FROM waylay_queries WHERE name IN "
+            "(SELECT query_name FROM waylay_query_tags WHERE tag = ANY(:tags))"
+        )
+        params["tags"] = tags
+    q = " ".join(f'tag:"{tag}"' for tag in tags)
+    return SqlCase(f"OR of {len(tags)} tags", q, hand, params, target="≤ 1.1x, same plan", limit=1.1)
+
+
+def _extra_cases(dialect: str) -> list[SqlCase]:
+    return [_or_of_tags(dialect, TAGS_2), _or_of_tags(dialect, TAGS_10)]
+
+
+def _name_case(indexed: bool) -> SqlCase:
+    folded = 'lower(name COLLATE "und-x-icu")'
+    return SqlCase(
+        f"name:, {'with the trigram index' if indexed else 'no trigram index'}",
+        f'name:"{NAME_FRAGMENT}"',
+        {
+            "LIKE": f"SELECT name FROM waylay_queries WHERE {folded} LIKE :pattern",
+            "strpos": f"SELECT name FROM waylay_queries WHERE strpos({folded}, :name) > 0",
+        },
+        {"pattern": f"%{NAME_FRAGMENT}%", "name": NAME_FRAGMENT},
+        target="≤ 1.1x hand-written LIKE, index used" if indexed else "",
+        limit=1.1 if indexed else None,
+    )
+
+
+TRIGRAM_INDEX = "qfilter_bench_name_trgm"
+TRIGRAM_DDL = f'CREATE INDEX {TRIGRAM_INDEX} ON waylay_queries USING gin (lower(name COLLATE "und-x-icu") gin_trgm_ops)'
+"""The index docs/sql.md documents for ``name:`` and ``like()`` on PostgreSQL."""
+JSONB_TABLE = "qfilter_bench_jsonb_tags"
+
+
+def _jsonb_case(conn: sa.Connection) -> SqlCase:
+    """``tag:`` over a ``jsonb`` tags column with a GIN index (the Timeplus shape), made from the tag table."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    from qfilter import Field, Kind, Schema
+    from qfilter.sql import Column, JsonArray
+
+    wanted = conn.execute(sa.text("SELECT count(*) FROM waylay_queries")).scalar()
+    have = None
+    if sa.inspect(conn).has_table(JSONB_TABLE):
+        have = conn.execute(sa.text(f"SELECT count(*) FROM {JSONB_TABLE}")).scalar()
+    if have != wanted:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {JSONB_TABLE}")
+        conn.exec_driver_sql(f'CREATE TABLE {JSONB_TABLE} (name TEXT COLLATE "C" PRIMARY KEY, tags JSONB)')
+        conn.exec_driver_sql(
+            f"INSERT INTO {JSONB_TABLE} SELECT q.name, coalesce(jsonb_agg(t.tag) FILTER (WHERE t.tag IS NOT NULL), "
+            "'[]') FROM waylay_queries q LEFT JOIN waylay_query_tags t ON t.query_name = q.name GROUP BY q.name"
+        )
+        conn.exec_driver_sql(f"CREATE INDEX {JSONB_TABLE}_gin ON {JSONB_TABLE} USING gin (tags)")
+        conn.exec_driver_sql(f"ANALYZE {JSONB_TABLE}")
+        conn.commit()
+    table = sa.Table(
+        JSONB_TABLE, sa.MetaData(), sa.Column("name", sa.Text(), primary_key=True), sa.Column("tags", JSONB())
+    )
+    schema = Schema("bench", (Field("name", Kind.TEXT, "name"), Field("tag", Kind.EXACT, "tags")))
+    return SqlCase(
+        "tag:, GIN-indexed jsonb column",
+        "tag:prio2",
+        {"@>": f"SELECT name FROM {JSONB_TABLE} WHERE tags @> CAST(:tags AS jsonb)"},
+        {"tags": '["prio2"]'},
+        target="≤ 1.1x hand-written @>",
+        limit=1.1,
+        same_plan=False,
+        schema=schema,
+        mapping={"name": Column(table.c.name), "tag": JsonArray(table.c.tags)},
+        table=table,
+    )
 
 
 def _pending(config: Config, why: str) -> list[Row]:
@@ -265,6 +378,72 @@ def _normalised(plan: str) -> str:
 
 
 def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Row]:
+    _load(engine, config.rows, log)
+    rows = []
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        for case in CASES:
+            seed = case == "seed"
+            spec = SqlCase(
+                case,
+                filters.to_q(filters.FILTERS[case]),
+                {form: _hand_sql(case, dialect, form) for form in FORMS},
+                _hand_params(case, dialect),
+                target="≤ 1.1x, same plan" if seed else "",
+                limit=1.1 if seed else None,
+            )
+            rows.append(_run_case(config, conn, label, spec))
+        for spec in _extra_cases(dialect):
+            rows.append(_run_case(config, conn, label, spec))
+        if dialect == "postgresql":
+            rows += _postgresql_cases(config, conn, label, log)
+    engine.dispose()
+    return rows
+
+
+def _postgresql_cases(config: Config, conn: sa.Connection, label: str, log: Any) -> list[Row]:
+    """``name:`` without and with the documented trigram index, and a GIN-indexed jsonb tags column."""
+    from .bench import Row
+
+    rows = [_run_case(config, conn, label, _name_case(indexed=False))]
+    try:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        conn.commit()
+    except Exception as error:  # noqa: BLE001  # no pg_trgm or no right to install it: say so in the report
+        conn.rollback()
+        rows.append(
+            Row(
+                "SQL",
+                f"name:, with the trigram index, {label}",
+                "qfilter clause",
+                None,
+                "hand-written LIKE",
+                None,
+                target="≤ 1.1x hand-written LIKE, index used",
+                limit=1.1,
+                note=f"SQL: pg_trgm unavailable, {type(error).__name__}: {str(error).splitlines()[0]}",
+            )
+        )
+    else:
+        log("    building the trigram index on the names ...")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
+        conn.exec_driver_sql(TRIGRAM_DDL)
+        conn.exec_driver_sql("ANALYZE waylay_queries")
+        conn.commit()
+        try:
+            row = _run_case(config, conn, label, _name_case(indexed=True))
+            row.extra["index_used"] = TRIGRAM_INDEX in row.extra["plans"]["qfilter"]
+            row.extra["checks"] = [row.extra["index_used"]]
+            rows.append(row)
+        finally:  # the next run's "no trigram index" case must not find it
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
+            conn.commit()
+    rows.append(_run_case(config, conn, label, _jsonb_case(conn)))
+    return rows
+
+
+def _run_case(config: Config, conn: sa.Connection, label: str, spec: SqlCase) -> Row:
+    """Time qfilter's statement (compiled each time) against each hand-written form; same rows or the run fails."""
     import sqlalchemy as sa
 
     import qfilter
@@ -273,82 +452,75 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
 
     from .bench import Row
 
-    _load(engine, config.rows, log)
-    rows = []
-    dialect = engine.dialect.name
-    with engine.connect() as conn:
-        for case in CASES:
-            q = filters.to_q(filters.FILTERS[case])
+    dialect = conn.dialect.name
+    schema = spec.schema or qfilter.WAYLAY
+    mapping = spec.mapping or reference.WAYLAY_SQL
+    table = spec.table if spec.table is not None else reference.WAYLAY_TABLE
 
-            def run_qfilter(q: str = q) -> Sequence[str]:
-                clause = sql.compile_clause(q, qfilter.WAYLAY, reference.WAYLAY_SQL, now=NOW)
-                return conn.execute(sa.select(reference.WAYLAY_TABLE.c.name).where(clause)).scalars().all()
+    def run_qfilter() -> Sequence[str]:
+        clause = sql.compile_clause(spec.q, schema, mapping, now=NOW, dialect=conn.dialect)
+        return conn.execute(sa.select(table.c.name).where(clause)).scalars().all()
 
-            statement = sa.select(reference.WAYLAY_TABLE.c.name).where(
-                sql.compile_clause(q, qfilter.WAYLAY, reference.WAYLAY_SQL, now=NOW)
+    statement = sa.select(table.c.name).where(sql.compile_clause(spec.q, schema, mapping, now=NOW))
+    cases: dict[str, Any] = {"qfilter": run_qfilter}
+    plans = {"qfilter": _plan(conn, _literal(statement, conn))}
+    texts = {"qfilter": _literal(statement, conn)}
+    started = time.perf_counter()
+    expected = sorted(run_qfilter())
+    slowest = time.perf_counter() - started
+    for form, text in spec.hand.items():
+        hand = sa.text(text).bindparams(
+            *(
+                sa.bindparam(k, v, type_=sa.ARRAY(sa.Text()) if isinstance(v, list) else None)
+                for k, v in spec.params.items()
+                if re.search(rf":{k}\b", text)
             )
-            cases: dict[str, Any] = {"qfilter": run_qfilter}
-            plans = {"qfilter": _plan(conn, _literal(statement, conn))}
-            texts = {"qfilter": _literal(statement, conn)}
-            started = time.perf_counter()
-            expected = sorted(run_qfilter())
-            slowest = time.perf_counter() - started
-            for form in FORMS:
-                hand = sa.text(_hand_sql(case, dialect, form)).bindparams(**_hand_params(case, dialect))
+        )
 
-                def run_hand(hand: Any = hand) -> Sequence[str]:
-                    return conn.execute(hand).scalars().all()
+        def run_hand(hand: Any = hand) -> Sequence[str]:
+            return conn.execute(hand).scalars().all()
 
-                started = time.perf_counter()
-                got = sorted(run_hand())
-                slowest = max(slowest, time.perf_counter() - started)
-                if got != expected:
-                    raise AssertionError(
-                        f"SQL {case} on {dialect}: hand-written ({form}) finds {len(got)} rows, qfilter {len(expected)}"
-                    )
-                who = f"hand-written, {form}"
-                cases[who] = run_hand
-                plans[who] = _plan(conn, _literal(hand, conn))
-                texts[who] = _hand_sql(case, dialect, form)
-            # A statement slower than 5 s (a bad plan) gets 3 rounds, so that the run stays short.
-            rounds = config.sql_rounds if slowest < 5 else min(config.sql_rounds, 3)
-            timings = measure(cases, rounds=rounds, sample_time=0.0)
-            hand_names = [name for name in cases if name != "qfilter"]
-            fastest = min(hand_names, key=lambda name: timings[name].median)
-            same_plan = _normalised(plans["qfilter"]) == _normalised(plans[fastest])
-            seed = case == "seed"
-            extra: dict[str, Any] = {"plans": plans, "sql": texts, "same_plan": same_plan}
-            extra["variants"] = {
-                name: (timings[name], _normalised(plans[name]) == _normalised(plans["qfilter"])) for name in hand_names
-            }
-            note = ""
-            if not same_plan:
-                note = (
-                    f"SQL, {case} on {label}: qfilter's plan is not the plan of the fastest hand-written "
-                    f"form ({fastest}); the EXPLAIN output of each is below."
-                )
-                if fastest.endswith("IN") and extra["variants"].get("hand-written, EXISTS", (None, False))[1]:
-                    note += (
-                        " qfilter writes tag and resource terms as correlated EXISTS, which has the plan of the "
-                        "hand-written EXISTS form: SQLite cannot start a plan from a correlated subquery, while "
-                        "`name IN (SELECT query_name ... WHERE tag = ?)` lets it start from the tag index."
-                    )
-            rows.append(
-                Row(
-                    "SQL",
-                    f"{case}, {label}, {config.rows:,} rows → {len(expected):,}",
-                    "qfilter clause",
-                    timings["qfilter"],
-                    f"{fastest} ({'same plan' if same_plan else 'OTHER PLAN'})",
-                    timings[fastest],
-                    target="≤ 1.1x, same plan" if seed else "",
-                    limit=1.1 if seed else None,
-                    note=note,
-                    extra=extra,
-                )
+        started = time.perf_counter()
+        got = sorted(run_hand())
+        slowest = max(slowest, time.perf_counter() - started)
+        if got != expected:
+            raise AssertionError(
+                f"SQL {spec.name} on {dialect}: hand-written ({form}) finds {len(got)} rows, qfilter {len(expected)}"
             )
-    engine.dispose()
-    return rows
+        who = f"hand-written, {form}"
+        cases[who] = run_hand
+        plans[who] = _plan(conn, _literal(hand, conn))
+        texts[who] = text
+    # A statement slower than 5 s (a bad plan) gets 3 rounds, so that the run stays short.
+    rounds = config.sql_rounds if slowest < 5 else min(config.sql_rounds, 3)
+    timings = measure(cases, rounds=rounds, sample_time=0.0)
+    hand_names = [name for name in cases if name != "qfilter"]
+    fastest = min(hand_names, key=lambda name: timings[name].median)
+    same_plan = _normalised(plans["qfilter"]) == _normalised(plans[fastest])
+    extra: dict[str, Any] = {"plans": plans, "sql": texts}
+    if spec.same_plan:
+        extra["same_plan"] = same_plan
+    extra["variants"] = {
+        name: (timings[name], _normalised(plans[name]) == _normalised(plans["qfilter"])) for name in hand_names
+    }
+    note = ""
+    if not same_plan and spec.same_plan:
+        note = (
+            f"SQL, {spec.name} on {label}: qfilter's plan is not the plan of the fastest hand-written "
+            f"form ({fastest}); the EXPLAIN output of each is below."
+        )
+    return Row(
+        "SQL",
+        f"{spec.name}, {label}, {config.rows:,} rows → {len(expected):,}",
+        "qfilter clause",
+        timings["qfilter"],
+        f"{fastest} ({'same plan' if same_plan else 'OTHER PLAN'})",
+        timings[fastest],
+        target=spec.target,
+        limit=spec.limit,
+        note=note,
+        extra=extra,
+    )
 
 
 def run(config: Config, log: Any = print) -> list[Row]:
