@@ -40,7 +40,8 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
     report = (tmp_path / "performance.md").read_text(encoding="utf-8")
     for heading in ("## Results against the targets of issue #6", "## Parse: text to syntax tree", "## This run"):
         assert heading in report
-    for measure in ("| parse |", "| cached parse |", "| in memory |", "| SQL |", "| import |"):
+    measures = ("| parse |", "| cached parse |", "| reject |", "| in memory |", "| compile |", "| SQL |", "| import |")
+    for measure in (*measures, "| service |"):
         assert measure in report
     assert "(smoke sizes)" in report
     assert not (ROOT / "docs" / "performance.md").exists() or "smoke sizes" not in (
