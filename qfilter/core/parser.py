@@ -463,6 +463,112 @@ def _fast_terms(text: str) -> tuple[Term, ...] | None:
     return tuple(terms)
 
 
+# The fast path of boolean expressions: the same terms, and between them the
+# keywords and parentheses the grammar's terminals take (the same look-aheads,
+# the same white space rules), put together with an explicit stack, as the
+# parser's callbacks would. Anything else, errors included, is Lark's.
+_FAST_ITEM_TERM = re.compile(_FAST_TERM.pattern.replace(r"(?=\s|\Z)", r"(?=[\s)]|\Z)"), re.S)
+_FAST_AND_OR = re.compile(r"(AND|OR)(?=[\s(]|\Z)")
+_FAST_NOT = re.compile(r"NOT(?=[\s()]|\Z)")
+_FAST_SPACE = re.compile(r"\s++")
+_BOOLEAN_AHEAD = re.compile(r"\s*+(?:[()]|(?:AND|OR|NOT)(?=[\s()]|\Z))")
+
+
+class _Frame:
+    """One level of parentheses being read: its OR parts, the AND parts and items of the current ones."""
+
+    __slots__ = ("or_parts", "and_parts", "items", "nots", "outer_nots")
+
+    def __init__(self, outer_nots: int) -> None:
+        self.or_parts: list[Expression] = []
+        self.and_parts: list[Expression] = []
+        self.items: list[Item] = []
+        self.nots = 0  # NOTs waiting for this level's next item
+        self.outer_nots = outer_nots  # the NOTs before this level's '('
+
+    def add(self, item: Item) -> None:
+        for _ in range(self.nots):
+            item = negation(item)
+        self.nots = 0
+        self.items.append(item)
+
+    def close(self) -> Expression:
+        self.and_parts.append(sequence(tuple(self.items)))
+        self.or_parts.append(all_of(tuple(self.and_parts)))
+        return any_of(tuple(self.or_parts))
+
+
+def _fast_expression(text: str, read: list[tuple[int, int, Term]]) -> Filter | None:
+    """A filter with AND, OR, NOT or parentheses, exactly as Lark would build it; ``None`` otherwise.
+
+    ``read`` receives the span and the term of every term read, for :func:`_lark_skeleton`.
+    """
+    frames = [_Frame(0)]
+    frame = frames[0]
+    position, size = 0, len(text)
+    item_done = False  # the last thing read was a term or a ')'
+    while True:
+        space = _FAST_SPACE.match(text, position)
+        if space is not None:
+            position = space.end()
+        if position == size:
+            break
+        char = text[position]
+        if item_done:
+            if char == ")":
+                if len(frames) == 1:
+                    return None
+                inner = frames.pop()
+                frame = frames[-1]
+                frame.nots = inner.outer_nots
+                frame.add(inner.close())
+                position += 1
+                continue
+            keyword = _FAST_AND_OR.match(text, position)
+            if keyword is not None:
+                if space is None:
+                    return None
+                frame.and_parts.append(sequence(tuple(frame.items)))
+                frame.items = []
+                if keyword.group() == "OR":
+                    frame.or_parts.append(all_of(tuple(frame.and_parts)))
+                    frame.and_parts = []
+                position, item_done = keyword.end(), False
+                continue
+            if space is None:  # two items side by side need white space between them
+                return None
+        if char == "(":
+            frames.append(_Frame(frame.nots))
+            frame.nots = 0
+            frame = frames[-1]
+            position, item_done = position + 1, False
+            continue
+        if char == ")":
+            return None
+        negated = _FAST_NOT.match(text, position)
+        if negated is not None:
+            frame.nots += 1
+            position, item_done = negated.end(), False
+            continue
+        match = _FAST_ITEM_TERM.match(text, position)
+        if match is None:
+            return None
+        minus, qualifier, bare, _ = match.groups()
+        matchers = (
+            (Value(bare, match.start(3)),) if bare is not None else _fast_matchers(text, match.start(4), match.end())
+        )
+        if matchers is None:
+            return None
+        start = match.start(2) if minus is None else match.start(1)
+        term = Term(qualifier, matchers, minus is not None, start)
+        read.append((start, match.end(), term))
+        frame.add(term)
+        position, item_done = match.end(), True
+    if not item_done or len(frames) != 1:
+        return None
+    return Filter.of(frame.close())
+
+
 # Where the fast path took some terms and then stopped, Lark reads only the rest,
 # after this one stand-in term: the terms before the rest are a sequence the
 # grammar reads the same whatever they hold, so the rest parses, or fails, as in
@@ -501,6 +607,57 @@ def _spliced(node: Expression, prefix: list[Term], offset: int) -> Expression:
         case Or(parts):
             return Or((_spliced(parts[0], prefix, offset), *(_shifted(part, offset) for part in parts[1:])))
     raise AssertionError("the stand-in term begins the first sequence")
+
+
+def _restored(node: Item, originals: dict[int, Term], offset: int) -> Item:
+    """A node of the skeleton's parse with its stand-ins replaced and the rest shifted (bounded recursion)."""
+    match node:
+        case Term():
+            original = originals.get(node.position)
+            return original if original is not None else _shifted(node, offset)
+        case Sequence(items):
+            return Sequence(tuple(_restored(item, originals, offset) for item in items))
+        case And(parts):
+            return And(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
+        case Or(parts):
+            return Or(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
+        case Not(item):
+            return Not(_restored(item, originals, offset))
+
+
+def _lark_skeleton(text: str, read: list[tuple[int, int, Term]]) -> Filter:
+    """The filter as Lark reads it, from a skeleton: the terms the fast path read, but the last, are stand-ins.
+
+    What Lark costs is tokens, and the terms before the point where the fast
+    path stopped are valid whatever they hold: each is one stand-in term, and
+    Lark reads the keywords and parentheses between them and the rest of the
+    text as written. An error lies in the rest, and is placed back in ``text``;
+    a filter gets its terms back.
+    """
+    pieces: list[str] = []
+    originals: dict[int, Term] = {}
+    anchors: list[tuple[int, int]] = []  # (position in the skeleton, shift to the text) after each stand-in
+    copied = shift = 0
+    for start, end, term in read[:-1]:
+        pieces.append(text[copied:start])
+        at = start - shift
+        originals[at] = term
+        pieces.append(_STAND_IN)
+        shift += (end - start) - len(_STAND_IN)
+        anchors.append((at + len(_STAND_IN), shift))
+        copied = end
+    pieces.append(text[copied:])
+    skeleton = "".join(pieces)
+    try:
+        parsed = _lark_filter(skeleton)
+    except FilterError as error:
+        where = error.position
+        if where is not None:
+            where += max((moved for at, moved in anchors if at <= where), default=0)
+        raise type(error)(error.message, text=text, position=where, hint=error.hint) from None
+    if parsed.expression is None:
+        return Filter(tuple(_restored(term, originals, shift) for term in parsed.terms))  # type: ignore[misc]
+    return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
 
 
 def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
@@ -550,9 +707,17 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
     _prescan(text, limits)
     if fast_path:
         terms, end = _fast_prefix(text)
+        if terms and (end == len(text) or _TRAILING_SPACE.match(text, end) is not None):
+            return _checked(Filter(tuple(terms)), text, default_qualifier, limits)
+        read: list[tuple[int, int, Term]] = []
+        # Only a keyword or a parenthesis where the terms stopped makes a boolean expression.
+        if _BOOLEAN_AHEAD.match(text, end) is not None:
+            expression = _fast_expression(text, read)
+            if expression is not None:
+                return _checked(expression, text, default_qualifier, limits)
+        if len(read) > len(terms) + 1:  # keywords or parentheses among the terms read
+            return _checked(_lark_skeleton(text, read), text, default_qualifier, limits)
         if terms:
-            if end == len(text) or _TRAILING_SPACE.match(text, end) is not None:
-                return _checked(Filter(tuple(terms)), text, default_qualifier, limits)
             return _checked(_lark_rest(text, terms, end), text, default_qualifier, limits)
     return _checked(_lark_filter(text), text, default_qualifier, limits)
 
