@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 import isodate
 from dateutil.parser import isoparse
@@ -145,12 +146,15 @@ def parse_period(token: str, position: int = 0) -> Period:
     if match is None or not (match["date"] or match["time"]):
         raise _error("invalid period", token, position, _PERIOD_HINT)
     try:
-        return _period(token, match)
+        return _period(token)
     except (OverflowError, ValueError):
         raise _error("period out of range:", token, position, _RANGE_HINT) from None
 
 
-def _period(token: str, match: re.Match[str]) -> Period:
+@lru_cache(maxsize=512)  # per request, a service reads the same few periods (now-P1W): once each
+def _period(token: str) -> Period:
+    match = _PERIOD.fullmatch(token)
+    assert match is not None  # parse_period checked it
     calendar = relativedelta()
     if match["date"]:
         date_part = isodate.parse_duration("P" + match["date"])
@@ -213,7 +217,7 @@ def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> 
     if match is None:
         raise _error("invalid timestamp", token, position, _TIMESTAMP_HINT)
     try:
-        parsed = isoparse(token)
+        parsed = _isoparse(token)
     except (ValueError, OverflowError) as error:
         raise _error(f"impossible date ({error})", token, position, None) from None
     if parsed.tzinfo is None:
@@ -222,6 +226,12 @@ def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> 
     if match["time"]:
         return parsed, None
     return parsed, "day" if match["day"] else "month" if match["month"] else "year"
+
+
+@lru_cache(maxsize=512)  # a pure function of the text (datetimes are immutable); filters repeat their dates
+def _isoparse(token: str) -> datetime:
+    parsed: datetime = isoparse(token)
+    return parsed
 
 
 _UNIT_STEP = {

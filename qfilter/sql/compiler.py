@@ -351,28 +351,42 @@ class SqlBackend:
     when given, is the only dialect whose JSON search is built.
     """
 
-    def __init__(self, mapping: SqlMapping, zone: tzinfo, dialect: str | None = None) -> None:
+    def __init__(
+        self,
+        mapping: SqlMapping,
+        zone: tzinfo,
+        dialect: str | None = None,
+        located: dict[Field, tuple[Location, ...]] | None = None,
+    ) -> None:
         self.mapping = mapping
         self.zone = zone
         self.dialect = dialect
+        self._located = {} if located is None else located  # each field's locations, checked once
 
     def holds(self, field: Field, condition: Condition, *, negated: bool) -> sa.ColumnElement[bool]:
         """Some value at some location of ``field`` satisfies ``condition``; never NULL when ``negated``."""
         keys = _meta_keys(field)
-        found = locations(field, self.mapping)
-        return sa.or_(
-            *(
-                _at(location, keys, condition, self.zone, two_valued=negated, kind=field.kind, dialect=self.dialect)
-                for location in found
-            )
-        )
+        found = self._located.get(field)
+        if found is None:
+            found = self._located[field] = locations(field, self.mapping)
+        tests = [
+            _at(location, keys, condition, self.zone, two_valued=negated, kind=field.kind, dialect=self.dialect)
+            for location in found
+        ]
+        return tests[0] if len(tests) == 1 else sa.or_(*tests)
+
+    # One part is the part itself: the same SQL as an AND or OR of one, without building one per condition.
 
     def all_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
         """``AND``; ``true`` for no parts."""
+        if len(parts) == 1:
+            return parts[0]
         return sa.and_(*parts) if parts else sa.true()
 
     def any_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
         """``OR``; ``false`` for no parts."""
+        if len(parts) == 1:
+            return parts[0]
         return sa.or_(*parts) if parts else sa.false()
 
     def negation(self, part: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -474,7 +488,7 @@ def compile_clause(
     Without it, the clause compiles for any supported database.
     """
     plan = to_plan(query, schema, now=now, user=user, tz=tz)
-    for group in plan.groups:
-        locations(group.field, mapping)  # a ValueError for a missing or wrong location, before any SQL is built
+    # A ValueError for a missing or wrong location, before any SQL is built.
+    located = {group.field: locations(group.field, mapping) for group in plan.groups}
     _check_meta_depth(plan)
-    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz, dialect_name(dialect))))
+    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz, dialect_name(dialect), located)))

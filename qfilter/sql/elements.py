@@ -68,9 +68,12 @@ class _Matcher(sa.TypeDecorator[str]):
         return exactly(bindvalue)
 
 
+_MATCHER = _Matcher()  # one instance: a type's cache key is worked out once per instance
+
+
 def param(value: str) -> sa.BindParameter[str]:
     """A user's text (or a text made from it), bound, and compared exactly on every dialect."""
-    return sa.bindparam(None, value, type_=_Matcher())
+    return sa.bindparam(None, value, type_=_MATCHER)
 
 
 def constant(text: str) -> sa.ColumnElement[str]:
