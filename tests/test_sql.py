@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -597,6 +598,25 @@ def test_other_databases_get_a_clear_compile_error_for_every_qualifier(dialect: 
             message = str(raised.value)
             assert dialect.name in message, message
             assert all(name in message for name in SUPPORTED_DIALECTS), message
+
+
+@pytest.mark.parametrize("dialect", [None, "sqlite", "postgresql", "mariadb"])
+def test_filters_differing_only_in_values_share_sqlalchemys_compiled_sql(dialect: str | None) -> None:
+    """Every element has a cache key (no SAWarning about inherit_cache), and values are not part of it."""
+    shape = (
+        'name:{0} tag:{0} tag:{1} -tag:{1} resource:{0} created:"2020-01-0{2}/" meta.k:{0} meta.k.j:like({0}*) '
+        "user:in({0},{1}) meta.n:gt({2}) meta.x:exists() meta.y:not({0}) name:contains({1}) (name:{0} OR tag:{1})"
+    )
+    keys = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sa.exc.SAWarning)
+        for values in (("a", "b", 1), ("zz", "y-y", 2)):
+            clause = compile_clause(shape.format(*values), WAYLAY, WAYLAY_SQL, user=ME, dialect=dialect)
+            key = sa.select(WAYLAY_TABLE.c.name).where(clause)._generate_cache_key()
+            assert key is not None
+            keys.append(key)
+    assert keys[0] == keys[1]
+    assert [b.value for b in keys[0].bindparams] != [b.value for b in keys[1].bindparams]
 
 
 def test_a_clause_built_for_one_database_is_refused_by_another() -> None:
