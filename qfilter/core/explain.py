@@ -153,8 +153,10 @@ def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
             return f"have a {label} {_number_words(value)}"
         case Kind.BOOLEAN:
             return f"have {label} {value.lower()}"
-        case _:
+        case Kind.EXACT:
             return f"have {label} {value}"
+        case _:
+            assert_never(target.kind)
 
 
 def _group_words(group: Group) -> str:

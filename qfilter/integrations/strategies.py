@@ -19,6 +19,8 @@ but need not bind.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from hypothesis import strategies as st
 
 from qfilter.core.ast import (
@@ -180,8 +182,10 @@ def _plain_texts(kind: Kind | None, values: st.SearchStrategy[str], with_me: boo
             return number_matcher_texts()
         case Kind.BOOLEAN:
             return boolean_texts
-        case _:
+        case Kind.TEXT | Kind.EXACT | Kind.META | None:
             return values
+        case _:
+            assert_never(kind)
 
 
 def _argument_texts(
@@ -202,8 +206,10 @@ def _argument_texts(
             return _plain_texts(kind, values, with_me)
         case None if comparison:
             return st.one_of(number_texts(), timestamp_texts())
-        case _:
+        case Kind.TEXT | Kind.EXACT | Kind.META | None:
             return values
+        case _:
+            assert_never(kind)
 
 
 def functions(
