@@ -711,6 +711,8 @@ INDEXED = {
     "resource:r123": "ix_waylay_query_resources_resource",
     "created:2021-03-01/2021-03-02": "ix_waylay_queries_created",
     "created_by:users/u7 created:2021-03-01/P1W": "ix_waylay_queries_created",
+    "tag:t17 tag:t18 tag:t19": "ix_waylay_query_tags_tag",  # one IN: one index lookup, no per-row subplan
+    "-tag:t17 -tag:t18 tag:t19": "ix_waylay_query_tags_tag",
 }
 
 
@@ -732,6 +734,42 @@ def test_exact_matches_and_time_ranges_use_indexes(postgres_url: str) -> None:
     for query, index in INDEXED.items():
         assert index in plans[query], plans[query]
         assert "Seq Scan" not in plans[query], plans[query]
+        assert "SubPlan" not in plans[query], plans[query]
+
+
+@pytest.mark.postgres
+def test_name_and_like_use_the_documented_trigram_index(postgres_url: str) -> None:
+    """docs/sql.md's pg_trgm index serves name: and like() (skipped without pg_trgm)."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        METADATA.create_all(conn)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            except sa.exc.DBAPIError as error:
+                pytest.skip(f"no pg_trgm here: {error.orig}")
+            conn.exec_driver_sql(POPULATE[0])
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_waylay_queries_name_trgm ON waylay_queries "
+                'USING gin (lower(name COLLATE "und-x-icu") gin_trgm_ops)'
+            )
+            conn.exec_driver_sql("ANALYZE waylay_queries")
+            queries = ["name:Q12345", "name:like(*1234?)"]
+            plans = {query: explain(conn, query) for query in queries}
+            counts = {
+                q: len(conn.execute(sa.select(WAYLAY_TABLE.c.name).where(compile_clause(q, WAYLAY, WAYLAY_SQL))).all())
+                for q in queries
+            }
+        finally:
+            transaction.rollback()
+    engine.dispose()
+    for query in queries:
+        assert "ix_waylay_queries_name_trgm" in plans[query], plans[query]
+        assert "Seq Scan" not in plans[query], plans[query]
+    assert counts == {"name:Q12345": 1, "name:like(*1234?)": 10}
 
 
 MARIADB_POPULATE = [
