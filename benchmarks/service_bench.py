@@ -71,8 +71,9 @@ def _hand_app() -> FastAPI:
         limit: int = 10,
         offset: int = 0,
     ) -> dict[str, Any]:
-        values = {"name": name, "tag": tag, "not_tag": not_tag, "resource": resource, "start": start, "end": end}
-        where: Any = sa.text(where_sql).bindparams(**values)  # a text clause: SQLAlchemy takes it in WHERE
+        values = {"name_pattern": f"%{name}%", "tag": tag, "not_tag": not_tag, "resource": resource}
+        # A text clause: SQLAlchemy takes it in WHERE.
+        where: Any = sa.text(where_sql).bindparams(**values, start=start, end=end)
         page, total = run_read(
             engine,
             lambda conn: reference.select_waylay_page(conn, where, offset=offset, limit=limit, order_by=order),
