@@ -408,6 +408,8 @@ def _postgresql_cases(config: Config, conn: sa.Connection, label: str, log: Any)
     """``name:`` without and with the documented trigram index, and a GIN-indexed jsonb tags column."""
     from .bench import Row
 
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")  # left over by an interrupted run
+    conn.commit()
     rows = [_run_case(config, conn, label, _name_case(indexed=False))]
     try:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
