@@ -412,7 +412,7 @@ _ONE_LOOKUP_KINDS = (Kind.EXACT, Kind.USER)
 
 
 def _one_lookup(group: Group) -> Group:
-    """A group whose alternatives are each one :class:`Equals`, as one :class:`InSet` (``tag:a tag:b``).
+    """A group with its alternatives that are one :class:`Equals` each made one :class:`InSet` (``tag:a tag:b``).
 
     The same meaning: some value's text equals ``a`` or some value's text
     equals ``b`` is some value's text in ``{a, b}`` (both read text values
