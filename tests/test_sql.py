@@ -811,7 +811,9 @@ def test_exact_matches_and_time_ranges_use_indexes_on_mariadb(mysql_url: str) ->
         engine.dispose()
     for query, index in INDEXED.items():
         assert index in {row["key"] for row in plans[query]}, plans[query]
-        assert all(row["type"] != "ALL" for row in plans[query]), plans[query]
+        # No table scan, except of a semi-join's materialized subquery (the rows its index lookup found).
+        scans = [row for row in plans[query] if row["type"] == "ALL" and not str(row["table"]).startswith("<subquery")]
+        assert scans == [], plans[query]
 
 
 # -- the premises and the docs ---------------------------------------------------------------------------

@@ -314,7 +314,7 @@ def _syntax_error(error: Exception, text: str, end: int | None = None) -> Filter
                 f"a bare matcher cannot hold {char!r}",
                 text=text,
                 position=position,
-                hint=f"quote a value that holds parentheses, e.g. {_quoted_example(text, position)}",
+                hint=_PARENTHESES_HINT + _quoted_example(text, position),
             )
         if char.isspace():
             return FilterSyntaxError(
@@ -363,7 +363,7 @@ def _syntax_error(error: Exception, text: str, end: int | None = None) -> Filter
                 f"a bare matcher cannot hold {char!r}",
                 text=text,
                 position=position,
-                hint=f"quote a value that holds parentheses, e.g. {_quoted_example(text, position)}",
+                hint=_PARENTHESES_HINT + _quoted_example(text, position),
             )
         found = "end of the filter" if at_end else repr(str(token))
         return FilterSyntaxError(
@@ -625,6 +625,9 @@ def _restored(node: Item, originals: dict[int, Term], offset: int) -> Item:
             return Not(_restored(item, originals, offset))
 
 
+_PARENTHESES_HINT = "quote a value that holds parentheses, e.g. "
+
+
 def _lark_skeleton(text: str, read: list[tuple[int, int, Term]]) -> Filter:
     """The filter as Lark reads it, from a skeleton: the terms the fast path read, but the last, are stand-ins.
 
@@ -650,11 +653,11 @@ def _lark_skeleton(text: str, read: list[tuple[int, int, Term]]) -> Filter:
     skeleton = "".join(pieces)
     try:
         parsed = _lark_filter(skeleton)
-    except FilterError as error:
-        where = error.position
-        if where is not None:
-            where += max((moved for at, moved in anchors if at <= where), default=0)
-        raise type(error)(error.message, text=text, position=where, hint=error.hint) from None
+    except FilterError:
+        # Lark reads the whole text for the message: what it says depends on the characters
+        # around the error, which the stand-ins changed. Only a bad filter pays for this.
+        _lark_filter(text)
+        raise AssertionError("the skeleton of a valid filter failed to parse") from None
     if parsed.expression is None:
         return Filter(tuple(_restored(term, originals, shift) for term in parsed.terms))  # type: ignore[misc]
     return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
@@ -666,8 +669,9 @@ def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
     rest = _STAND_IN + text[end:]
     try:
         parsed = _lark_filter(rest)
-    except FilterError as error:
-        raise error.with_text(text, offset) from None
+    except FilterError:
+        _lark_filter(text)  # the message as Lark gives it for the whole text (see _lark_skeleton)
+        raise AssertionError("the rest of a valid filter failed to parse") from None
     if parsed.expression is None:
         return Filter((*prefix, *(_shifted(term, offset) for term in parsed.terms[1:])))
     return Filter.of(_spliced(parsed.expression, prefix, offset))
