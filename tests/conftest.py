@@ -21,65 +21,55 @@ def now() -> datetime:
     return NOW
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A URL to a database of its own on the test PostgreSQL server, dropped afterwards.
+def _private_database(server: str, variable: str, create: str, drop: str) -> Iterator[str]:
+    """A URL to a database of its own on the server ``$variable`` names, dropped afterwards.
 
-    The server comes from QFILTER_TEST_POSTGRES_URL (``.ci/run`` sets it). Without
-    one the tests skip, except under CI=true, where a skip would hide a failure.
+    ``create`` and ``drop`` are the server's statements, ``{name}`` standing for
+    the database. Without the variable the tests skip, except where databases
+    are required (CI=true), since a skip would hide a failure.
     """
     import sqlalchemy as sa
 
-    base = os.environ.get("QFILTER_TEST_POSTGRES_URL")
+    base = os.environ.get(variable)
     if not base:
-        message = "QFILTER_TEST_POSTGRES_URL is not set"
+        message = f"{variable} is not set"
         if REQUIRE_DATABASES:
-            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+            pytest.fail(message + f" (CI=true: {server} tests must run)")
         pytest.skip(message)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     name = f"qfilter_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+            conn.execute(sa.text(create.format(name=name)))
     except sa.exc.OperationalError as error:
         if REQUIRE_DATABASES:
-            pytest.fail(f"PostgreSQL at {base} does not answer: {error}")
-        pytest.skip(f"PostgreSQL at {base} does not answer")
+            pytest.fail(f"{server} at {base} does not answer: {error}")
+        pytest.skip(f"{server} at {base} does not answer")
     try:
         yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(drop.format(name=name)))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the test PostgreSQL server (QFILTER_TEST_POSTGRES_URL, which ``.ci/run`` sets)."""
+    yield from _private_database(
+        "PostgreSQL",
+        "QFILTER_TEST_POSTGRES_URL",
+        "CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0",
+        'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+    )
 
 
 @pytest.fixture(scope="session")
 def mysql_url() -> Iterator[str]:
-    """A URL to a database of its own on the test MariaDB server, dropped afterwards.
-
-    The server comes from QFILTER_TEST_MYSQL_URL (``mysql+pymysql://root@127.0.0.1:3306/test``).
-    Without one the tests skip, except under CI=true, where a skip would hide a failure.
-    """
-    import sqlalchemy as sa
-
-    base = os.environ.get("QFILTER_TEST_MYSQL_URL")
-    if not base:
-        message = "QFILTER_TEST_MYSQL_URL is not set"
-        if REQUIRE_DATABASES:
-            pytest.fail(message + " (CI=true: MariaDB tests must run)")
-        pytest.skip(message)
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    name = f"qfilter_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    except sa.exc.OperationalError as error:
-        if REQUIRE_DATABASES:
-            pytest.fail(f"MariaDB at {base} does not answer: {error}")
-        pytest.skip(f"MariaDB at {base} does not answer")
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    """A database of its own on the test MariaDB server (QFILTER_TEST_MYSQL_URL, which ``.ci/run`` sets)."""
+    yield from _private_database(
+        "MariaDB",
+        "QFILTER_TEST_MYSQL_URL",
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        "DROP DATABASE IF EXISTS `{name}`",
+    )
