@@ -368,6 +368,7 @@ def _four_kb_inputs() -> tuple[str, dict[str, str]]:
     """A valid filter of 4 KB (64 terms, the default limit), and invalid inputs of the same length."""
     valid = " ".join(f'tag:"{i:02d}' + "x" * 54 + '"' for i in range(64))  # 4,031 characters
     size = len(valid)
+    terms = valid.split(" ")
     invalid = {
         "too many terms": ("tag:a " * size)[:size],
         "too many matchers": ("tag:" + "a," * size)[:size],
@@ -375,6 +376,10 @@ def _four_kb_inputs() -> tuple[str, dict[str, str]]:
         "nested parentheses": ("(" * (size // 2) + "tag:a" + ")" * size)[:size],
         "punctuation": ("tag:a ):(,)" * size)[:size],
         "one term too many": valid + " tag:x",
+        # An error after a long valid prefix: Lark reads only a skeleton of what the fast path took.
+        "empty matcher at the end": " ".join(terms[:62]) + " tag:a,",
+        "unknown function at the end": " ".join(terms[:62]) + " tag:foo(a)",
+        "error at the end, in OR": "(" + " ".join(terms[:30]) + ") OR (" + " ".join(terms[30:60]) + " tag:a,)",
     }
     return valid, invalid
 

@@ -183,6 +183,33 @@ def test_mutated_boolean_filters(text: str, opts: Any) -> None:
     assert_same(text, *opts)
 
 
+# Runs of plain terms between keywords and parentheses: the skeleton Lark reads
+# stands one term in for each run (not after NOT, which takes one item), and an
+# error past them is worded from the original text.
+RUN_TERMS = st.sampled_from(["tag:a", "-tag:b", 'name:"x y"', "tag:in(a,b)", "meta.k:c,d", "x"])
+JOINS = st.sampled_from([" AND ", " OR ", " NOT ", " (", ") ", " ", " AND NOT ", " (NOT ", ")NOT "])
+TAILS = st.sampled_from(["", ")", " tag:a,", " tag:", " tag:foo(a)", " tag:a(b)", " OR", " AND )", " ,", ' "x', " NOT"])
+
+
+@st.composite
+def runs_of_terms(draw: st.DrawFn) -> str:
+    """Keywords and parentheses between runs of terms side by side, often broken at the end."""
+    pieces = [draw(JOINS) if draw(st.booleans()) else ""]
+    for _ in range(draw(st.integers(1, 4))):
+        pieces.append(" ".join(draw(st.lists(RUN_TERMS, min_size=1, max_size=4))))
+        pieces.append(draw(JOINS))
+    pieces[-1] = draw(TAILS)
+    return "".join(pieces)
+
+
+@SETTINGS
+@given(runs_of_terms(), options)
+@example("NOT tag:a tag:b tag:c OR tag:d tag:e tag:a,", (None, DEFAULT_LIMITS))
+@example("(tag:a tag:b) NOT tag:c tag:d (tag:e tag:x(y))", (None, DEFAULT_LIMITS))
+def test_runs_of_terms_around_keywords(text: str, opts: Any) -> None:
+    assert_same(text, *opts)
+
+
 @SETTINGS
 @given(soups, options)
 def test_fragment_soup(text: str, opts: Any) -> None:

@@ -59,6 +59,8 @@ from .errors import FilterError, FilterLimitError, FilterSyntaxError, MatcherErr
 from .functions import FUNCTION_NAMES, closest, lookup
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lark import Lark, Token
 
 __all__ = [
@@ -294,13 +296,24 @@ def _describe_expected(names: set[str]) -> str:
     return " or ".join(words) if words else "nothing"
 
 
-def _syntax_error(error: Exception, text: str, end: int | None = None) -> FilterSyntaxError:
-    """The error Lark raised on ``text`` (parsed up to ``end``, its trailing white space), in the user's words."""
+def _unmoved(position: int) -> int:
+    return position
+
+
+def _syntax_error(
+    error: Exception, text: str, end: int | None = None, place: Callable[[int], int] = _unmoved
+) -> FilterSyntaxError:
+    """The error Lark raised on ``text`` (parsed up to ``end``, its trailing white space), in the user's words.
+
+    ``place`` maps a position of what Lark read to ``text``, where Lark read a
+    skeleton of it (the message looks at the characters of ``text`` around the
+    error, never at the stand-ins).
+    """
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     end = len(text) if end is None else end
     if isinstance(error, UnexpectedCharacters):
-        position = error.pos_in_stream or 0
+        position = place(error.pos_in_stream or 0)
         char = text[position]
         allowed = _describe_expected(set(error.allowed or ()))
         if char in "\"'":
@@ -327,7 +340,7 @@ def _syntax_error(error: Exception, text: str, end: int | None = None) -> Filter
     if isinstance(error, UnexpectedToken):
         token = error.token
         at_end = token.type == "$END"
-        position = end if at_end else (token.start_pos or 0)
+        position = end if at_end else place(token.start_pos or 0)
         expected = set(error.expected or ())
         previous = text[:position].rstrip()
         if previous.endswith("-") and "QUALIFIER" in expected:
@@ -575,6 +588,7 @@ def _fast_expression(text: str, read: list[tuple[int, int, Term]]) -> Filter | N
 # the whole text (its positions shifted). A 4 KB filter with an error in its last
 # term so costs a short Lark parse, not a 4 KB one (issue 13).
 _STAND_IN = "x:x"
+_NOT_BEFORE = re.compile(r"(?:^|[\s()])NOT\s*\Z")
 
 
 def _shifted(node: Any, offset: int) -> Any:
@@ -609,14 +623,17 @@ def _spliced(node: Expression, prefix: list[Term], offset: int) -> Expression:
     raise AssertionError("the stand-in term begins the first sequence")
 
 
-def _restored(node: Item, originals: dict[int, Term], offset: int) -> Item:
+def _restored(node: Item, originals: dict[int, tuple[Term, ...]], offset: int) -> Item:
     """A node of the skeleton's parse with its stand-ins replaced and the rest shifted (bounded recursion)."""
     match node:
         case Term():
             original = originals.get(node.position)
-            return original if original is not None else _shifted(node, offset)
+            if original is None:
+                moved: Term = _shifted(node, offset)
+                return moved
+            return original[0] if len(original) == 1 else Sequence(original)
         case Sequence(items):
-            return Sequence(tuple(_restored(item, originals, offset) for item in items))
+            return Sequence(tuple(_restored_items(items, originals, offset)))
         case And(parts):
             return And(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
         case Or(parts):
@@ -625,53 +642,122 @@ def _restored(node: Item, originals: dict[int, Term], offset: int) -> Item:
             return Not(_restored(item, originals, offset))
 
 
+def _restored_items(items: tuple[Item, ...], originals: dict[int, tuple[Term, ...]], offset: int) -> list[Item]:
+    """The items of a sequence, each stand-in giving back every term it stands for."""
+    restored: list[Item] = []
+    for item in items:
+        original = originals.get(item.position) if isinstance(item, Term) else None
+        if original is None:
+            restored.append(_restored(item, originals, offset))
+        else:
+            restored.extend(original)
+    return restored
+
+
 _PARENTHESES_HINT = "quote a value that holds parentheses, e.g. "
 
 
+class _InsideStandIn(LookupError):
+    """Lark stopped on a stand-in: its message would speak of text the user never wrote."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Skeleton:
+    """Text for Lark in which some spans of the original are one stand-in term each.
+
+    ``spans`` lists, in order, where each stand-in starts in the skeleton and
+    how far what follows it moves to be back in the original.
+    """
+
+    text: str
+    original: str
+    spans: tuple[tuple[int, int], ...]
+
+    def place(self, position: int) -> int:
+        """Where ``position`` of the skeleton lies in the original (:class:`_InsideStandIn` for a stand-in's)."""
+        shift = 0
+        for start, moved in self.spans:
+            if position < start:
+                break
+            if position < start + len(_STAND_IN):
+                raise _InsideStandIn(position)
+            shift = moved
+        return position + shift
+
+    def parse(self) -> Filter:
+        """Lark's reading of the skeleton; its errors are placed in, and worded from, the original text.
+
+        What a syntax error says depends on the characters around it, so the
+        message is made from the original: Lark stops after the last
+        stand-in, where the skeleton is the original text moved. Should it
+        stop on a stand-in, the original is parsed whole instead (slower, but
+        the same words as without the fast path).
+        """
+        from lark.exceptions import UnexpectedInput
+
+        body = self.text.rstrip()
+        try:
+            return _lark().parse(body)  # type: ignore[return-value]  # the transformer builds a Filter
+        except UnexpectedInput as error:
+            try:
+                message = _syntax_error(error, self.original, len(self.original.rstrip()), self.place)
+            except _InsideStandIn:
+                return _lark_filter(self.original)
+            raise message from None
+        except FilterError as error:  # raised by the callbacks, with a position only
+            position = error.position
+            try:
+                placed = None if position is None else self.place(position)
+            except _InsideStandIn:
+                return _lark_filter(self.original)
+            raise type(error)(error.message, text=self.original, position=placed, hint=error.hint) from None
+
+
 def _lark_skeleton(text: str, read: list[tuple[int, int, Term]]) -> Filter:
-    """The filter as Lark reads it, from a skeleton: the terms the fast path read, but the last, are stand-ins.
+    """The filter as Lark reads it, from a skeleton in which the terms the fast path read, but the last, are stand-ins.
 
     What Lark costs is tokens, and the terms before the point where the fast
-    path stopped are valid whatever they hold: each is one stand-in term, and
-    Lark reads the keywords and parentheses between them and the rest of the
-    text as written. An error lies in the rest, and is placed back in ``text``;
-    a filter gets its terms back.
+    path stopped are valid whatever they hold: each run of them side by side
+    is one stand-in term, and Lark reads the keywords and parentheses between
+    them and the rest of the text as written. An error lies in the rest, and
+    is placed back in ``text``; a filter gets its terms back. A term right
+    after ``NOT`` stands alone, since ``NOT`` takes only the item after it.
     """
-    pieces: list[str] = []
-    originals: dict[int, Term] = {}
-    anchors: list[tuple[int, int]] = []  # (position in the skeleton, shift to the text) after each stand-in
-    copied = shift = 0
+    runs: list[tuple[int, int, list[Term]]] = []
+    joinable = False  # the last run may take the next term: it doesn't follow NOT
+    previous_end = 0
     for start, end, term in read[:-1]:
+        gap = text[previous_end:start]
+        if joinable and gap.isspace():
+            runs[-1][2].append(term)
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
+        else:
+            runs.append((start, end, [term]))
+            joinable = _NOT_BEFORE.search(gap) is None
+        previous_end = end
+    pieces: list[str] = []
+    originals: dict[int, tuple[Term, ...]] = {}
+    spans: list[tuple[int, int]] = []
+    copied = shift = 0
+    for start, end, terms in runs:
         pieces.append(text[copied:start])
         at = start - shift
-        originals[at] = term
+        originals[at] = tuple(terms)
         pieces.append(_STAND_IN)
         shift += (end - start) - len(_STAND_IN)
-        anchors.append((at + len(_STAND_IN), shift))
+        spans.append((at, shift))
         copied = end
     pieces.append(text[copied:])
-    skeleton = "".join(pieces)
-    try:
-        parsed = _lark_filter(skeleton)
-    except FilterError:
-        # Lark reads the whole text for the message: what it says depends on the characters
-        # around the error, which the stand-ins changed. Only a bad filter pays for this.
-        _lark_filter(text)
-        raise AssertionError("the skeleton of a valid filter failed to parse") from None
+    parsed = _Skeleton("".join(pieces), text, tuple(spans)).parse()
     if parsed.expression is None:
-        return Filter(tuple(_restored(term, originals, shift) for term in parsed.terms))  # type: ignore[misc]
+        return Filter(tuple(_restored_items(parsed.terms, originals, shift)))  # type: ignore[arg-type]
     return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
 
 
 def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
     """The filter whose first terms are ``prefix`` (up to ``end``), with Lark parsing only what follows."""
     offset = end - len(_STAND_IN)
-    rest = _STAND_IN + text[end:]
-    try:
-        parsed = _lark_filter(rest)
-    except FilterError:
-        _lark_filter(text)  # the message as Lark gives it for the whole text (see _lark_skeleton)
-        raise AssertionError("the rest of a valid filter failed to parse") from None
+    parsed = _Skeleton(_STAND_IN + text[end:], text, ((0, offset),)).parse()
     if parsed.expression is None:
         return Filter((*prefix, *(_shifted(term, offset) for term in parsed.terms[1:])))
     return Filter.of(_spliced(parsed.expression, prefix, offset))
