@@ -179,19 +179,50 @@ def _never(entity: Any) -> bool:
 
 
 class MemoryBackend:
-    """The :class:`~qfilter.core.backend.Backend` whose results are predicates over one entity."""
+    """The :class:`~qfilter.core.backend.Backend` whose results are predicates over one entity.
+
+    Parts that test one field are fused: the all-of, any-of or negation of
+    tests of one field's values is again one test of its values, so an
+    entity's values are read once for all of them (``-tag:a AND -tag:b ...``
+    in a logic tree, where the generated code does not reach, reads the tags
+    once, not once per term).
+    """
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
         self._values: dict[Field, Values] = {}
+        self._of_one_field: dict[Check, tuple[Field, ValuesTest]] = {}
+        self._equal_to: dict[Check, frozenset[str]] = {}  # checks that some value's text is one of these
 
-    def holds(self, field: Field, condition: Condition, *, negated: bool) -> Check:
-        """Some value of ``field`` satisfies ``condition`` (two-valued already: ``negated`` changes nothing)."""
+    def _testing(self, field: Field, test: ValuesTest) -> Check:
         values = self._values.get(field)
         if values is None:
             values = self._values[field] = field_values(field)
-        test = values_test(condition, self.tz, field.kind)
-        return lambda entity: test(values(entity))
+
+        def check(entity: Any) -> bool:
+            return test(values(entity))
+
+        self._of_one_field[check] = (field, test)
+        return check
+
+    def _one_field(self, parts: Sequence[Check]) -> tuple[Field, list[ValuesTest]] | None:
+        """The field and the values tests of ``parts``, if they all test the same field."""
+        tests: list[ValuesTest] = []
+        field: Field | None = None
+        for part in parts:
+            found = self._of_one_field.get(part)
+            if found is None or (field is not None and found[0] != field):
+                return None
+            field = found[0]
+            tests.append(found[1])
+        return None if field is None else (field, tests)
+
+    def holds(self, field: Field, condition: Condition, *, negated: bool) -> Check:
+        """Some value of ``field`` satisfies ``condition`` (two-valued already: ``negated`` changes nothing)."""
+        check = self._testing(field, values_test(condition, self.tz, field.kind))
+        if isinstance(condition, Equals):
+            self._equal_to[check] = frozenset((condition.value,))
+        return check
 
     def all_of(self, parts: Sequence[Check]) -> Check:
         """Every part holds."""
@@ -199,6 +230,10 @@ class MemoryBackend:
             return _always
         if len(parts) == 1:
             return parts[0]
+        fused = self._one_field(parts)
+        if fused is not None:
+            field, tests = fused
+            return self._testing(field, lambda values: all(test(values) for test in tests))
         if len(parts) == 2:
             first, second = parts
             return lambda entity: first(entity) and second(entity)
@@ -210,6 +245,16 @@ class MemoryBackend:
             return _never
         if len(parts) == 1:
             return parts[0]
+        fused = self._one_field(parts)
+        if fused is not None:
+            field, tests = fused
+            texts = [self._equal_to.get(part) for part in parts]
+            if all(t is not None for t in texts):  # one set lookup per value, whatever the number of parts
+                members = frozenset().union(*texts)  # type: ignore[arg-type]  # no None, just checked
+                check = self._testing(field, lambda values: any(t in members for t in _texts(values)))
+                self._equal_to[check] = members
+                return check
+            return self._testing(field, lambda values: any(test(values) for test in tests))
         if len(parts) == 2:
             first, second = parts
             return lambda entity: first(entity) or second(entity)
@@ -217,4 +262,8 @@ class MemoryBackend:
 
     def negation(self, part: Check) -> Check:
         """``part`` does not hold."""
+        fused = self._of_one_field.get(part)
+        if fused is not None:
+            field, test = fused
+            return self._testing(field, lambda values: not test(values))
         return lambda entity: not part(entity)
