@@ -432,6 +432,136 @@ def reject_suite(config: Config) -> list[Row]:
     return rows
 
 
+# --- boolean expressions ------------------------------------------------------------------
+
+_LEAVES = [
+    "tag:demo",
+    "name:temp",
+    "resource:151CF",
+    "-tag:old",
+    "created:now-P2Y/",
+    "tag:in(prio1,prio2)",
+    "name:like(*hum*)",
+    "modified_by:users/alice",
+]
+
+
+def deep_filter() -> tuple[str, str]:
+    """Issue 12's case: 16 levels of nesting and 64 operators, and the same 64 terms side by side.
+
+    Fifteen parenthesised levels alternate OR and AND; the innermost level
+    opens with NOT (the 16th level) and chains the remaining terms with AND
+    and OR in turn: 15 + 1 + 48 operators between 64 terms.
+    """
+    terms = [_LEAVES[i % len(_LEAVES)] for i in range(64)]
+    outer = "".join(f"{terms[i]} {'OR' if i % 2 == 0 else 'AND'} (" for i in range(15))
+    inner = "NOT " + terms[15] + "".join(f" {'AND' if i % 2 else 'OR'} {terms[i]}" for i in range(16, 64))
+    return outer + inner + ")" * 15, " ".join(terms)
+
+
+def boolean_suite(config: Config) -> list[Row]:
+    """Issue 12: the deepest filter the default depth allows, text to answer, against its terms side by side.
+
+    Each case goes from the text (parsed uncached) through binding to the
+    answer: the in-memory predicate over 1,000 entities, and the SQL
+    statement compiled for PostgreSQL and run on SQLite over the same 1,000
+    entities. Both filters use every term; the side-by-side one is the form
+    every earlier benchmark measures. One level deeper is refused by the
+    pre-scan, timed on its own against an absolute bound.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    import qfilter
+    from qfilter import sql
+    from qfilter.core.plan import to_plan
+    from qfilter.service import tables as reference
+
+    deep, flat = deep_filter()
+    limits = qfilter.Limits(max_terms=129)  # 64 terms and 64 operators: they count together (spec section 12)
+    entities = waylay_entities(1_000)
+    engine = sa.create_engine("sqlite://")
+    sql.install_sqlite_functions(engine)
+    postgresql = psycopg.dialect()  # type: ignore[no-untyped-call]  # unannotated __init__ (typing gap)
+    with engine.begin() as conn:
+        reference.METADATA.create_all(conn)
+        reference.insert_waylay_queries(conn, entities)
+    conn = engine.connect()
+
+    def plan(text: str) -> Any:
+        return to_plan(qfilter.parse(text, cache=False, limits=limits), qfilter.WAYLAY, now=NOW)
+
+    def in_memory(text: str) -> list[Any]:
+        return qfilter.compile_predicate(plan(text), qfilter.WAYLAY).filter(entities)
+
+    def statement(text: str) -> Any:
+        where = sql.compile_clause(plan(text), qfilter.WAYLAY, reference.WAYLAY_SQL, dialect=postgresql)
+        return sa.select(reference.WAYLAY_TABLE.c.name).where(where).compile(dialect=postgresql)
+
+    def on_sqlite(text: str) -> list[str]:
+        where = sql.compile_clause(plan(text), qfilter.WAYLAY, reference.WAYLAY_SQL, dialect=conn.dialect)
+        names = conn.execute(sa.select(reference.WAYLAY_TABLE.c.name).where(where)).scalars()
+        return sorted(names)
+
+    too_deep = "(" + deep + ")"  # the NOT inside is at the 17th level, near the end
+
+    def refuse() -> None:
+        try:
+            qfilter.parse(too_deep, cache=False, limits=limits)
+        except qfilter.FilterLimitError:
+            return
+        raise AssertionError("a filter 17 levels deep was accepted")
+
+    answers = {text: sorted(e["name"] for e in in_memory(text)) for text in (deep, flat)}
+    for text, names in answers.items():
+        if on_sqlite(text) != names:
+            raise AssertionError(f"memory and SQLite disagree on {text[:40]!r}...")
+    cases: dict[str, Any] = {"refuse": refuse}
+    for name, text in (("deep", deep), ("flat", flat)):
+        cases[f"parse {name}"] = partial(qfilter.parse, text, cache=False, limits=limits)
+        cases[f"memory {name}"] = partial(in_memory, text)
+        cases[f"compile {name}"] = partial(statement, text)
+        cases[f"sqlite {name}"] = partial(on_sqlite, text)
+    timings = measure(cases, rounds=config.rounds, sample_time=config.sample_time)
+    conn.close()
+    engine.dispose()
+    case = "16 levels, 64 operators"
+    baseline = "the same 64 terms side by side"
+    rows = [
+        Row("boolean", f"{case}: parse", "qfilter.parse", timings["parse deep"], baseline, timings["parse flat"]),
+    ]
+    for key, label in (
+        ("memory", f"parse, bind, predicate over 1,000 entities → {len(answers[deep])}"),
+        ("compile", "parse, bind, SQL statement compiled for PostgreSQL"),
+        ("sqlite", f"parse, bind, statement run on SQLite, 1,000 rows → {len(answers[deep])}"),
+    ):
+        rows.append(
+            Row(
+                "boolean",
+                f"{case}: {key}",
+                label,
+                timings[f"{key} deep"],
+                baseline,
+                timings[f"{key} flat"],
+                target="≤ 3x",
+                limit=3.0,
+            )
+        )
+    rows.append(
+        Row(
+            "boolean",
+            "17 levels: the depth limit error",
+            f"qfilter.parse refuses {len(too_deep):,} characters",
+            timings["refuse"],
+            f"{case}: parse",
+            timings["parse deep"],
+            target="≤ 100 µs",
+            absolute_limit=100e-6,
+        )
+    )
+    return rows
+
+
 # --- import --------------------------------------------------------------------------------
 
 
@@ -503,7 +633,7 @@ def service_suite(config: Config) -> list[Row]:
 
 # --- report --------------------------------------------------------------------------------
 
-SUITES = ("parse", "memory", "compile", "import", "sql", "service")
+SUITES = ("parse", "boolean", "memory", "compile", "import", "sql", "service")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -558,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
         parse_rows, parse_tables, texts = parse_suite(config)
         rows += parse_rows
         rows += reject_suite(config)
+    if "boolean" in config.only:
+        print("boolean ...", flush=True)
+        rows += boolean_suite(config)
     if "memory" in config.only:
         print("in memory ...", flush=True)
         rows += memory_suite(config)

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,12 +41,21 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     report = (tmp_path / "performance.md").read_text(encoding="utf-8")
     for heading in (
-        "## Results against the targets of issues #6, #13 and #14",
+        "## Results against the targets of issues #6, #12, #13 and #14",
         "## Parse: text to syntax tree",
         "## This run",
     ):
         assert heading in report
-    measures = ("| parse |", "| cached parse |", "| reject |", "| in memory |", "| compile |", "| SQL |", "| import |")
+    measures = (
+        "| parse |",
+        "| cached parse |",
+        "| reject |",
+        "| boolean |",
+        "| in memory |",
+        "| compile |",
+        "| SQL |",
+        "| import |",
+    )
     for measure in (*measures, "| service |"):
         assert measure in report
     assert "(smoke sizes)" in report
@@ -68,3 +79,24 @@ def test_the_benchmark_filters_mean_the_same_in_qfilter() -> None:
         assert len(parsed.terms) == len(terms)
         qfilter.bind(parsed, qfilter.WAYLAY)
         assert filters.tokenise(filters.to_q(terms))
+
+
+def test_the_deep_benchmark_filter_is_issue_twelves_case() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.bench import deep_filter
+    finally:
+        sys.path.remove(str(ROOT))
+    import qfilter
+    from qfilter.core import parser
+
+    deep, flat = deep_filter()
+    wide = qfilter.Limits(max_terms=129)
+    parsed = qfilter.parse(deep, limits=wide)
+    assert parser._operators(parsed.expression) == 64  # type: ignore[arg-type]
+    assert parsed.terms == qfilter.parse(flat).terms  # the same terms, positions aside
+    with pytest.raises(qfilter.FilterLimitError, match="16 levels"):
+        qfilter.parse(f"({deep})", limits=wide)
+    assert qfilter.parse(deep, limits=qfilter.Limits(max_terms=129, max_depth=16)) == parsed
+    with pytest.raises(qfilter.FilterLimitError):
+        qfilter.parse(deep, limits=qfilter.Limits(max_terms=129, max_depth=15))
