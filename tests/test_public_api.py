@@ -76,3 +76,21 @@ def test_the_package_facade_covers_the_pipeline() -> None:
     assert predicate({"meta": {"tags": ["a"]}}) and not predicate({"meta": {"tags": ["b"]}})
     assert issubclass(qfilter.FilterSyntaxError, qfilter.FilterError)
     assert qfilter.__version__ == importlib.metadata.version("qfilter-lang")
+
+
+def test_a_field_pickled_in_another_process_keys_the_same_dictionaries() -> None:
+    # A field's hash is computed once; string hashes differ between processes, so unpickling
+    # must compute it again rather than restore the other process's.
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    program = "import pickle, sys, qfilter; sys.stdout.buffer.write(pickle.dumps(qfilter.WAYLAY.fields))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    dumped = subprocess.run([sys.executable, "-c", program], capture_output=True, check=True, env=env).stdout
+    fields = pickle.loads(dumped)
+    import qfilter
+
+    by_field = {field: field.qualifier for field in qfilter.WAYLAY.fields}
+    assert [by_field[field] for field in fields] == [field.qualifier for field in qfilter.WAYLAY.fields]

@@ -71,6 +71,7 @@ class Field:
     Several paths alone do not: they may be alternative places of one value
     (a user given as ``{"id": ...}`` or as its id)."""
     segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         paths = (self.paths,) if isinstance(self.paths, str) else tuple(self.paths)
@@ -82,6 +83,15 @@ class Field:
             object.__setattr__(self, "many", True)
         if not self.label:
             object.__setattr__(self, "label", self.qualifier.replace("_", " "))
+        object.__setattr__(self, "_hash", hash((self.qualifier, self.kind, self.paths, self.label, self.many)))
+
+    def __hash__(self) -> int:
+        # Fields key the compilers' dictionaries, several lookups per term and request: hash once.
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Field], tuple[str, Kind, tuple[str, ...] | str, str, bool]]:
+        # Made again, not restored: string hashes differ between processes.
+        return (Field, (self.qualifier, self.kind, self.paths, self.label, self.many))
 
     def metadata_key(self, qualifier: str) -> Field:
         """The field for ``meta.<key>`` under this metadata field."""

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
@@ -80,10 +81,28 @@ class Period:
     text: str
     calendar: relativedelta
     elapsed: timedelta
+    _forward: relativedelta | timedelta = dataclass_field(init=False, repr=False, compare=False)
+    _backward: relativedelta | timedelta = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Without years or months, relativedelta adds its days and clock time to the wall clock,
+        # as a timedelta does: the same instant, for a fifth of the cost (binding runs per request).
+        calendar = self.calendar
+        forward: relativedelta | timedelta = calendar
+        if not (calendar.years or calendar.months or calendar.leapdays or calendar.weekday):
+            forward = timedelta(
+                days=calendar.days,
+                hours=calendar.hours,
+                minutes=calendar.minutes,
+                seconds=calendar.seconds,
+                microseconds=calendar.microseconds,
+            )
+        object.__setattr__(self, "_forward", forward)
+        object.__setattr__(self, "_backward", -forward)
 
     def add_to(self, moment: datetime, sign: int = 1) -> datetime:
         """``moment + sign * self`` in ``moment``'s own time zone."""
-        local: datetime = moment + (self.calendar if sign > 0 else -self.calendar)
+        local: datetime = moment + (self._forward if sign > 0 else self._backward)
         if not self.elapsed:
             return _normalise(local)
         as_utc = local.astimezone(UTC) + sign * self.elapsed

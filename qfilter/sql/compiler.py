@@ -8,6 +8,7 @@ parts (:mod:`.dialects`) are chosen when the statement is compiled.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -212,8 +213,13 @@ def _in_set(value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: 
     return value.in_([param(text) for text in texts])
 
 
+_SIMPLE = (Contains, Equals, Like, Within)
+
+
 def value_test(condition: Condition, value: SqlValue | sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
     """``condition`` on one value (a column, or a JSON element); a plain column is a text value."""
+    if isinstance(condition, _SIMPLE):  # the common case first: it reads the value's text only
+        return _simple_test(condition, value.value if isinstance(value, SqlValue) else value, zone)
     if not isinstance(value, SqlValue):
         value = SqlValue(value)
     one = value.value
@@ -244,17 +250,23 @@ def value_test(condition: Condition, value: SqlValue | sa.ColumnElement[Any], zo
             return sa.and_(*(value_test(part, value, zone) for part in parts))
         case AnyOf(parts):
             return sa.or_(*(value_test(part, value, zone) for part in parts))
-        case _:
+        case _:  # the simple conditions, taken above
             return _simple_test(condition, one, zone)
+
+
+def _matched_text(condition: Contains | Equals | Like) -> str:
+    if isinstance(condition, Equals):
+        return condition.value
+    return condition.glob if isinstance(condition, Like) else condition.text
 
 
 def _simple_test(
     condition: Contains | Equals | Like | Within, value: sa.ColumnElement[Any], zone: tzinfo
 ) -> sa.ColumnElement[bool]:
     """The four conditions of sections 1 to 8, on a column or a JSON element's text."""
+    if not isinstance(condition, Within) and "\x00" in _matched_text(condition):
+        return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
     match condition:
-        case Contains(text, _) | Equals(text) | Like(text) if "\x00" in text:
-            return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
         case Contains(text, ignore_case):
             haystack = fold_case(_as_text(value)) if ignore_case else _as_text(value)
             return contains(haystack, text)
@@ -296,13 +308,17 @@ def _at(
             if guard:
                 test = sa.and_(value.is_not(None), test)
             source = location.source
+            # The FROM follows from the columns unless it is a join (fewer elements to build and key).
+            joined = isinstance(source, sa.Join)
             if two_valued:
                 # Under NOT: EXISTS is never NULL, and PostgreSQL makes NOT EXISTS an anti join.
-                return sa.select(sa.literal_column("1")).select_from(source).where(fk == references, test).exists()
+                exists = sa.exists().select_from(source) if joined else sa.exists()
+                return exists.where(fk == references, test)
             # Positive: an uncorrelated IN lets SQLite start the plan from the value's
             # index (it never starts from a correlated EXISTS); a NULL here is only false.
             key: sa.ColumnElement[Any] = references
-            return key.in_(sa.select(fk).select_from(source).where(test))
+            values = sa.select(fk).select_from(source) if joined else sa.select(fk)
+            return key.in_(values.where(test))
         case JsonArray(column):
             each = _element_test(condition, zone, scalars_only=True, guard=guard)
             return json_any(column, (), condition, each, dialect)
@@ -458,8 +474,11 @@ def _one_lookup_node(node: Node) -> Node:
 def _one_lookups(plan: Plan) -> Plan:
     """``plan`` with every OR of plain values of one EXACT or USER field as one :class:`InSet`."""
     groups = tuple(map(_one_lookup, plan.groups))
-    root = None if plan.root is None else _one_lookup_node(plan.root)
-    return replace(plan, groups=groups, root=root)
+    if plan.root is None:
+        if all(map(operator.is_, groups, plan.groups)):
+            return plan  # nothing to merge: most filters
+        return replace(plan, groups=groups)
+    return replace(plan, groups=groups, root=_one_lookup_node(plan.root))
 
 
 def compile_clause(

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import lru_cache
 from typing import Any, Literal, TypeAlias, assert_never
 
 import sqlalchemy as sa
@@ -244,6 +245,7 @@ def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[
     )
 
 
+@lru_cache(maxsize=1024)  # per request, per field: locations are immutable and hashed by identity
 def _location_problem(target: Field, location: Location) -> str | None:
     allowed = _ALLOWED[target.kind]
     if not isinstance(location, allowed):
