@@ -119,3 +119,21 @@ def test_pip_install_gives_the_import_package_and_the_command(tmp_path: Path) ->
     )
     assert command.returncode == 0, command.stderr
     assert "tag" in command.stdout
+
+
+def test_importing_qfilter_leaves_the_heavy_modules_for_first_use() -> None:
+    # What `import qfilter` costs is a target (docs/performance.md): the SQL layer, Lark and
+    # the ISO 8601 readers load when a filter first needs them.
+    import subprocess
+    import sys
+
+    heavy = ["sqlalchemy", "lark", "isodate", "dateutil.parser"]
+    program = f"import sys, qfilter; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    program = (
+        "import sys, qfilter; qfilter.compile_predicate('created:now-P1W/ name:x', qfilter.WAYLAY)"
+        "({'name': 'x', 'attrs': {'created': '2020-01-01T00:00:00Z'}}); print('isodate' in sys.modules)"
+    )
+    used = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    assert used.strip() == "True"

@@ -33,9 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ast import (
@@ -116,6 +114,9 @@ DEFAULT_LIMITS = Limits()
 
 def grammar_text() -> str:
     """The Lark grammar of the filter language."""
+    from importlib import resources  # with pathlib, only when Lark is built: importing qfilter stays cheap
+    from pathlib import Path
+
     packaged = resources.files(__package__).joinpath("qfilter.lark")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
