@@ -91,12 +91,14 @@ def test_the_deep_benchmark_filter_is_issue_twelves_case() -> None:
     from qfilter.core import parser
 
     deep, flat = deep_filter()
-    wide = qfilter.Limits(max_terms=129)
+    wide = qfilter.Limits(max_terms=128)
     parsed = qfilter.parse(deep, limits=wide)
     assert parser._operators(parsed.expression) == 64  # type: ignore[arg-type]
     assert parsed.terms == qfilter.parse(flat).terms  # the same terms, positions aside
     with pytest.raises(qfilter.FilterLimitError, match="16 levels"):
         qfilter.parse(f"({deep})", limits=wide)
-    assert qfilter.parse(deep, limits=qfilter.Limits(max_terms=129, max_depth=16)) == parsed
-    with pytest.raises(qfilter.FilterLimitError):
-        qfilter.parse(deep, limits=qfilter.Limits(max_terms=129, max_depth=15))
+    assert qfilter.parse(deep, limits=qfilter.Limits(max_terms=128, max_depth=16)) == parsed
+    with pytest.raises(qfilter.FilterLimitError, match="15 levels"):
+        qfilter.parse(deep, limits=qfilter.Limits(max_terms=128, max_depth=15))
+    with pytest.raises(qfilter.FilterLimitError, match="terms and operators"):
+        qfilter.parse(deep, limits=qfilter.Limits(max_terms=127))
