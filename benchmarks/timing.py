@@ -3,8 +3,9 @@
 A case is a zero-argument callable (a ``functools.partial`` where possible, so
 that no Python-level wrapper is timed). Each case is first calibrated to a
 loop count whose sample lasts about ``sample_time`` seconds; then the cases
-are sampled in turn, round after round, so that a slow moment of a shared
-machine lands on all of them instead of on one. The verdicts use the ratio
+are sampled in turn, round after round, each round starting one case later,
+so that a slow moment of a shared machine, or a case that slows the next
+one, lands on all of them instead of on one. The verdicts use the ratio
 of two medians taken this way.
 """
 
@@ -46,8 +47,13 @@ def measure(
     timers = {name: timeit.Timer(function) for name, function in cases.items()}
     loops = {name: _loops_for(timer, sample_time) for name, timer in timers.items()}
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, timer in timers.items():
+    names = list(cases)
+    for round_ in range(rounds):
+        # Each round starts with the next case: a case that disturbs the machine (a scan that
+        # evicts the cache) then slows each of the others in as many rounds, not always the same one.
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            timer = timers[name]
             samples[name].append(timer.timeit(loops[name]) / loops[name])
     result = {}
     for name, values in samples.items():
