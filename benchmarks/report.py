@@ -240,7 +240,7 @@ def write_report(
         "psycopg's automatic server-side prepared statements are off (`prepare_threshold=None`): with them "
         "the switch from custom to generic plans made the timings of equal statements bimodal. Each sample "
         "lasts about 1 s (as many calls as fit; a statement slower than that, one call), "
-        f"{config.sql_rounds} rounds, 15 for statements of a few milliseconds, 3 for those over 5 s.\n"
+        f"15 rounds for statements under 2 s, {config.sql_rounds} up to 5 s, 3 beyond.\n"
         "- Reject: `qfilter.parse(text, cache=False)` of invalid inputs as long as a valid filter of 64 terms "
         "(about 4 KB, within the default limits: too many terms or matchers, an unclosed quote, deep "
         "parentheses, punctuation, and errors at the end of a long valid prefix), against parsing that "

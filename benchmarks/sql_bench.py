@@ -500,7 +500,7 @@ def _run_case(config: Config, conn: sa.Connection, label: str, spec: SqlCase) ->
         texts[who] = text
     # A statement slower than 5 s (a bad plan) gets 3 rounds, so that the run stays short.
     rounds = config.sql_rounds if slowest < 5 else min(config.sql_rounds, 3)
-    if slowest < 0.05 and not config.smoke:  # a statement of milliseconds: its medians are the noisiest
+    if slowest < 2 and not config.smoke:  # 9 rounds left a 1.3 s statement's median swinging by 10%
         rounds = max(rounds, 15)
     # Samples of about 1 s, each case calibrated on its own: one call of a few milliseconds is
     # noise (the 4 ms trigram case swung by 20% when a 0.4 s variant set one call per sample).

@@ -127,7 +127,7 @@ def test_importing_qfilter_leaves_the_heavy_modules_for_first_use() -> None:
     import subprocess
     import sys
 
-    heavy = ["sqlalchemy", "lark", "isodate", "dateutil.parser"]
+    heavy = ["sqlalchemy", "lark", "isodate", "dateutil.parser", "dateutil.relativedelta", "difflib"]
     program = f"import sys, qfilter; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

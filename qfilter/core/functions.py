@@ -8,7 +8,6 @@ is added or changed here and nowhere else.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -78,5 +77,7 @@ def lookup(name: str) -> FunctionSpec | None:
 
 def closest(name: str) -> str | None:
     """The canonical spelling of the known function closest to ``name``, if one is close."""
+    import difflib  # for a suggestion in an error message only: not worth importing at start-up
+
     found = difflib.get_close_matches(name.lower(), list(FUNCTIONS), n=1, cutoff=0.6)
     return FUNCTIONS[found[0]].name if found else None

@@ -15,7 +15,6 @@ builds its own::
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -151,6 +150,8 @@ class Schema:
                 hint=f"write {qualifier}.<key>, e.g. {qualifier}.description",
             )
         names = [f.qualifier for f in self.fields]
+        import difflib  # for a suggestion in an error message only: not worth importing at start-up
+
         close = difflib.get_close_matches(qualifier, names, n=1, cutoff=0.5)
         suggestion = f"did you mean {close[0]!r}? " if close else ""
         raise UnknownQualifierError(

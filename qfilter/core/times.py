@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-
-from dateutil.relativedelta import relativedelta
+from typing import TYPE_CHECKING
 
 from .errors import FilterError, TimeExpressionError
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 __all__ = [
     "Interval",
@@ -170,7 +172,8 @@ def parse_period(token: str, position: int = 0) -> Period:
 
 @lru_cache(maxsize=512)  # per request, a service reads the same few periods (now-P1W): once each
 def _period(token: str) -> Period:
-    import isodate  # on first use: a quarter of what importing qfilter would cost
+    import isodate  # on first use, with relativedelta: a quarter of what importing qfilter would cost
+    from dateutil.relativedelta import relativedelta
 
     match = _PERIOD.fullmatch(token)
     assert match is not None  # parse_period checked it
@@ -214,7 +217,7 @@ def _span(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[date
     """``start(T)`` and the first instant after T: the end of its period for a reduced-precision date."""
     start, unit = _timestamp(token, now=now, tz=tz, position=position)
     with _in_range(token, position):
-        after = _normalise(start + _UNIT_STEP[unit]) if unit else start + _MICROSECOND
+        after = _normalise(start + _unit_step(unit)) if unit else start + _MICROSECOND
         return start, _representable(after, tz)
 
 
@@ -255,11 +258,12 @@ def _isoparse(token: str) -> datetime:
     return parsed
 
 
-_UNIT_STEP = {
-    "year": relativedelta(years=1),
-    "month": relativedelta(months=1),
-    "day": relativedelta(days=1),
-}
+@lru_cache(maxsize=3)
+def _unit_step(unit: str) -> relativedelta:
+    """The length of a year, a month or a day on the wall clock (``2020-02`` is February)."""
+    from dateutil.relativedelta import relativedelta
+
+    return relativedelta(**{f"{unit}s": 1})  # years, months or days
 
 
 def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
