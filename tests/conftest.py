@@ -1,4 +1,4 @@
-"""Shared fixtures: a fixed clock, private databases, and the Hypothesis profiles (see ``support``)."""
+"""Shared fixtures: a fixed clock, private databases, each database in turn, the Hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -73,3 +74,41 @@ def mysql_url() -> Iterator[str]:
         "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
         "DROP DATABASE IF EXISTS `{name}`",
     )
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def database(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An engine on each database in turn (SQLite in memory with qfilter's functions, then the servers).
+
+    A module's ``engine`` fixture creates its tables on it; ``conn`` below is
+    the connection most tests want.
+    """
+    import sqlalchemy as sa
+
+    from qfilter.sql import install_sqlite_functions
+
+    if request.param == "sqlite":
+        created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
+        install_sqlite_functions(created)
+    else:
+        created = sa.create_engine(
+            request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mysql_url")
+        )
+    yield created
+    created.dispose()
+
+
+@pytest.fixture
+def conn(engine: Any) -> Iterator[Any]:
+    """A connection to the module's ``engine``, in a transaction rolled back afterwards."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()

@@ -31,7 +31,7 @@ from qfilter.integrations.strategies import filter_texts, filters, spellings
 from qfilter.memory import compile_plan
 from qfilter.service.tables import METADATA, WAYLAY_SQL, WAYLAY_TABLE, insert_waylay_queries
 from qfilter.sql import Column as SqlColumn
-from qfilter.sql import JsonArray, SqlMapping, compile_clause, exact_string, install_sqlite_functions
+from qfilter.sql import JsonArray, SqlMapping, compile_clause, exact_string
 
 ITEMS_METADATA = sa.MetaData()
 ITEMS = sa.Table(
@@ -80,26 +80,13 @@ def waylay_entities() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    """Each database in turn, with the reference tables and this module's table."""
-    if request.param == "sqlite":
-        created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
-        install_sqlite_functions(created)
-    else:
-        created = sa.create_engine(request.getfixturevalue(f"{request.param.replace('postgresql', 'postgres')}_url"))
-    with created.begin() as conn:
+@pytest.fixture(scope="module")
+def engine(database: sa.Engine) -> sa.Engine:
+    """Each database in turn (the conftest's ``database``), with the reference tables and this module's table."""
+    with database.begin() as conn:
         METADATA.create_all(conn)
         ITEMS_METADATA.create_all(conn)
-    yield created
-    created.dispose()
+    return database
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,6 @@ from qfilter.sql import (
     check_mapping,
     compile_clause,
     exact_string,
-    install_sqlite_functions,
     json_keeping_numbers,
 )
 
@@ -93,35 +91,13 @@ MAPPING: SqlMapping = {
 }
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    """Each database in turn, with the reference tables and this module's table."""
-    if request.param == "sqlite":
-        created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
-        install_sqlite_functions(created)
-    else:
-        created = sa.create_engine(request.getfixturevalue(f"{request.param.replace('postgresql', 'postgres')}_url"))
-    with created.begin() as conn:
+@pytest.fixture(scope="module")
+def engine(database: sa.Engine) -> sa.Engine:
+    """Each database in turn (the conftest's ``database``), with the reference tables and this module's table."""
+    with database.begin() as conn:
         METADATA.create_all(conn)
         ITEMS_METADATA.create_all(conn)
-    yield created
-    created.dispose()
-
-
-@pytest.fixture
-def conn(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection in a transaction that is rolled back afterwards."""
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        yield connection
-        transaction.rollback()
+    return database
 
 
 def item(name: str, **values: Any) -> dict[str, Any]:

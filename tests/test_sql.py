@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import runpy
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,6 @@ from qfilter.sql import (
     check_mapping,
     compile_clause,
     exact_string,
-    install_sqlite_functions,
     json_keeping_numbers,
 )
 from qfilter.sql.elements import fold_case
@@ -104,37 +103,13 @@ DEVICES_SQL: SqlMapping = {
 }
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ],
-)
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    """Each database in turn, with the reference and test tables."""
-    if request.param == "sqlite":
-        created = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
-        install_sqlite_functions(created)
-    elif request.param == "postgresql":
-        created = sa.create_engine(request.getfixturevalue("postgres_url"))
-    else:
-        created = sa.create_engine(request.getfixturevalue("mysql_url"))
-    with created.begin() as conn:
+@pytest.fixture(scope="module")
+def engine(database: sa.Engine) -> sa.Engine:
+    """Each database in turn (the conftest's ``database``), with the reference and test tables."""
+    with database.begin() as conn:
         METADATA.create_all(conn)
         DEVICES_METADATA.create_all(conn)
-    yield created
-    created.dispose()
-
-
-@pytest.fixture
-def conn(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection in a transaction that is rolled back afterwards."""
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        yield connection
-        transaction.rollback()
+    return database
 
 
 def device(name: str, **values: Any) -> dict[str, Any]:
