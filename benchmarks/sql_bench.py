@@ -538,46 +538,31 @@ def run(config: Config, log: Any = print) -> list[Row]:
     if importlib.util.find_spec("qfilter.sql") is None or importlib.util.find_spec("qfilter.service.tables") is None:
         return _pending(config, "qfilter.sql and qfilter.service.tables (issue #4) are not in this checkout yet")
     rows = _backend(config, "SQLite", _sqlite_engine(config), log) if "sqlite" in config.sql_databases else []
-    if config.postgres_url and "postgresql" in config.sql_databases:
+    servers = (
+        ("PostgreSQL", config.postgres_url, "postgresql", _postgres_engine),
+        ("MariaDB", config.mysql_url, "mariadb", _mysql_engine),
+    )
+    for label, url, key, make_engine in servers:
+        if not url or key not in config.sql_databases:
+            continue
         try:
-            engine = _postgres_engine(config)
+            engine = make_engine(config)
         except Exception as error:  # noqa: BLE001  # no server: say so in the report, measure the rest
             from .bench import Row
 
             rows.append(
                 Row(
                     "SQL",
-                    f"seed, PostgreSQL, {config.rows:,} rows",
+                    f"seed, {label}, {config.rows:,} rows",
                     "qfilter clause",
                     None,
                     "hand-written SQL",
                     None,
                     target="≤ 1.1x, same plan",
                     limit=1.1,
-                    note=f"SQL on PostgreSQL: not measured, {type(error).__name__}: {str(error).splitlines()[0]}",
+                    note=f"SQL on {label}: not measured, {type(error).__name__}: {str(error).splitlines()[0]}",
                 )
             )
         else:
-            rows += _backend(config, "PostgreSQL", engine, log)
-    if config.mysql_url and "mariadb" in config.sql_databases:
-        try:
-            engine = _mysql_engine(config)
-        except Exception as error:  # noqa: BLE001  # no server: say so in the report, measure the rest
-            from .bench import Row
-
-            rows.append(
-                Row(
-                    "SQL",
-                    f"seed, MariaDB, {config.rows:,} rows",
-                    "qfilter clause",
-                    None,
-                    "hand-written SQL",
-                    None,
-                    target="≤ 1.1x, same plan",
-                    limit=1.1,
-                    note=f"SQL on MariaDB: not measured, {type(error).__name__}: {str(error).splitlines()[0]}",
-                )
-            )
-        else:
-            rows += _backend(config, "MariaDB", engine, log)
+            rows += _backend(config, label, engine, log)
     return rows
