@@ -99,6 +99,16 @@ def default_database_url() -> str:
     return f"sqlite:///{cache / 'qfilter-demo.sqlite3'}"
 
 
+def _execute(dbapi_connection: Any, *statements: str) -> None:
+    """Run qfilter's own settings statements (no user input) on a new driver connection."""
+    cursor = dbapi_connection.cursor()
+    try:
+        for statement in statements:
+            cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     """WAL (readers never wait for the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
 
@@ -113,12 +123,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
-            cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database stays "memory"
-        finally:
-            cursor.close()
+        # An in-memory database stays in journal mode "memory".
+        _execute(dbapi_connection, f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}", "PRAGMA journal_mode = WAL")
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
@@ -135,11 +141,7 @@ def _configure_postgresql(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
-        finally:
-            cursor.close()
+        _execute(dbapi_connection, f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
         dbapi_connection.commit()
 
 
@@ -148,11 +150,8 @@ def _configure_mysql(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, math.ceil(BUSY_TIMEOUT_MS / 1000))}")
-        finally:
-            cursor.close()
+        seconds = max(1, math.ceil(BUSY_TIMEOUT_MS / 1000))
+        _execute(dbapi_connection, f"SET SESSION innodb_lock_wait_timeout = {seconds}")
 
 
 def connect(url: str) -> sa.Engine:
