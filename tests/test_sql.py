@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import runpy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -691,21 +692,30 @@ INDEXED = {
 }
 
 
+@contextmanager
+def reference_tables_rolled_back(url: str) -> Iterator[sa.Connection]:
+    """A connection to ``url``'s database with the reference tables, in a transaction rolled back afterwards."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            METADATA.create_all(conn)
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            finally:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_exact_matches_and_time_ranges_use_indexes(postgres_url: str) -> None:
     """On 30 000 entities, the planner answers tag:, resource: and created: from their indexes."""
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        METADATA.create_all(conn)
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            for statement in POPULATE:
-                conn.exec_driver_sql(statement)
-            plans = {query: explain(conn, query) for query in INDEXED}
-        finally:
-            transaction.rollback()
-    engine.dispose()
+    with reference_tables_rolled_back(postgres_url) as conn:
+        for statement in POPULATE:
+            conn.exec_driver_sql(statement)
+        plans = {query: explain(conn, query) for query in INDEXED}
     for query, index in INDEXED.items():
         assert index in plans[query], plans[query]
         assert "Seq Scan" not in plans[query], plans[query]
@@ -715,32 +725,24 @@ def test_exact_matches_and_time_ranges_use_indexes(postgres_url: str) -> None:
 @pytest.mark.postgres
 def test_name_and_like_use_the_documented_trigram_index(postgres_url: str) -> None:
     """docs/sql.md's pg_trgm index serves name: and like() (skipped without pg_trgm)."""
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        METADATA.create_all(conn)
-    with engine.connect() as conn:
-        transaction = conn.begin()
+    with reference_tables_rolled_back(postgres_url) as conn:
         try:
-            try:
-                with conn.begin_nested():
-                    conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            except sa.exc.DBAPIError as error:
-                pytest.skip(f"no pg_trgm here: {error.orig}")
-            conn.exec_driver_sql(POPULATE[0])
-            conn.exec_driver_sql(
-                "CREATE INDEX ix_waylay_queries_name_trgm ON waylay_queries "
-                'USING gin (lower(name COLLATE "und-x-icu") gin_trgm_ops)'
-            )
-            conn.exec_driver_sql("ANALYZE waylay_queries")
-            queries = ["name:Q12345", "name:like(*1234?)"]
-            plans = {query: explain(conn, query) for query in queries}
-            counts = {
-                q: len(conn.execute(sa.select(WAYLAY_TABLE.c.name).where(compile_clause(q, WAYLAY, WAYLAY_SQL))).all())
-                for q in queries
-            }
-        finally:
-            transaction.rollback()
-    engine.dispose()
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except sa.exc.DBAPIError as error:
+            pytest.skip(f"no pg_trgm here: {error.orig}")
+        conn.exec_driver_sql(POPULATE[0])
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_waylay_queries_name_trgm ON waylay_queries "
+            'USING gin (lower(name COLLATE "und-x-icu") gin_trgm_ops)'
+        )
+        conn.exec_driver_sql("ANALYZE waylay_queries")
+        queries = ["name:Q12345", "name:like(*1234?)"]
+        plans = {query: explain(conn, query) for query in queries}
+        counts = {
+            q: len(conn.execute(sa.select(WAYLAY_TABLE.c.name).where(compile_clause(q, WAYLAY, WAYLAY_SQL))).all())
+            for q in queries
+        }
     for query in queries:
         assert "ix_waylay_queries_name_trgm" in plans[query], plans[query]
         assert "Seq Scan" not in plans[query], plans[query]
