@@ -692,10 +692,13 @@ class _Skeleton:
         message is made from the original: Lark stops after the last
         stand-in, where the skeleton is the original text moved. Should it
         stop on a stand-in, the original is parsed whole instead (slower, but
-        the same words as without the fast path).
+        the same words as without the fast path). Without spans, Lark reads
+        the original itself.
         """
         from lark.exceptions import UnexpectedInput
 
+        # Trailing white space is dropped, not parsed: the grammar's separators all
+        # look ahead at what follows them, and positions before it do not move.
         body = self.text.rstrip()
         try:
             return _lark().parse(body)  # type: ignore[return-value]  # the transformer builds a Filter
@@ -766,18 +769,7 @@ def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
 
 def _lark_filter(text: str) -> Filter:
     """A non-blank filter as Lark's LALR parser reads it; its syntax errors."""
-    from lark.exceptions import UnexpectedInput
-
-    # Trailing white space is dropped, not parsed: the grammar's separators all
-    # look ahead at what follows them, and positions before it do not move.
-    body = text.rstrip()
-    try:
-        parsed: Filter = _lark().parse(body)  # type: ignore[assignment]  # the transformer builds it
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text, len(body)) from None
-    except FilterError as error:  # raised by the callbacks, with a position only
-        raise error.with_text(text) from None
-    return parsed
+    return _Skeleton(text, text, ()).parse()  # no stand-ins: Lark reads the text itself
 
 
 def _lark_terms(text: str) -> tuple[Term, ...]:
