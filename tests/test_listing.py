@@ -59,7 +59,7 @@ def test_a_bad_limit_is_an_error_naming_limit(value: str) -> None:
     assert "limit must be an integer between 0 and 100" in str(body["message"])
 
 
-@pytest.mark.parametrize("value", ["-1", "", "x", "1e3", str(2**63)])
+@pytest.mark.parametrize("value", ["-1", "", "x", "1e3", str(2**63), "9" * 5000, "1" + "0" * 10_000, "-" + "9" * 5000])
 def test_a_bad_offset_is_an_error_naming_offset(value: str) -> None:
     with pytest.raises(listing.ParameterError) as caught:
         listing.read_offset(value)
@@ -71,14 +71,40 @@ def test_offset_has_no_small_upper_bound() -> None:
     assert listing.read_offset(str(2**63 - 1)) == 2**63 - 1
 
 
+def test_leading_zeros_do_not_count_against_the_bound() -> None:
+    # The digits are counted before int() (which refuses over 4,300 of them); zeros in front are no size.
+    assert listing.read_offset("0" * 5000 + "7") == 7
+    assert listing.read_limit("0" * 5000 + "100") == 100
+    assert listing.read_offset("0" * 5000) == 0
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "1" + "0" * 4300, "0" * 10 + "101"])
+def test_a_limit_of_thousands_of_digits_is_an_error_naming_limit(value: str) -> None:
+    body = _error(f"limit={value}")
+    assert body["parameter"] == "limit" and "between 0 and 100" in str(body["message"])
+
+
 def test_limit_default_and_maximum_are_configurable() -> None:
     assert listing.read_limit(None, default=25, maximum=500) == 25
     assert listing.read_limit("500", default=25, maximum=500) == 500
 
 
-def test_a_repeated_parameter_is_an_error() -> None:
-    body = _error("q=tag:a&q=tag:b")
-    assert body["parameter"] == "q" and "more than once" in str(body["message"])
+@pytest.mark.parametrize("name", listing.LISTING_PARAMETERS)
+def test_a_repeated_parameter_is_an_error(name: str) -> None:
+    body = _error(f"{name}=1&other=x&{name}=1")
+    assert body["parameter"] == name and "more than once" in str(body["message"])
+
+
+def test_read_query_values_reads_the_named_parameters_once_each() -> None:
+    assert listing.read_query_values(b"q=tag%3Aa&x=1&x=2&limit=") == {"q": "tag:a", "limit": ""}
+    assert listing.read_query_values("sort=name&q=%C3%BC", ("q",)) == {"q": "ü"}
+    with pytest.raises(listing.ParameterError) as repeated:
+        listing.read_query_values("x=1&x=2", ("x",))
+    assert repeated.value.parameter == "x"
+    for undecodable in (b"q=%FF", b"q=%ED%A0%80", b"q=\xe9"):  # bad UTF-8, an encoded surrogate, a raw Latin-1 byte
+        with pytest.raises(listing.ParameterError) as caught:
+            listing.read_query_values(undecodable)
+        assert caught.value.parameter == "query" and "UTF-8" in caught.value.message
 
 
 def test_limit_is_checked_before_the_filter() -> None:

@@ -62,6 +62,14 @@ def _app() -> FastAPI:
     def by_number(number: int) -> dict[str, Any]:
         return ROWS[number % len(ROWS)]
 
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("SELECT secret FROM passwords at /srv/app.py line 7")
+
+    @app.get("/broken-async")
+    async def broken_async() -> None:
+        raise KeyError("secret")
+
     return app
 
 
@@ -124,3 +132,42 @@ def test_a_user_header_is_read_as_utf_8(client: httpx.Client) -> None:
     bad = client.get("/whoami", headers={b"X-Remote-User": b"\xff\xfe"})
     assert bad.status_code == 400
     assert bad.json()["parameter"] == "X-Remote-User" and "UTF-8" in bad.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/devices", "/names"])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("q=bo&q=car", "q"),
+        ("sort=name&sort=-name", "sort"),
+        ("q=name:%FF", "query"),  # not UTF-8: Starlette alone would search for U+FFFD
+        ("q=name:%ED%A0%80", "query"),  # an encoded surrogate
+    ],
+)
+def test_a_repeated_or_undecodable_parameter_is_a_400(
+    client: httpx.Client, path: str, query: str, parameter: str
+) -> None:
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == 400 and body["parameter"] == parameter and body["message"]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=1&limit=2", "offset=0&offset=1", "limit=" + "9" * 5000, "offset=" + "9" * 5000]
+)
+def test_a_repeated_or_huge_page_parameter_is_a_400(client: httpx.Client, query: str) -> None:
+    response = client.get(f"/devices?{query}")
+    assert response.status_code == 400, response.text
+    assert response.json()["parameter"] == query.partition("=")[0]
+
+
+@pytest.mark.parametrize("path", ["/broken", "/broken-async"])
+def test_an_unexpected_error_is_a_json_500_that_leaks_nothing(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == 500 and body["message"]
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert client.get("/names").status_code == 200  # and the app goes on serving

@@ -330,6 +330,9 @@ class QFilter:
         )
         current_user = self.current_user
 
+        # The parameters are declared for the OpenAPI document; their values are read from the raw
+        # query string (listing.read_query_values), where a repeated or non-UTF-8 one is a 400:
+        # Starlette would take the last of a repeated one and turn bad bytes into U+FFFD.
         def filter_dependency(
             request: Request,
             user: Annotated[str | None, Depends(current_user)],
@@ -337,8 +340,15 @@ class QFilter:
             sort: Annotated[str | None, sort_param] = None,
         ) -> RequestFilter:
             try:
+                values = listing.read_query_values(request.scope.get("query_string", b""), ("q", "sort"))
                 params = listing.read_filter(
-                    q, schema=schema, user=user, now=self.clock(), limits=limits, user_hint=user_hint, sort=sort
+                    values.get("q"),
+                    schema=schema,
+                    user=user,
+                    now=self.clock(),
+                    limits=limits,
+                    user_hint=user_hint,
+                    sort=values.get("sort"),
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
@@ -353,11 +363,12 @@ class QFilter:
             sort: Annotated[str | None, sort_param] = None,
         ) -> RequestListing:
             try:
+                values = listing.read_query_values(request.scope.get("query_string", b""))
                 params = listing.read_params(
-                    q=q,
-                    sort=sort,
-                    limit=limit,
-                    offset=offset,
+                    q=values.get("q"),
+                    sort=values.get("sort"),
+                    limit=values.get("limit"),
+                    offset=values.get("offset"),
                     schema=schema,
                     user=user,
                     now=self.clock(),
@@ -454,6 +465,17 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(validation_error_body(exc), status_code=listing.ERROR_STATUS)
 
 
+_INTERNAL_ERROR = 500
+
+
+async def _unexpected_exception(request: Request, exc: Exception) -> JSONResponse:
+    # A bug: Starlette re-raises it after this answer, so the server logs it with its traceback and closes
+    # the connection (hence "Connection: close", lest the client send its next request on a dead one).
+    # The client learns nothing of it but that it happened (its text may hold SQL, paths or data).
+    body = {"code": _INTERNAL_ERROR, "message": "internal error: the server failed to answer this request"}
+    return JSONResponse(body, status_code=_INTERNAL_ERROR, headers={"Connection": "close"})
+
+
 ERROR_BODY_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
@@ -504,13 +526,17 @@ def _document_400_not_422(app: FastAPI) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer bad requests with 400 and a flat JSON body that names the problem.
+    """Answer bad requests with 400 and a flat JSON body that names the problem, and failures in that shape too.
 
     A :class:`FilterHTTPException` gets its body as is; FastAPI's request
     validation errors (a bad JSON body, a missing field) become 400 with
     :func:`validation_error_body` instead of 422, and the OpenAPI document
     says so (a 400 with :data:`ERROR_BODY_SCHEMA` where FastAPI would list 422).
+    An unexpected exception is a 500 with the same body (``code`` and a
+    ``message`` that leaks nothing of the exception), not Starlette's plain
+    text; the exception still propagates to the server, which logs it.
     """
     app.add_exception_handler(FilterHTTPException, _filter_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
+    app.add_exception_handler(Exception, _unexpected_exception)
     _document_400_not_422(app)

@@ -28,7 +28,7 @@ page and the count to :func:`page_body` the same way.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
@@ -46,6 +46,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_OFFSET",
     "ERROR_STATUS",
+    "LISTING_PARAMETERS",
     "ParameterError",
     "FilterParams",
     "ListingParams",
@@ -54,6 +55,7 @@ __all__ = [
     "read_offset",
     "read_sort",
     "read_params",
+    "read_query_values",
     "read_query_string",
     "error_body",
     "page_href",
@@ -71,6 +73,8 @@ MAX_OFFSET = 2**63 - 1
 """The largest ``offset``: the largest SQL ``BIGINT``, so no database rejects it."""
 ERROR_STATUS = 400
 """The HTTP status of every bad listing request (bad ``q``, ``limit`` or ``offset``)."""
+LISTING_PARAMETERS = ("q", "sort", "limit", "offset")
+"""The query parameters a listing reads; each may be given at most once."""
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take "+5", " 5", "1_0" and "٥"
 _SHOWN_VALUE = 40  # characters of a bad parameter value quoted back in a message
@@ -101,13 +105,18 @@ def _shown(value: str) -> str:
 def _read_integer(parameter: str, value: str | None, *, default: int, minimum: int, maximum: int) -> int:
     if value is None:
         return default
-    if _DIGITS.fullmatch(value) is None or not minimum <= int(value) <= maximum:
+    # Counting digits first: int() refuses text of over 4,300 digits with a ValueError of its own.
+    if (
+        _DIGITS.fullmatch(value) is None
+        or len(value.lstrip("0")) > len(str(maximum))
+        or not minimum <= int(value.lstrip("0") or "0") <= maximum
+    ):
         raise ParameterError(
             parameter,
             f"{parameter} must be an integer between {minimum} and {maximum}, got {_shown(value)}",
             value=value,
         )
-    return int(value)
+    return int(value.lstrip("0") or "0")
 
 
 def read_limit(value: str | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
@@ -261,11 +270,7 @@ def read_query_string(
     given twice is a :class:`ParameterError`, since either reading of it would
     be a guess.
     """
-    try:
-        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise ParameterError("query", "the query string is not valid UTF-8 once decoded") from None
-    values = _single_values(pairs, ("q", "sort", "limit", "offset"))
+    values = read_query_values(query_string)
     return read_params(
         q=values.get("q"),
         sort=values.get("sort"),
@@ -281,7 +286,19 @@ def read_query_string(
     )
 
 
-def _single_values(pairs: Iterable[tuple[str, str]], names: Sequence[str]) -> dict[str, str]:
+def read_query_values(query_string: str | bytes, names: Sequence[str] = LISTING_PARAMETERS) -> dict[str, str]:
+    """The URL-decoded values of the parameters ``names`` in a raw query string; other parameters are ignored.
+
+    Raises :class:`ParameterError` when the query string is not UTF-8 once
+    decoded (a lenient reading would turn the bad bytes into U+FFFD and
+    search for that), and when one of ``names`` is given more than once,
+    since either reading of it would be a guess.
+    """
+    try:
+        text = query_string.decode("utf-8") if isinstance(query_string, bytes) else query_string
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ParameterError("query", "the query string is not valid UTF-8 once decoded") from None
     values: dict[str, str] = {}
     for name, value in pairs:
         if name not in names:

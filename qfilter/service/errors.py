@@ -143,8 +143,9 @@ def install_service_errors(app: FastAPI) -> None:
         return error_response(503, exc.message, {"Retry-After": str(exc.retry_after)})
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        # A bug: Starlette logs the exception; the client still gets the error shape.
-        return error_response(500, "internal error: the service failed to answer this request")
+        # A bug: Starlette re-raises it to the server, which logs it and closes the connection; the client
+        # still gets the error shape, told not to reuse the connection.
+        return error_response(500, "internal error: the service failed to answer this request", {"Connection": "close"})
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ServiceError, service_error)
