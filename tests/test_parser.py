@@ -10,14 +10,17 @@ from support import examples
 from qfilter import (
     WAYLAY,
     Filter,
+    FilterError,
     FilterLimitError,
     FilterSyntaxError,
     Function,
     Limits,
     Term,
     Value,
+    compile_predicate,
     parse,
 )
+from qfilter.integrations.listing import error_body
 from qfilter.integrations.strategies import filter_texts, filters, spellings
 
 
@@ -209,3 +212,29 @@ def test_every_spelling_parses_to_the_same_ast(case: tuple[Filter, str]) -> None
 def test_canonical_text_is_a_fixed_point(text: str) -> None:
     canonical = str(parse(text))
     assert str(parse(canonical)) == canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('tag:"open', "syntax error"),
+        ("tag:a " * 70, "filter too large"),
+        ("nmae:x", "unknown qualifier"),
+        ("tag:inignorcase(a)", "unknown function"),
+        ("created:like(x)", "invalid matcher"),
+        ("created:2020-13", "invalid time"),
+        ("created_by:@me", "no current user"),
+    ],
+)
+def test_every_error_text_says_its_kind_once(text: str, kind: str) -> None:
+    with pytest.raises(FilterError) as caught:
+        compile_predicate(text, WAYLAY)
+    error = caught.value
+    assert error.kind == kind
+    headline = error.render().splitlines()[0]
+    assert headline.lower().count(kind) == 1, headline
+    assert headline.lower().startswith(kind)
+    body = error_body(error)
+    assert body["error"] == kind
+    for shown in (str(body["message"]), str(body["detail"]), str(error)):
+        assert shown.lower().count(kind) <= 1, shown

@@ -3,6 +3,12 @@
 Every error carries the filter text, a 0-based position (or ``None``), and
 renders itself with a caret under that position, so a service can hand it to
 the user unchanged and a command line can print it.
+
+Each text says the error's kind once: :meth:`FilterError.render` starts with
+the kind (``syntax error: unterminated quote ...``) unless the message does
+already (``unknown qualifier 'nmae' ...``); ``str()`` and the ``message`` of
+:meth:`FilterError.to_dict` are the message alone, next to its ``error``
+(the kind) in a JSON body.
 """
 
 from __future__ import annotations
@@ -54,9 +60,16 @@ class FilterError(ValueError):
         position = None if self.position is None else self.position + offset
         return type(self)(self.message, text=text, position=position, hint=self.hint)
 
+    def _headline(self) -> str:
+        """The first line of :meth:`render`: the kind, unless the message starts with it, and the summary."""
+        summary = self._summary()
+        if summary.lower().startswith(self.kind.lower()):
+            return summary
+        return f"{self.kind}: {summary}"
+
     def render(self) -> str:
-        """The message, then the filter (shortened around the problem) with a caret."""
-        lines = [f"{self.kind}: {self._summary()}"]
+        """The headline, then the filter (shortened around the problem) with a caret."""
+        lines = [self._headline()]
         if self.text and self.position is not None:
             start = max(0, self.position - _CONTEXT)
             end = min(len(self.text), self.position + _CONTEXT)
