@@ -1,4 +1,4 @@
-"""The service under concurrent writers, over real HTTP, on SQLite (a file) and PostgreSQL.
+"""The service under concurrent writers, over real HTTP, on SQLite (a file), PostgreSQL and MariaDB; and locks.
 
 Two service instances (each its own engine and uvicorn server, as two
 processes behind a load balancer would be) share one database. Client
@@ -256,11 +256,10 @@ def test_racing_creates_of_one_name_give_one_201(cluster: Cluster) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def impatient(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """A database URL and a service on it that waits 50 ms for a lock (not 5 s), holding one entity, ``held``."""
-    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+def impatient(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """A database URL and a service on it that waits 50 ms for a lock (not 5 s; MariaDB: 1 s), holding ``held``."""
     with tempfile.TemporaryDirectory() as directory, private_database(request.param, request, Path(directory)) as url:
-        engine = open_database(url, demo=False)
+        engine = open_database(url, demo=False, lock_timeout_ms=50)
         try:
             with serve_in_thread(create_app(engine)) as base_url:
                 assert httpx.post(f"{base_url}/config/query", json={"name": "held"}).status_code == 201
@@ -319,6 +318,104 @@ def test_a_lock_released_while_a_request_waits_is_no_error(impatient: tuple[str,
     finally:
         holder.join()
     assert response.status_code == 200, response.text
+
+
+# -- MariaDB's table and metadata locks, and the statement time cap ---------------------------------
+
+TABLE_LOCK_SECONDS = 1  # the service's lock wait in these tests (MariaDB counts whole seconds)
+
+
+@pytest.fixture
+def mariadb(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """A MariaDB URL and a service on it that waits 1 s for a lock, holding one entity, ``held``."""
+    with tempfile.TemporaryDirectory() as directory, private_database("mysql", request, Path(directory)) as url:
+        engine = open_database(url, demo=False, lock_timeout_ms=TABLE_LOCK_SECONDS * 1000)
+        try:
+            with serve_in_thread(create_app(engine)) as base_url:
+                assert httpx.post(f"{base_url}/config/query", json={"name": "held"}).status_code == 201
+                yield url, base_url
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    ("lock", "blocked", "served"),
+    [
+        # Another session's table lock: every request on the table waits for it, reads too.
+        ("LOCK TABLES waylay_queries WRITE", [("GET", "/config/query"), ("PUT", "/config/query/held")], []),
+        # The global read lock of a backup: reads go on, writes wait.
+        ("FLUSH TABLES WITH READ LOCK", [("POST", "/config/query")], [("GET", "/config/query/held")]),
+    ],
+)
+def test_a_table_lock_held_on_mariadb_is_a_503_within_the_bound(
+    mariadb: tuple[str, str], lock: str, blocked: list[tuple[str, str]], served: list[tuple[str, str]]
+) -> None:
+    """MariaDB's ``lock_wait_timeout`` (a day by default) is the service's lock timeout, so the wait ends in a 503."""
+    url, base_url = mariadb
+    # Each try waits one lock timeout; with the pauses between tries and slack for a slow machine, a bound far
+    # below the default day (the test's client gives up at 60 s rather than hang).
+    bound = (database.RETRIES + 1) * TABLE_LOCK_SECONDS + 10
+    other = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with httpx.Client(base_url=base_url, timeout=60.0) as client, other.connect() as conn:
+            conn.exec_driver_sql(lock)
+            try:
+                for method, path in blocked:
+                    started = time.monotonic()
+                    response = client.request(method, path, json={"name": "new"} if method == "POST" else {})
+                    waited = time.monotonic() - started
+                    assert response.status_code == 503, response.text
+                    assert response.headers["retry-after"] == str(database.RETRY_AFTER_SECONDS)
+                    body = response.json()
+                    assert body["code"] == 503 and "try again" in body["message"]
+                    assert TABLE_LOCK_SECONDS <= waited < bound, waited
+                for method, path in served:
+                    assert client.request(method, path).status_code == 200
+            finally:
+                conn.exec_driver_sql("UNLOCK TABLES")
+            # Once the lock is gone, the same requests succeed: nothing was left half done.
+            assert client.put("/config/query/held", json={"meta": {"tags": ["after"]}}).status_code == 200
+            assert client.post("/config/query", json={"name": "new"}).status_code == 201
+            assert client.get("/config/query").json()["total"] == 2
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize(
+    ("backend", "sleep"),
+    [
+        pytest.param("postgres", "SELECT pg_sleep(5)", marks=pytest.mark.postgres),
+        pytest.param("mysql", "SELECT SLEEP(5)", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_statement_past_the_time_cap_is_unavailable_at_once(
+    backend: str, sleep: str, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL's ``statement_timeout`` and MariaDB's ``max_statement_time`` stop it; it is not tried again."""
+    with tempfile.TemporaryDirectory() as directory, private_database(backend, request, Path(directory)) as url:
+        engine = database.connect(url, statement_timeout_ms=200)
+        tries = 0
+
+        def slow(conn: sa.Connection) -> object:
+            nonlocal tries
+            tries += 1
+            return conn.exec_driver_sql(sleep).all()
+
+        try:
+            with pytest.raises(database.Unavailable) as caught:
+                database.run_read(engine, slow)
+            assert tries == 1  # the same statement would run as long again
+            assert "too long" in caught.value.message and caught.value.retry_after == database.RETRY_AFTER_SECONDS
+            assert database.run_read(engine, lambda conn: conn.exec_driver_sql("SELECT 1").scalar()) == 1
+        finally:
+            engine.dispose()
+
+
+def test_timeouts_must_be_bounds() -> None:
+    for timeouts in ({"lock_timeout_ms": 0}, {"statement_timeout_ms": 0}, {"lock_timeout_ms": -5}):
+        with pytest.raises(ValueError, match="positive"):
+            database.connect("sqlite://", **timeouts)
 
 
 # -- several worker processes ----------------------------------------------------------------------

@@ -4,11 +4,14 @@
   if missing, safe when several processes start at once) and, on SQLite,
   WAL journaling, a busy timeout and ``BEGIN IMMEDIATE`` for writes, so that
   writers queue instead of failing with "database is locked"; on
-  PostgreSQL and MariaDB a lock timeout, so that no request waits forever.
+  PostgreSQL and MariaDB a lock timeout (on MariaDB for table and metadata
+  locks too: ``LOCK TABLES``, ``FLUSH TABLES WITH READ LOCK``, ``ALTER
+  TABLE``) and a statement time cap, so that no request waits forever.
 - :func:`run_write` and :func:`run_read` run a request's work in a
   transaction and retry it a bounded number of times when the database
   reports a lock timeout, a deadlock or a serialization failure; when that
-  persists, they raise :class:`Unavailable` (a 503 with ``Retry-After``).
+  persists, they raise :class:`Unavailable` (a 503 with ``Retry-After``);
+  so does a statement stopped by the time cap, without trying it again.
 - :func:`load_entities` stores a file of Waylay query entities
   (``qfilter serve --load``).
 
@@ -36,6 +39,7 @@ from qfilter.sql import install_sqlite_functions
 __all__ = [
     "RETRIES",
     "BUSY_TIMEOUT_MS",
+    "STATEMENT_TIMEOUT_MS",
     "RETRY_AFTER_SECONDS",
     "Unavailable",
     "default_database_url",
@@ -43,6 +47,7 @@ __all__ = [
     "open_database",
     "load_entities",
     "is_transient",
+    "is_statement_timeout",
     "run_read",
     "run_write",
 ]
@@ -52,7 +57,11 @@ T = TypeVar("T")
 RETRIES = 3
 """How many times a transaction is tried again after a lock, deadlock or serialization error."""
 BUSY_TIMEOUT_MS = 5000
-"""How long a connection waits for another's lock (SQLite's busy timeout, PostgreSQL's ``lock_timeout``)."""
+"""How long a connection waits for another's lock, by default (SQLite's busy timeout, PostgreSQL's
+``lock_timeout``, MariaDB's ``lock_wait_timeout`` and ``innodb_lock_wait_timeout`` in whole seconds)."""
+STATEMENT_TIMEOUT_MS = 30_000
+"""The longest one statement may run on PostgreSQL (``statement_timeout``) and MariaDB
+(``max_statement_time``; MySQL: ``max_execution_time``, for reads only), by default."""
 RETRY_AFTER_SECONDS = 1
 """The ``Retry-After`` of a 503: when the database was too busy for all the tries."""
 _BACKOFF_SECONDS = 0.02  # the first pause between tries; doubled each time, with jitter
@@ -67,10 +76,15 @@ _TRANSIENT_SQLSTATES = {
 }
 _SQLITE_BUSY = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
 _MYSQL_TRANSIENT = {
-    1205,  # ER_LOCK_WAIT_TIMEOUT
+    1205,  # ER_LOCK_WAIT_TIMEOUT (row locks, and with lock_wait_timeout table and metadata locks)
     1213,  # ER_LOCK_DEADLOCK
     2006,  # CR_SERVER_GONE_ERROR
     2013,  # CR_SERVER_LOST
+}
+_QUERY_CANCELED = "57014"  # PostgreSQL's statement_timeout (or a cancel)
+_MYSQL_STATEMENT_TIMEOUT = {
+    1969,  # ER_STATEMENT_TIMEOUT: MariaDB's max_statement_time
+    3024,  # ER_QUERY_TIMEOUT: MySQL's max_execution_time
 }
 _DDL_LOCK_KEY = 0x7166_696C  # "qfil": one advisory lock for creating the tables on PostgreSQL
 _DDL_LOCK_NAME = "qfilter_service_tables"  # the same on MariaDB/MySQL (GET_LOCK)
@@ -109,7 +123,7 @@ def _execute(dbapi_connection: Any, *statements: str) -> None:
         cursor.close()
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, lock_timeout_ms: int) -> None:
     """WAL (readers never wait for the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
 
     Python's sqlite3 module begins transactions lazily, before the first
@@ -117,65 +131,103 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     at once ("database is locked", whatever the timeout). So the driver's
     own transaction handling is turned off and SQLAlchemy emits ``BEGIN``:
     ``BEGIN IMMEDIATE`` for :func:`run_write`, which takes the write lock
-    up front and waits up to :data:`BUSY_TIMEOUT_MS` for it.
+    up front and waits up to ``lock_timeout_ms`` for it.
     """
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
         # An in-memory database stays in journal mode "memory".
-        _execute(dbapi_connection, f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}", "PRAGMA journal_mode = WAL")
+        _execute(dbapi_connection, f"PRAGMA busy_timeout = {int(lock_timeout_ms)}", "PRAGMA journal_mode = WAL")
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
 
 
-def _configure_postgresql(engine: sa.Engine) -> None:
-    """A lock timeout, so that a request waits for another's row lock no longer than on SQLite.
+def _configure_postgresql(engine: sa.Engine, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+    """A lock timeout, so that a request waits for another's lock no longer than on SQLite, and a statement cap.
 
-    Without one, a transaction left open elsewhere would hang requests for
-    good; with it, the wait ends in a ``lock_not_available`` error, which
-    :func:`run_write` tries again and then answers 503.
+    Without them, a transaction left open elsewhere would hang requests for
+    good; with them, the wait ends in a ``lock_not_available`` error, which
+    :func:`run_write` tries again and then answers 503, and a statement
+    that runs too long in ``query_canceled``, a 503 at once.
     """
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        _execute(dbapi_connection, f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
+        _execute(
+            dbapi_connection,
+            f"SET lock_timeout = {int(lock_timeout_ms)}",
+            f"SET statement_timeout = {int(statement_timeout_ms)}",
+        )
         dbapi_connection.commit()
 
 
-def _configure_mysql(engine: sa.Engine) -> None:
-    """A lock wait timeout (whole seconds on MariaDB/MySQL), as :func:`_configure_postgresql`."""
+def _configure_mysql(engine: sa.Engine, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+    """Lock wait timeouts (whole seconds) for row locks and for table and metadata locks, and a statement cap.
+
+    ``innodb_lock_wait_timeout`` bounds the wait for another's row lock;
+    ``lock_wait_timeout`` the wait for a table or metadata lock (another
+    session's ``LOCK TABLES ... WRITE``, ``FLUSH TABLES WITH READ LOCK``, an
+    ``ALTER TABLE``), which defaults to a year on MySQL and a day on
+    MariaDB. Both end in error 1205, tried again like a row lock. The cap
+    is MariaDB's ``max_statement_time`` (seconds) or MySQL's
+    ``max_execution_time`` (milliseconds, reads only).
+    """
+    lock_seconds = max(1, math.ceil(lock_timeout_ms / 1000))
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        seconds = max(1, math.ceil(BUSY_TIMEOUT_MS / 1000))
-        _execute(dbapi_connection, f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+        server = str(getattr(dbapi_connection, "get_server_info", lambda: "")())
+        if "mariadb" in server.lower():
+            cap = f"max_statement_time = {int(statement_timeout_ms) / 1000:.3f}"
+        else:
+            cap = f"max_execution_time = {int(statement_timeout_ms)}"
+        _execute(
+            dbapi_connection,
+            f"SET SESSION innodb_lock_wait_timeout = {lock_seconds}, lock_wait_timeout = {lock_seconds}, {cap}",
+        )
 
 
-def connect(url: str) -> sa.Engine:
-    """An engine on ``url`` set up as the service needs it; touches no table."""
+def connect(
+    url: str, *, lock_timeout_ms: int = BUSY_TIMEOUT_MS, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+) -> sa.Engine:
+    """An engine on ``url`` set up as the service needs it; touches no table.
+
+    ``lock_timeout_ms`` bounds each wait for another's lock (whole seconds
+    on MariaDB), ``statement_timeout_ms`` each statement (PostgreSQL and
+    MariaDB; SQLite has no such setting).
+    """
+    if lock_timeout_ms <= 0 or statement_timeout_ms <= 0:
+        raise ValueError("the lock and statement timeouts must be positive (0 would mean no bound)")
     engine = sa.create_engine(url, pool_pre_ping=True)
     install_sqlite_functions(engine)  # before the first connection: SQLite needs Python's lower()
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, lock_timeout_ms)
     elif engine.dialect.name == "postgresql":
-        _configure_postgresql(engine)
+        _configure_postgresql(engine, lock_timeout_ms, statement_timeout_ms)
     elif engine.dialect.name in ("mysql", "mariadb"):
-        _configure_mysql(engine)
+        _configure_mysql(engine, lock_timeout_ms, statement_timeout_ms)
     return engine
 
 
-def open_database(url: str, *, demo: bool = True) -> sa.Engine:
+def open_database(
+    url: str,
+    *,
+    demo: bool = True,
+    lock_timeout_ms: int = BUSY_TIMEOUT_MS,
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+) -> sa.Engine:
     """An engine on ``url`` with the service's tables, created if missing.
 
     When the tables are created here (the first start on that database) and
     ``demo`` is true, the bundled demo dataset is loaded into them. Several
     processes may do this at once: on PostgreSQL an advisory lock, on
-    SQLite the write lock, lets one of them create and load.
+    SQLite the write lock, lets one of them create and load. The timeouts
+    are :func:`connect`'s.
     """
-    engine = connect(url)
+    engine = connect(url, lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms)
 
     def create(conn: sa.Connection) -> None:
         first_start = not sa.inspect(conn).has_table(reference.WAYLAY_TABLE.name)
@@ -243,6 +295,22 @@ def is_transient(error: sa.exc.DBAPIError) -> bool:
     return False
 
 
+def is_statement_timeout(error: sa.exc.DBAPIError) -> bool:
+    """Whether the database stopped a statement that ran past its time cap (:data:`STATEMENT_TIMEOUT_MS`).
+
+    Not worth trying again at once: the same statement would likely run as
+    long. It is answered 503 all the same, since the database was too busy.
+    """
+    original = error.orig
+    if original is None:
+        return False
+    if type(original).__module__.startswith("psycopg"):
+        return getattr(original, "sqlstate", None) == _QUERY_CANCELED
+    if type(original).__module__.startswith(("pymysql", "MySQLdb")):
+        return bool(original.args) and original.args[0] in _MYSQL_STATEMENT_TIMEOUT
+    return False
+
+
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], *, write: bool) -> T:
     pause = _BACKOFF_SECONDS
     for attempt in range(RETRIES + 1):
@@ -261,6 +329,9 @@ def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], *, write: bool) 
                 with conn.begin():
                     return work(conn)
         except sa.exc.DBAPIError as error:
+            if is_statement_timeout(error):
+                detail = " ".join(str(error.orig).split())
+                raise Unavailable("the database took too long to answer; try again later", detail) from error
             if not is_transient(error):
                 raise
             if attempt == RETRIES:
