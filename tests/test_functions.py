@@ -494,20 +494,21 @@ def test_explain_calls_an_interval_ending_before_it_starts_empty() -> None:
     assert "an empty interval" in describe(to_plan("created:2021/2020", SCHEMA, now=NOW))
     assert "an empty interval" in describe(to_plan("created:2021..2020", SCHEMA, now=NOW))
     assert "an empty interval" not in describe(to_plan("created:2020/2021", SCHEMA, now=NOW))
+    for after_the_last in ("created:>9999", "created:gt(9999-12-31T23:59:59.999999Z)"):
+        assert "no time of the years 1 to 9999 is after it" in describe(to_plan(after_the_last, SCHEMA, now=NOW))
+    assert "an empty interval" not in describe(to_plan("created:9999", SCHEMA, now=NOW))
 
 
 @pytest.mark.parametrize(
     ("query", "position", "token"),
     [
-        ("created:9999", 8, "9999"),
         ("created:now-P10000Y/", 8, "now-P10000Y"),
         ("created:now-PT99999999999H/", 12, "PT99999999999H"),
         ("created:P99999999999D/now", 8, "P99999999999D"),
         ('created:"0001-01-01T00:00:00+05:00/"', 9, "0001-01-01T00:00:00+05:00"),
-        ("created:>9999-12", 9, "9999-12"),
-        ("created:2020..9999", 14, "9999"),
-        ("created:gt(9999-12-31T23:59:59.999999Z)", 11, "9999-12-31T23:59:59.999999Z"),
         ("created:/now+P8000Y", 9, "now+P8000Y"),
+        ("created:9999/P1Y", 13, "P1Y"),  # arithmetic past the range, unlike a period's own end
+        ('created:"9999-12-31T23:00:00-05:00/"', 9, "9999-12-31T23:00:00-05:00"),
     ],
 )
 def test_every_time_out_of_range_is_a_time_error_at_its_token(query: str, position: int, token: str) -> None:
@@ -515,6 +516,40 @@ def test_every_time_out_of_range_is_a_time_error_at_its_token(query: str, positi
         to_plan(query, SCHEMA, now=NOW)
     assert caught.value.position == position
     assert repr(token) in caught.value.message
+
+
+TOP = {
+    "9998-end": datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    "9999-start": datetime(9999, 1, 1, tzinfo=UTC),
+    "9999-12-31": datetime(9999, 12, 31, 12, tzinfo=UTC),
+    "last": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # A period ending past the last instant is open at its end: no time of the years 1 to 9999 is after it.
+        ("created:9999", ["9999-start", "9999-12-31", "last"]),
+        ("created:9999-12", ["9999-12-31", "last"]),
+        ("created:9999-12-31", ["9999-12-31", "last"]),
+        ("created:2020..9999", [*TOP, "2020"]),
+        ("created:9999..*", ["9999-start", "9999-12-31", "last"]),
+        ("created:*..9999-12-31", [*TOP, "2020"]),
+        ("created:<=9999", [*TOP, "2020"]),
+        ("created:>9999", []),  # after the year 9999: no time is
+        ("created:>9999-12-31T23:59:59.999999Z", []),
+        ("created:gt(9999-12-31T23:59:59.999999Z)", []),
+        ("created:lte(9999-12-31T23:59:59.999999Z)", [*TOP, "2020"]),
+        ("-created:9999", ["9998-end", "2020", "none"]),
+    ],
+)
+def test_the_last_periods_of_the_range_are_open_at_their_end(
+    conn: sa.Connection, query: str, expected: list[str]
+) -> None:
+    moments = {**TOP, "2020": datetime(2020, 4, 22, tzinfo=UTC)}
+    entities = store(conn, [item(name, created=moment) for name, moment in moments.items()] + [item("none")])
+    check(conn, query, entities, expected)
 
 
 def test_a_time_out_of_range_only_in_the_filter_s_zone_is_an_error_too() -> None:

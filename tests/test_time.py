@@ -127,6 +127,48 @@ def test_all_nows_of_a_filter_are_one_instant() -> None:
     assert created.interval.end == modified.interval.end == END_OF_MARCH
 
 
+LAST = datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("tz", [UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-5)), BRUSSELS])
+@pytest.mark.parametrize(
+    ("text", "first", "open_end"),
+    [
+        ("9999", (9999, 1, 1), True),
+        ("9999-12", (9999, 12, 1), True),
+        ("9999-12-31", (9999, 12, 31), True),
+        ("9999-12-30", (9999, 12, 30), False),
+        ("9999-11", (9999, 11, 1), False),
+        ("9999..*", (9999, 1, 1), True),
+        ("2020..9999", (2020, 1, 1), True),
+        ("9999/", (9999, 1, 1), True),
+    ],
+)
+def test_a_period_ending_past_the_year_9999_is_open_at_its_end(
+    text: str, first: tuple[int, int, int], open_end: bool, tz: tzinfo
+) -> None:
+    # The end of the year 9999 is past the last instant datetime holds: no time comes after it.
+    result = interval(text, tz=tz)
+    assert result.start == datetime(*first, tzinfo=tz)
+    assert (result.end is None) == open_end
+    assert LAST in result if open_end else LAST not in result
+
+
+@pytest.mark.parametrize("text", [">9999", ">9999-12-31", ">9999-12-31T23:59:59.999999Z"])
+def test_after_the_last_period_nothing_is(text: str) -> None:
+    result = interval(text)
+    assert LAST not in result
+    assert datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) not in result
+    assert result.start is not None and result.start == result.end  # empty, with bounds every zone holds
+
+
+@pytest.mark.parametrize("text", ["<=9999", "*..9999", "*..9999-12-31", "<=9999-12-31T23:59:59.999999Z"])
+def test_up_to_the_last_period_everything_is(text: str) -> None:
+    result = interval(text)
+    assert result == Interval(None, None)
+    assert LAST in result and datetime(1, 1, 1, tzinfo=UTC) in result
+
+
 @pytest.mark.parametrize(
     ("text", "position", "words", "hint"),
     [

@@ -130,6 +130,15 @@ def _empty(condition: Condition) -> bool:
 
 
 _EMPTY = " (an empty interval: its end is not after its start, so nothing matches)"
+_AFTER_THE_LAST = " (an empty interval: no time of the years 1 to 9999 is after it, so nothing matches)"
+
+
+def _empty_words(matcher: Matcher, condition: Condition) -> str:
+    """Why a time matcher matches nothing, if it does not: an end before the start, or after the last instant."""
+    if not _empty(condition):
+        return ""
+    after = matcher.text.startswith(">") if isinstance(matcher, Value) else matcher.name == "gt"
+    return _AFTER_THE_LAST if after else _EMPTY
 
 
 def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
@@ -138,7 +147,8 @@ def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
     if isinstance(matcher, Function):
         if matcher.name == "exists":
             return f"have a {label}"
-        return f"have {label} {_words(target.kind, matcher)}"
+        empty = _empty_words(matcher, condition) if target.kind is Kind.TIME else ""
+        return f"have {label} {_words(target.kind, matcher)}{empty}"
     value = matcher.text
     match target.kind:
         case Kind.TEXT:
@@ -146,7 +156,7 @@ def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
         case Kind.USER:
             return f"have {label} {'the current user' if value == ME else value}"
         case Kind.TIME:
-            return f"have a {label} {_interval_words(value)}{_EMPTY if _empty(condition) else ''}"
+            return f"have a {label} {_interval_words(value)}{_empty_words(matcher, condition)}"
         case Kind.META:
             return f"have {label} equal to {value!r}"
         case Kind.NUMBER:

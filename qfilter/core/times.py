@@ -213,12 +213,20 @@ def _timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple
         return _representable(moment, tz), unit
 
 
-def _span(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, datetime]:
-    """``start(T)`` and the first instant after T: the end of its period for a reduced-precision date."""
+def _span(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, datetime | None]:
+    """``start(T)`` and the first instant after T: the end of its period for a reduced-precision date.
+
+    The second is ``None`` when it lies past the last representable instant
+    (``end(9999)``, in UTC or in ``tz``): no time of the years 1 to 9999 comes
+    after T's period, so the period is open at its end.
+    """
     start, unit = _timestamp(token, now=now, tz=tz, position=position)
-    with _in_range(token, position):
-        after = _normalise(start + _unit_step(unit)) if unit else start + _MICROSECOND
-        return start, _representable(after, tz)
+    if not unit:
+        return start, _just_after(start, tz)
+    try:
+        return start, _representable(_normalise(start + _unit_step(unit)), tz)
+    except (OverflowError, ValueError):
+        return start, None
 
 
 def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> tuple[datetime, str | None]:
@@ -325,6 +333,11 @@ def _interval(start: datetime | None, end: datetime | None) -> Interval:
     return Interval(start, end)
 
 
+def _nothing(start: datetime) -> Interval:
+    """The times after the last representable instant: none (``>9999``), as an interval ending where it starts."""
+    return Interval(start, start)
+
+
 _COMPARISONS = (">=", "<=", ">", "<")
 
 
@@ -338,7 +351,7 @@ def _github_range(text: str, *, now: datetime, tz: tzinfo) -> Interval:
                 case ">=":
                     return _interval(start, None)
                 case ">":
-                    return _interval(after, None)
+                    return _interval(after, None) if after is not None else _nothing(start)
                 case "<":
                     return _interval(None, start)
                 case _:
@@ -369,16 +382,24 @@ def parse_comparison(operator: str, token: str, *, now: datetime, tz: tzinfo = U
     if operator not in ("lt", "lte", "gt", "gte"):
         raise ValueError(f"not a comparison: {operator!r}")
     start, _ = _timestamp(token, now=now, tz=tz, position=position)
-    with _in_range(token, position):
-        match operator:
-            case "lt":
-                return _interval(None, start)
-            case "lte":
-                return _interval(None, _representable(start + _MICROSECOND, tz))
-            case "gt":
-                return _interval(_representable(start + _MICROSECOND, tz), None)
-            case _:
-                return _interval(start, None)
+    match operator:
+        case "lt":
+            return _interval(None, start)
+        case "lte":
+            return _interval(None, _just_after(start, tz))
+        case "gt":
+            after = _just_after(start, tz)
+            return _interval(after, None) if after is not None else _nothing(start)
+        case _:
+            return _interval(start, None)
+
+
+def _just_after(moment: datetime, tz: tzinfo) -> datetime | None:
+    """The next instant (a microsecond later); ``None`` past the last representable one."""
+    try:
+        return _representable(moment + _MICROSECOND, tz)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _single_date(text: str, *, now: datetime, tz: tzinfo) -> Interval:

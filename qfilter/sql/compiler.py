@@ -280,6 +280,8 @@ def _simple_test(
             tests = [] if start is None else [value >= start]
             if end is not None:
                 tests.append(value < end)
+            if not tests:  # open at both ends (created:<=9999): any time value
+                return value.is_not(None)
             return sa.and_(*tests)
         case _:
             assert_never(condition)
