@@ -238,3 +238,28 @@ def test_every_error_text_says_its_kind_once(text: str, kind: str) -> None:
     assert body["error"] == kind
     for shown in (str(body["message"]), str(body["detail"]), str(error)):
         assert shown.lower().count(kind) <= 1, shown
+
+
+@pytest.mark.parametrize(
+    ("text", "example"),
+    [
+        ("created:2020-04-22T12:00:00 00:00/", "created:2020-04-22T12:00:00%2B00:00/"),
+        ("tag:a created:/2020-04-22T12:00 0130 tag:b", "created:/2020-04-22T12:00%2B0130"),
+        ("created:now P1D/", "created:now%2BP1D/"),
+        ("created:2020-01-01T00:00:00 05..*", "created:2020-01-01T00:00:00%2B05..*"),
+    ],
+)
+def test_a_plus_a_url_made_a_space_is_named_in_the_hint(text: str, example: str) -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse(text)
+    hint = caught.value.hint or ""
+    assert "'+' in a URL is a space" in hint and "%2B" in hint and example in hint
+    assert caught.value.position == text.index(" ", text.index("created:")) + 1
+
+
+@pytest.mark.parametrize("text", ["tag:12:00 word", "created:now 00:00", "created:12:00 -00:00/", "name:x 00:00"])
+def test_other_bare_words_keep_the_default_qualifier_hint(text: str) -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse(text)
+    assert "%2B" not in (caught.value.hint or "")
+    assert "to search names" in (caught.value.hint or "")

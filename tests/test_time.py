@@ -220,3 +220,27 @@ def test_every_generated_interval_is_accepted(text: str) -> None:
     assert result.start is not None or result.end is not None
     for bound in (result.start, result.end):
         assert bound is None or bound.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "space", "example"),
+    [
+        ("2020-04-22T12:00:00 00:00/", 19, "2020-04-22T12:00:00%2B00:00"),
+        ("2020-04-22 12:34 0200/", 16, "2020-04-22 12:34%2B0200"),
+        ("2020/2020-04-22T12:00:00.5 01", 26, "2020-04-22T12:00:00.5%2B01"),
+        ("now P1D/", 3, "now%2BP1D"),
+    ],
+)
+def test_a_plus_a_url_made_a_space_gets_the_seed_s_advice(text: str, space: int, example: str) -> None:
+    # The seed's own example sent as is: `created:"2020-04-22T12:00:00+00:00/"` reaches the server with a space.
+    with pytest.raises(TimeExpressionError) as caught:
+        interval(text)
+    assert caught.value.position == space
+    assert "%2B" in (caught.value.hint or "") and example in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("text", ["2020-04-22T12:00:00 x/", "now 5/", "2020-04-22T00:00 +01:00/"])
+def test_other_spaces_in_a_time_keep_the_usual_hint(text: str) -> None:
+    with pytest.raises(TimeExpressionError) as caught:
+        interval(text)
+    assert "%2B" not in (caught.value.hint or "")

@@ -55,6 +55,7 @@ from .ast import (
 )
 from .errors import FilterError, FilterLimitError, FilterSyntaxError, MatcherError, UnknownFunctionError
 from .functions import FUNCTION_NAMES, closest, lookup
+from .times import PLUS_HINT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -1036,6 +1037,26 @@ def _with_qualifier(node: Item, qualifier: str) -> Item:
             return Not(_with_qualifier(item, qualifier))
 
 
+# `created:2020-04-22T12:00:00+00:00/` sent unencoded in a URL arrives as `...12:00:00 00:00/`: the rest of
+# the offset is a bare word after a time (and `now+P1D/` arrives as `now P1D/`).
+_TIME_BEFORE_SPACE = re.compile(r"(?:\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?|(?i:now)) \Z", re.A)
+_OFFSET_AFTER_SPACE = re.compile(r"\d{2}(?::?\d{2})?(?:/|\.\.|\Z)|P", re.A)
+
+
+def _space_for_plus(text: str, term: Term) -> str | None:
+    """The hint for a bare word that is the rest of a time whose '+' a URL made a space; ``None`` otherwise."""
+    if term.excluded or not _TIME_BEFORE_SPACE.search(text, 0, term.position):
+        return None
+    first = term.matchers[0]
+    rest = first.text if isinstance(first, Value) else ""
+    after_now = text[: term.position - 1].lower().endswith("now")
+    if not _OFFSET_AFTER_SPACE.match(rest) or after_now != rest.startswith("P"):
+        return None
+    start = max(text.rfind(c, 0, term.position - 1) for c in " \t\n\r") + 1
+    end = min((i for i in (text.find(c, term.position) for c in " \t\n\r") if i >= 0), default=len(text))
+    return f"{PLUS_HINT}, as in {text[start : term.position - 1]}%2B{text[term.position : end]}"
+
+
 def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: Limits) -> Filter:
     """Apply the size limits and the default qualifier to a freshly parsed filter.
 
@@ -1063,6 +1084,8 @@ def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: L
                     position = len(before) - 1
                     example = _quoted_example(text, position)
                     hint = f"a parenthesis starts a group; quote a value that holds one, e.g. {example}"
+                elif (plus := _space_for_plus(text, term)) is not None:
+                    hint = plus
                 raise FilterSyntaxError("expected 'qualifier:matcher'", text=text, position=position, hint=hint)
     if not bare or default_qualifier is None:
         return Filter(terms, text, parsed.expression)

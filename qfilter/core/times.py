@@ -245,7 +245,7 @@ def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> 
             raise _error("epoch milliseconds out of range", token, position, None) from None
     match = _DATE_TIME.fullmatch(token)
     if match is None:
-        raise _error("invalid timestamp", token, position, _TIMESTAMP_HINT)
+        raise _unencoded_plus(token, position) or _error("invalid timestamp", token, position, _TIMESTAMP_HINT)
     try:
         parsed = _isoparse(token)
     except (ValueError, OverflowError) as error:
@@ -256,6 +256,24 @@ def _read_timestamp(token: str, *, now: datetime, tz: tzinfo, position: int) -> 
     if match["time"]:
         return parsed, None
     return parsed, "day" if match["day"] else "month" if match["month"] else "year"
+
+
+# A '+' sent unencoded in a URL arrives as a space (spec section 1): `12:00:00 00:00`, `now P1D`.
+_SPACE_FOR_PLUS = re.compile(
+    r"(?P<before>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?|(?i:now)) (?P<after>\d{2}(?::?\d{2})?|P.*)",
+    re.A | re.S,
+)
+PLUS_HINT = "a '+' in a URL is a space: send it as %2B"
+"""How to fix a time whose '+' a URL turned into a space (the advice of the Waylay docs, seed 004)."""
+
+
+def _unencoded_plus(token: str, position: int) -> TimeExpressionError | None:
+    """The error of a timestamp whose '+' became a space in a URL, pointing at the space; ``None`` if it is not one."""
+    match = _SPACE_FOR_PLUS.fullmatch(token)
+    if match is None or match["before"].lower() == "now" and not match["after"].startswith("P"):
+        return None
+    example = f"{match['before']}%2B{match['after']}"
+    return _error("invalid timestamp", token, position + match.end("before"), f"{PLUS_HINT}, as in {example}")
 
 
 @lru_cache(maxsize=512)  # a pure function of the text (datetimes are immutable); filters repeat their dates
