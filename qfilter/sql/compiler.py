@@ -39,6 +39,7 @@ from qfilter.core.plan import (
     Node,
     Not,
     Number,
+    Operator,
     Plan,
     Within,
     to_plan,
@@ -48,6 +49,7 @@ from qfilter.core.schema import Field, Kind, Schema
 from .dialects import Supported, dialect_name, json_any
 from .dialects.base import ValueTest
 from .elements import LIKE_ESCAPE, constant, contains, fold_case, number_param, param
+from .integers import IntegerTest, integer_clause, integer_comparison, integer_members
 from .mappings import (
     Column,
     JsonArray,
@@ -120,8 +122,7 @@ def _like_pattern(glob: str) -> str:
     return "".join(out)
 
 
-_BIGINT = range(-(2**63), 2**63)
-_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
+_INTEGER = re.compile(r"-?[0-9]{1,20}")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
 
 
 def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -135,19 +136,21 @@ def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
             return value
 
 
-def _equals(value: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+def _equals(value: sa.ColumnElement[Any], text: str, dialect: str | None = None) -> sa.ColumnElement[bool]:
     """The value's text is ``text``, compared in the column's own type so that an index serves it.
 
     A text no value of the column spells (``05`` or ``yes`` for an integer or
-    boolean column, a name not in an ``Enum``) matches nothing, as in memory;
-    binding it would be a database error instead.
+    boolean column, an integer beyond the column type's range, a name not in
+    an ``Enum``) matches nothing, as in memory; binding it would be a
+    database error instead.
     """
     match value_class(value.type):
         case "integer":
+            # At most 20 digits: no integer column holds more, and int() refuses over 4,300.
             number = int(text) if _INTEGER.fullmatch(text) else None
-            if number is None or str(number) != text or number not in _BIGINT:
+            if number is None or str(number) != text:
                 return sa.false()
-            return value == sa.bindparam(None, number, type_=value.type)
+            return _integer_compare(value, "eq", number, dialect)
         case "boolean":
             if text not in ("true", "false"):
                 return sa.false()
@@ -184,11 +187,48 @@ class SqlValue:
 _OPERATORS = {"eq": "__eq__", "lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
 
 
-def _number_operand(value: sa.ColumnElement[Any], number: Number) -> sa.ColumnElement[Any]:
-    """``number`` bound: in an integer column's own type when it fits (an index serves it), else exactly."""
-    if isinstance(number, int) and value_class(value.type) == "integer":
-        return sa.bindparam(None, number, type_=value.type)
-    return number_param(number)
+def _integer_test(value: sa.ColumnElement[Any], test: IntegerTest) -> sa.ColumnElement[bool]:
+    """An integer column's comparison: none, every value, or with an integer bound in the column's own type."""
+    if test is False:
+        return sa.false()
+    if test is True:
+        return value.is_not(None)
+    op, whole = test
+    compared: sa.ColumnElement[bool] = getattr(value, _OPERATORS[op])(sa.bindparam(None, whole, type_=value.type))
+    return compared
+
+
+def _integer_compare(
+    value: sa.ColumnElement[Any], op: Operator, number: Number, dialect: str | None
+) -> sa.ColumnElement[bool]:
+    """``value <op> number`` on an integer column: exact, never a number the column's type cannot hold."""
+    return integer_clause(
+        value.type,
+        dialect,
+        lambda bounds: integer_comparison(op, number, bounds),
+        lambda test: _integer_test(value, test),
+    )
+
+
+def _integer_in(
+    value: sa.ColumnElement[Any], numbers: tuple[Number, ...], dialect: str | None
+) -> sa.ColumnElement[bool]:
+    """``value IN numbers`` on an integer column: the integers among them that its type holds."""
+
+    def build(members: tuple[int, ...]) -> sa.ColumnElement[bool]:
+        if not members:
+            return sa.false()
+        return value.in_([sa.bindparam(None, whole, type_=value.type) for whole in members])
+
+    return integer_clause(value.type, dialect, lambda bounds: integer_members(numbers, bounds), build)
+
+
+def _compare(value: sa.ColumnElement[Any], op: Operator, number: Number, dialect: str | None) -> sa.ColumnElement[bool]:
+    """``value <op> number``: on an integer column exactly in its range, else (JSON numbers) bound exactly."""
+    if value_class(value.type) == "integer":
+        return _integer_compare(value, op, number, dialect)
+    compared: sa.ColumnElement[bool] = getattr(value, _OPERATORS[op])(number_param(number))
+    return compared
 
 
 def _has_not(condition: Condition) -> bool:
@@ -201,7 +241,9 @@ def _has_not(condition: Condition) -> bool:
             return False
 
 
-def _in_set(value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: bool) -> sa.ColumnElement[bool]:
+def _in_set(
+    value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: bool, dialect: str | None = None
+) -> sa.ColumnElement[bool]:
     """``in()``/``inIgnoreCase()``: one ``IN`` of bound texts (values with U+0000 match nothing)."""
     texts = [text for text in values if "\x00" not in text]
     if not texts:
@@ -209,17 +251,24 @@ def _in_set(value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: 
     if ignore_case:
         return fold_case(_as_text(value)).in_([param(text) for text in texts])
     if value_class(value.type) in ("integer", "boolean", "enum"):
-        return sa.or_(*(_equals(value, text) for text in texts))  # each in the column's own type
+        return sa.or_(*(_equals(value, text, dialect) for text in texts))  # each in the column's own type
     return value.in_([param(text) for text in texts])
 
 
 _SIMPLE = (Contains, Equals, Like, Within)
 
 
-def value_test(condition: Condition, value: SqlValue | sa.ColumnElement[Any], zone: tzinfo) -> sa.ColumnElement[bool]:
-    """``condition`` on one value (a column, or a JSON element); a plain column is a text value."""
+def value_test(
+    condition: Condition, value: SqlValue | sa.ColumnElement[Any], zone: tzinfo, dialect: str | None = None
+) -> sa.ColumnElement[bool]:
+    """``condition`` on one value (a column, or a JSON element); a plain column is a text value.
+
+    ``dialect`` (a SQLAlchemy dialect name), when given, is the only
+    database the test is built for where the databases differ (the range of
+    an integer column).
+    """
     if isinstance(condition, _SIMPLE):  # the common case first: it reads the value's text only
-        return _simple_test(condition, value.value if isinstance(value, SqlValue) else value, zone)
+        return _simple_test(condition, value.value if isinstance(value, SqlValue) else value, zone, dialect)
     if not isinstance(value, SqlValue):
         value = SqlValue(value)
     one = value.value
@@ -227,31 +276,30 @@ def value_test(condition: Condition, value: SqlValue | sa.ColumnElement[Any], zo
         case Exists():
             return value.is_present()
         case InSet(values, ignore_case):
-            return _in_set(one, values, ignore_case)
+            return _in_set(one, values, ignore_case, dialect)
         case Compare(op, number):
             if value.number is None:
                 return sa.false()
-            compared: sa.ColumnElement[bool] = getattr(value.number, _OPERATORS[op])(
-                _number_operand(value.number, number)
-            )
-            return compared
+            return _compare(value.number, op, number, dialect)
         case InNumbers(numbers):
             if value.number is None:
                 return sa.false()
-            return value.number.in_([_number_operand(value.number, n) for n in numbers])
+            if value_class(value.number.type) == "integer":
+                return _integer_in(value.number, numbers, dialect)
+            return value.number.in_([number_param(n) for n in numbers])
         case IsBoolean(expected):
             if value.boolean is None:
                 return sa.false()
             return value.boolean == sa.bindparam(None, expected, type_=value.boolean.type)
         case Not(inner):
             # Two-valued: NOT of a NULL (a JSON object's text compared) must be true, as in memory.
-            return sa.not_(sa.func.coalesce(value_test(inner, value, zone), sa.false()))
+            return sa.not_(sa.func.coalesce(value_test(inner, value, zone, dialect), sa.false()))
         case AllOf(parts):
-            return sa.and_(*(value_test(part, value, zone) for part in parts))
+            return sa.and_(*(value_test(part, value, zone, dialect) for part in parts))
         case AnyOf(parts):
-            return sa.or_(*(value_test(part, value, zone) for part in parts))
+            return sa.or_(*(value_test(part, value, zone, dialect) for part in parts))
         case _:  # the simple conditions, taken above
-            return _simple_test(condition, one, zone)
+            return _simple_test(condition, one, zone, dialect)
 
 
 def _matched_text(condition: Contains | Equals | Like) -> str:
@@ -261,7 +309,7 @@ def _matched_text(condition: Contains | Equals | Like) -> str:
 
 
 def _simple_test(
-    condition: Contains | Equals | Like | Within, value: sa.ColumnElement[Any], zone: tzinfo
+    condition: Contains | Equals | Like | Within, value: sa.ColumnElement[Any], zone: tzinfo, dialect: str | None
 ) -> sa.ColumnElement[bool]:
     """The four conditions of sections 1 to 8, on a column or a JSON element's text."""
     if not isinstance(condition, Within) and "\x00" in _matched_text(condition):
@@ -271,7 +319,7 @@ def _simple_test(
             haystack = fold_case(_as_text(value)) if ignore_case else _as_text(value)
             return contains(haystack, text)
         case Equals(text):
-            return _equals(value, text)
+            return _equals(value, text, dialect)
         case Like(glob):
             return fold_case(_as_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
@@ -302,11 +350,11 @@ def _at(
     guard = _has_not(condition)
     match location:
         case Column(column):
-            test = value_test(condition, _typed(column, kind), zone)
+            test = value_test(condition, _typed(column, kind), zone, dialect)
             # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
             return sa.and_(column.is_not(None), test) if two_valued or guard else test
         case Related(_, fk, value, references):
-            test = value_test(condition, _typed(value, kind), zone)
+            test = value_test(condition, _typed(value, kind), zone, dialect)
             if guard:
                 test = sa.and_(value.is_not(None), test)
             source = location.source
