@@ -373,6 +373,8 @@ def _at(
             each = _element_test(condition, zone, scalars_only=True, guard=guard)
             return json_any(column, (), condition, each, dialect)
         case JsonObject(column):
+            if any("\x00" in key for key in keys):
+                return sa.false()  # PostgreSQL text cannot hold U+0000: no key with it is found, anywhere
             return json_any(
                 column, keys, condition, _element_test(condition, zone, scalars_only=False, guard=guard), dialect
             )
@@ -406,7 +408,10 @@ def _element_test(condition: Condition, zone: tzinfo, *, scalars_only: bool, gua
 
 
 def _meta_keys(target: Field) -> tuple[str, ...]:
-    return tuple(target.qualifier.split(".")[1:]) if target.kind is Kind.META else ()
+    # Split as memory splits the field's path (qfilter.core.schema): a "[*]" ending is only a reminder there.
+    if target.kind is not Kind.META:
+        return ()
+    return tuple(key.removesuffix("[*]") for key in target.qualifier.split(".")[1:])
 
 
 class SqlBackend:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from qfilter.core.plan import Condition
 
-__all__ = ["JsonAny", "ValueTest"]
+__all__ = ["PATH_KEY", "JsonAny", "ValueTest"]
+
+PATH_KEY = re.compile(r"[A-Za-z0-9_-]*")
+"""The ``meta`` keys a JSON path may name as they are: the ones a parsed filter has.
+
+SQLite's and MariaDB's JSON paths compare a key with the object's key as
+the document spells it, escapes included (``\\u00e9`` is not ``é`` to them,
+and SQLite's path cannot hold a ``"``). Every writer spells these characters
+as themselves, so a path finds them; any other key is looked up among the
+object's decoded keys instead (``json_each``, ``JSON_KEYS``).
+"""
 
 
 class ValueTest(Protocol):

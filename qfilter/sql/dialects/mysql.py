@@ -23,7 +23,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from qfilter.core.plan import Condition
 
 from ..elements import constant, exactly, fold_case, param, position
-from .base import ValueTest
+from .base import PATH_KEY, ValueTest
 
 __all__ = ["MARIADB_BINARY", "MARIADB_CASE", "MARIADB_DIALECTS", "json_any", "refusal"]
 
@@ -132,6 +132,28 @@ def _json_elements_mariadb(element: _json_elements, compiler: SQLCompiler, **kw:
 for _name in MARIADB_DIALECTS:
     compiles(_json_elements, _name)(_json_elements_mariadb)
 
+
+class _json_keys(sa.sql.functions.FunctionElement[Any]):
+    """``JSON_TABLE`` over the keys of a JSON object: each key's JSON string as written (``j``) and decoded (``t``)."""
+
+    inherit_cache = True
+    name = "qfilter_json_keys"
+
+
+@compiles(_json_keys)
+def _json_keys_unsupported(element: _json_keys, compiler: SQLCompiler, **kw: Any) -> str:
+    raise sa.exc.CompileError(f"qfilter.sql has no JSON_TABLE for {compiler.dialect.name}")
+
+
+def _json_keys_mariadb(element: _json_keys, compiler: SQLCompiler, **kw: Any) -> str:
+    _mariadb(compiler)
+    columns = f"j JSON PATH '$', t LONGTEXT CHARACTER SET utf8mb4 COLLATE {MARIADB_BINARY} PATH '$'"
+    return f"JSON_TABLE(JSON_KEYS({compiler.process(element.clauses, **kw)}), '$[*]' COLUMNS ({columns}))"
+
+
+for _name in MARIADB_DIALECTS:
+    compiles(_json_keys, _name)(_json_keys_mariadb)
+
 _ELEMENT_TEXT = mysql.LONGTEXT(charset="utf8mb4", collation=MARIADB_BINARY)
 
 
@@ -163,9 +185,16 @@ def json_any(
             as_double = sa.type_coerce(node.c.t, sa.Float()) + sa.literal_column("0e0", sa.Float())
             number = sa.case((kind.in_([constant("INTEGER"), constant("DOUBLE")]), as_double))
             inner = test(node.c.t, number=number, present=kind != constant("NULL"))
-        else:
+        elif PATH_KEY.fullmatch(keys[0]):
             member = sa.func.json_extract(node.c.j, param(f'$."{keys[0]}"'), type_=sa.Text())
             inner = found(elements(sa.case((sa.func.json_type(node.c.j) == constant("OBJECT"), member))), keys[1:])
+        else:
+            # Among the object's decoded keys (t); then its value by the key as the document spells it (j).
+            names = _json_keys(sa.case((sa.func.json_type(node.c.j) == constant("OBJECT"), node.c.j)))
+            entry = names.table_valued(sa.column("j", sa.Text()), sa.column("t", _ELEMENT_TEXT))
+            member = sa.func.json_extract(node.c.j, sa.func.concat(constant("$."), entry.c.j), type_=sa.Text())
+            named = sa.and_(entry.c.t == param(keys[0]), found(elements(member), keys[1:]))
+            inner = sa.select(sa.literal_column("1")).select_from(entry).where(named).exists()
         return sa.select(sa.literal_column("1")).select_from(node).where(inner).exists()
 
     return found(elements(column), keys)

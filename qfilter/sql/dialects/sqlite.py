@@ -11,7 +11,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from qfilter.core.plan import Condition
 
 from ..elements import constant, fold_case, param, position
-from .base import ValueTest
+from .base import PATH_KEY, ValueTest
 
 if TYPE_CHECKING:  # importing sqlalchemy.ext.asyncio needs greenlet, which only the async extra installs
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -55,6 +55,31 @@ def _python_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+def _member_json(parent: sa.ColumnElement[Any], entry: sa.TableValuedAlias, key: str) -> sa.ColumnElement[str]:
+    """The JSON text of the member of ``parent`` that ``entry`` (a ``json_each`` row of it) lists.
+
+    ``fullkey`` is the path SQLite spells for the member, ``$."..."`` with
+    the key as the document writes it, so ``->`` finds it and a number keeps
+    its spelling. A quoted key ends at the first ``"``, though: for a key
+    with one, the path is the unquoted ``$.<key as written>``, which ends at
+    a ``.`` or ``[`` only. A key with both ``"`` and ``[`` has no path at
+    all; its member is written from its value, which spells a fractional
+    number SQLite's way (docs/sql.md: JSON keys).
+    """
+    if "[" not in key or '"' not in key:
+        path: sa.ColumnElement[str] = entry.c.fullkey
+        if '"' in key:
+            path = constant("$.").concat(sa.func.substr(path, 4, sa.func.length(path) - 4))  # inside $."..."
+        # Made on the member's own row only: other keys' paths are none of its business (an unquoted
+        # $.z cut as above is no path at all, an error).
+        return parent.op("->", return_type=sa.String())(sa.case((entry.c.key == param(key), path)))
+    return sa.case(
+        (entry.c.type == constant("text"), sa.func.json_quote(entry.c.value)),
+        (entry.c.type.in_([constant("true"), constant("false")]), entry.c.type),
+        else_=entry.c.value,
+    )
+
+
 def json_any(
     column: sa.ColumnElement[Any], keys: tuple[str, ...], condition: Condition, test: ValueTest
 ) -> sa.ColumnElement[bool]:
@@ -74,7 +99,15 @@ def json_any(
     node = sa.func.json_each(array).table_valued("key", "type", "atom", "value")
     joined: sa.FromClause = node
     for key in keys:
-        member = node.c.value.op("->", return_type=sa.String())(param(f'$."{key}"'))
+        member: sa.ColumnElement[str]
+        if PATH_KEY.fullmatch(key):
+            member = node.c.value.op("->", return_type=sa.String())(param(f'$."{key}"'))
+        else:
+            # Among the object's decoded keys; then its value by the path SQLite spells for it.
+            members = sa.func.json_each(sa.case((node.c.type == constant("object"), node.c.value)))
+            entry = members.table_valued("key", "type", "value", "fullkey")
+            joined = joined.join(entry, entry.c.key == param(key))
+            member = _member_json(node.c.value, entry, key)
         array = as_array(sa.case((node.c.type == constant("object"), member)))
         node = sa.func.json_each(array).table_valued("key", "type", "atom", "value")
         joined = joined.join(node, sa.true())
