@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import socket
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from service_support import BACKENDS, USER_HEADER, private_database
 
 from qfilter.service.app import create_app, open_database
 from qfilter.service.guards import MAX_BODY_BYTES, MAX_REQUEST_HEAD_BYTES, MAX_TARGET_BYTES
+from qfilter.service.http11 import LINGER_SECONDS
 from qfilter.service.server import serve_in_thread
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -208,6 +210,160 @@ def test_a_huge_body_is_a_413(service: Hostile) -> None:
 
     streamed = service.client.post("/config/query", content=chunks(), headers={"content-type": "application/json"})
     assert_client_error(streamed, 413)
+
+
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 16 * MAX_BODY_BYTES])
+def test_an_honest_huge_upload_reads_its_413(service: Hostile, size: int) -> None:
+    # Refused before it is read; the server reads and drops the rest (more than the sockets buffer) after
+    # answering, so that the client, which sends it all before it reads, gets the answer and no reset.
+    content = b'{"name": "big", "meta": {"note": "' + b"n" * size + b'"}}'
+    response = service.client.post("/config/query", content=content, headers={"content-type": "application/json"})
+    assert_client_error(response, 413)
+
+
+# -- bodies that lie about their size, or trickle in ----------------------------------------------------
+
+ANSWER_WAIT = 10.0  # seconds a test waits for an answer: far below the body deadline and the 45 s of old
+
+
+def _send_slowly(base_url: str, head: bytes, parts: Sequence[bytes], pause: float) -> tuple[bytes, bytes]:
+    """Send ``head``, then ``parts`` with ``pause`` seconds between them while reading the answer.
+
+    Returns the answer (up to the end of its body) and what came after it
+    before the server closed the connection. A recv that outwaits
+    :data:`ANSWER_WAIT` fails the test: the server held the request open.
+    """
+    address = urlsplit(base_url)
+    assert address.hostname is not None and address.port is not None
+    with socket.create_connection((address.hostname, address.port), timeout=ANSWER_WAIT) as sock:
+        sock.sendall(head)
+        answered = threading.Event()
+
+        def trickle() -> None:
+            for part in parts:
+                if answered.wait(pause):
+                    return
+                try:
+                    sock.sendall(part)
+                except OSError:  # closed once the server stopped lingering
+                    return
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        received = b""
+        try:
+            while not _complete(received):
+                chunk = sock.recv(65536)
+                assert chunk, f"the connection closed without a whole answer: {received!r}"
+                received += chunk
+            answered.set()
+            head_end = received.index(b"\r\n\r\n") + 4
+            length = int(
+                next(
+                    line for line in received[:head_end].split(b"\r\n") if line.lower().startswith(b"content-length:")
+                ).split(b":")[1]
+            )
+            answer, after = received[: head_end + length], received[head_end + length :]
+            # The server closes (it will not read another request after an unread body) within its lingering.
+            sock.settimeout(LINGER_SECONDS + ANSWER_WAIT)
+            while chunk := sock.recv(65536):
+                after += chunk
+        finally:
+            answered.set()
+            sender.join()
+    return answer, after
+
+
+def _parsed(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+LYING_HEADS = [
+    b"Content-Length: 999999999\r\n",
+    b"Content-Length: " + str(MAX_BODY_BYTES + 1).encode() + b"\r\n",
+    b"Content-Length: 000" + str(MAX_BODY_BYTES + 1).encode() + b"\r\n",
+    b"Content-Length: 999999999\r\nExpect: 100-continue\r\n",  # refused before the client sends the body
+]
+
+
+@pytest.mark.parametrize("declared", LYING_HEADS, ids=lambda head: repr(head[:40]))
+@pytest.mark.parametrize("path", ["/config/query", SAVED, "/config/query/kept"])
+def test_a_content_length_over_the_limit_is_a_413_before_the_body_is_read(
+    service: Hostile, declared: bytes, path: str
+) -> None:
+    method = b"PUT" if path.endswith("/kept") else b"POST"
+    head = method + b" " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + declared
+    answer, after = _send_slowly(service.base_url, head + b"\r\n" + b'{"name": "a"}', [b"x" * 1000] * 3, 0.05)
+    body = assert_raw_client_error(_parsed(answer), 413)
+    assert str(MAX_BODY_BYTES) in body["message"]
+    assert _parsed(answer)[1]["connection"] == "close" and after == b""
+
+
+def test_after_refusing_a_body_the_server_closes_in_stages(service: Hostile) -> None:
+    """RFC 9112 section 9.6: the answer, a half-close, then what the client still sends is read and dropped.
+
+    Closing at once with unread data would answer the client's next bytes
+    with a reset, which can destroy the answer before the client reads it.
+    """
+    address = urlsplit(service.base_url)
+    assert address.hostname is not None and address.port is not None
+    declared = 16 * MAX_BODY_BYTES
+    head = b"POST /config/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: " + str(declared).encode() + b"\r\n\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=ANSWER_WAIT) as sock:
+        sock.sendall(head + b"x" * 65536)
+        received = b""
+        while chunk := sock.recv(65536):  # the answer, then the end of the server's side
+            received += chunk
+        assert_raw_client_error(_parsed(received), 413)
+        sock.sendall(b"x" * (declared // 4))  # no reset: the server is still reading
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1) == b""
+
+
+@pytest.fixture(scope="module")
+def impatient_reader() -> Iterator[str]:
+    """A service (SQLite) that waits one second for a request body: the body deadline, shortened."""
+    with tempfile.TemporaryDirectory() as directory:
+        engine = open_database(f"sqlite:///{Path(directory) / 'slow.sqlite3'}", demo=False)
+        try:
+            with serve_in_thread(create_app(engine, clock=lambda: NOW, body_timeout=1.0)) as base_url:
+                yield base_url
+        finally:
+            engine.dispose()
+
+
+SLOW_BODIES = {
+    # Content-Length 100, 13 bytes, then a byte every 0.2 s: it would take 17 s.
+    "trickle": (b"Content-Length: 100\r\n", [b'{"name": "a"'] + [b" "] * 200),
+    # Shorter than its Content-Length, then nothing.
+    "short": (b"Content-Length: 100\r\n", [b'{"name": "a"}']),
+    # Chunks that trickle, then never end.
+    "chunked": (b"Transfer-Encoding: chunked\r\n", [b"1\r\n{\r\n"] + [b"1\r\n \r\n"] * 200),
+}
+
+
+@pytest.mark.parametrize("kind", SLOW_BODIES)
+def test_a_body_that_does_not_arrive_in_time_is_a_408(impatient_reader: str, kind: str) -> None:
+    framing, parts = SLOW_BODIES[kind]
+    head = b"POST /config/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing + b"\r\n"
+    answer, after = _send_slowly(impatient_reader, head, parts, 0.2)
+    body = assert_raw_client_error(_parsed(answer), 408)
+    assert "within 1 s" in body["message"]
+    assert _parsed(answer)[1]["connection"] == "close" and after == b""
+    assert httpx.get(f"{impatient_reader}/config/query/a").status_code == 404  # nothing was stored
+
+
+def test_a_slow_body_that_arrives_in_time_is_served(impatient_reader: str) -> None:
+    head = b"POST /config/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 19\r\n"
+    head += b"Connection: close\r\n\r\n"
+    answer, _ = _send_slowly(impatient_reader, head, [b'{"name": ', b'"in time"}'], 0.1)
+    status, _, body = _parsed(answer)
+    assert status == 201 and json.loads(body)["name"] == "in time"
+    assert httpx.delete(f"{impatient_reader}/config/query/in%20time").status_code == 204
 
 
 # -- bodies --------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from qfilter.integrations.fastapi import DEFAULT_USER_HEADER, QFilter
 from qfilter.service import tables as reference
 from qfilter.service.database import default_database_url, load_entities, open_database
 from qfilter.service.errors import install_service_errors
-from qfilter.service.guards import RequestGuard
+from qfilter.service.guards import BODY_TIMEOUT_SECONDS, RequestGuard
 from qfilter.service.saved_queries import SAVED_QUERIES_PREFIX, saved_queries_router
 from qfilter.service.swagger import install_docs
 from qfilter.service.waylay import WAYLAY_PREFIX, waylay_router
@@ -71,11 +71,14 @@ def create_app(
     *,
     user_header: str = DEFAULT_USER_HEADER,
     clock: Callable[[], datetime] = _utc_now,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> FastAPI:
     """The service over ``engine`` (whose tables :func:`open_database` made).
 
     ``user_header`` names the request header that holds the current user;
-    ``clock`` gives ``now`` for filters and the times recorded on writes.
+    ``clock`` gives ``now`` for filters and the times recorded on writes;
+    ``body_timeout`` is how many seconds a request body may take to arrive
+    whole (:class:`~qfilter.service.guards.RequestGuard`: a 408 after that).
     """
     app = FastAPI(
         title="qfilter reference listing service",
@@ -91,7 +94,7 @@ def create_app(
     )
     install_service_errors(app)
     install_docs(app)
-    app.add_middleware(RequestGuard, user_header=user_header)
+    app.add_middleware(RequestGuard, user_header=user_header, body_timeout=body_timeout)
     dialect = engine.dialect  # each filter's clause is built for this database only
     waylay = QFilter(WAYLAY, sql_mapping=reference.WAYLAY_SQL, user_header=user_header, clock=clock, dialect=dialect)
     saved = QFilter(TIMEPLUS, sql_mapping=reference.TIMEPLUS_SQL, user_header=user_header, clock=clock, dialect=dialect)

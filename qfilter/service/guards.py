@@ -4,7 +4,10 @@
 
 - a request target (path and query string) over :data:`MAX_TARGET_BYTES`
   is a 414, headers over :data:`MAX_HEADER_BYTES` a 431, a body over
-  :data:`MAX_BODY_BYTES` a 413;
+  :data:`MAX_BODY_BYTES` a 413 (at once when its ``Content-Length`` says
+  so, before any of it is read);
+- a body that has not arrived whole within :data:`BODY_TIMEOUT_SECONDS`
+  (one that trickles in, or shorter than its ``Content-Length``) is a 408;
 - a user header (``X-User-Id``) whose bytes are not UTF-8 text, or that
   holds control characters, is a 400: Starlette would read them as Latin-1
   and record garbage as the user.
@@ -15,8 +18,14 @@ h11 parser refuses a request head that outgrows its buffer
 :mod:`qfilter.service.server` raise that buffer to
 :data:`MAX_REQUEST_HEAD_BYTES`; past it, :mod:`qfilter.service.http11`
 answers, but the client may see the connection close before it reads that.
+
+A refused body is not read: the answer says ``Connection: close``, and the
+servers' protocol (:mod:`qfilter.service.http11`) reads and drops what the
+client still sends, for a bounded time, before closing, so that the client
+gets to read the answer rather than a reset connection.
 """
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +37,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_BODY_BYTES",
     "MAX_REQUEST_HEAD_BYTES",
+    "BODY_TIMEOUT_SECONDS",
     "RequestGuard",
 ]
 
@@ -43,14 +53,16 @@ MAX_REQUEST_HEAD_BYTES = 4 * 1024 * 1024
 Large enough that a 1 MB filter in a URL reaches :class:`RequestGuard`
 and gets its 414 once the whole request is read.
 """
-_MAX_DRAIN_BYTES = 64 * 1024 * 1024  # read and drop this much of an oversized body, so the client sees the 413
+BODY_TIMEOUT_SECONDS = 30.0
+"""How long a request body may take to arrive whole (1 MB at 35 KB/s): longer is a 408."""
+_CLOSING = {413, 408}  # answered before the body was read whole: the connection cannot carry another request
 
 
 async def _answer(send: Send, status: int, message: str, body_fields: dict[str, object] | None = None) -> None:
     body = json.dumps({"code": status, "message": message, **(body_fields or {})}, separators=(",", ":"))
     encoded = body.encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode("ascii"))]
-    if status == 413:
+    if status in _CLOSING:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": encoded})
@@ -66,11 +78,12 @@ def _is_text(value: bytes) -> bool:
 
 
 class RequestGuard:
-    """ASGI middleware that answers oversized requests (414, 431, 413) and a non-UTF-8 user header (400).
+    """ASGI middleware that answers oversized requests (414, 431, 413), slow bodies (408), bad user headers (400).
 
     A body is read whole before the app sees it (the app reads it whole
     anyway), so its size is known whether or not it came with a
-    ``Content-Length``.
+    ``Content-Length``; one declared larger than ``max_body`` is refused
+    before it is read, and reading one stops after ``body_timeout`` seconds.
     """
 
     def __init__(
@@ -81,13 +94,17 @@ class RequestGuard:
         max_target: int = MAX_TARGET_BYTES,
         max_headers: int = MAX_HEADER_BYTES,
         max_body: int = MAX_BODY_BYTES,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
+        if body_timeout <= 0:
+            raise ValueError(f"body_timeout must be positive, got {body_timeout}")
         self.app = app
         self.user_header = user_header
         self._user_key = user_header.lower().encode("latin-1") if user_header else None
         self.max_target = max_target
         self.max_headers = max_headers
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,12 +114,15 @@ class RequestGuard:
         if refusal is not None:
             await _answer(send, *refusal)
             return
-        body, state = await self._read_body(scope, receive)
-        if state == "gone":  # the client went away before it finished sending
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body, complete = await self._read_body(receive)
+        except TimeoutError:
+            await _answer(send, 408, f"the request body did not arrive whole within {self.body_timeout:g} s")
             return
-        if state in ("over", "too large"):
-            if state == "over":
-                await self._drain(receive, len(body))
+        if body is None:  # the client went away before it finished sending
+            return
+        if not complete:
             await _answer(send, 413, f"the request body is larger than {self.max_body} bytes")
             return
         replayed = False
@@ -125,6 +145,9 @@ class RequestGuard:
         if sum(len(name) + len(value) for name, value in headers) > self.max_headers:
             return 431, f"the request headers are larger than {self.max_headers} bytes", {}
         for name, value in headers:
+            if name == b"content-length" and _declares_more_than(value, self.max_body):
+                # Refused unread: a client that lies (a huge length, a short body) would hold the read open.
+                return 413, f"the request body is larger than {self.max_body} bytes", {}
             if name == self._user_key and not _is_text(value):  # the shape of the other bad-header 400s
                 location, problem = f"header.{self.user_header}", "not UTF-8 text without control characters"
                 extra: dict[str, object] = {
@@ -134,32 +157,25 @@ class RequestGuard:
                 return 400, f"{location}: {problem}", extra
         return None
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, str]:
-        """The body, and ``"complete"``, ``"too large"``, ``"over"`` (past the bound, more to come) or ``"gone"``."""
-        declared = next((value for name, value in scope.get("headers", []) if name == b"content-length"), None)
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return b"", "over"
+    async def _read_body(self, receive: Receive) -> tuple[bytes | None, bool]:
+        """The body and whether it is whole: ``(None, False)`` if the client left, ``False`` past the bound."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return b"", "gone"
+                return None, False
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
             if size > self.max_body:
-                return b"".join(chunks), "over" if message.get("more_body", False) else "too large"
+                return b"", False
             if not message.get("more_body", False):
-                return b"".join(chunks), "complete"
+                return b"".join(chunks), True
 
-    async def _drain(self, receive: Receive, already: int) -> None:
-        """Read and drop the rest of an oversized body (up to a bound), so the client reads the answer."""
-        size = already
-        while size < _MAX_DRAIN_BYTES:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            size += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                return
+
+def _declares_more_than(value: bytes, bound: int) -> bool:
+    """Whether a ``Content-Length`` value is a number over ``bound`` (the HTTP server refused any other)."""
+    digits = value.strip().lstrip(b"0")
+    # Digits counted first: int() refuses text of over 4,300 of them.
+    return digits.isdigit() and (len(digits) > len(str(bound)) or int(digits) > bound)
