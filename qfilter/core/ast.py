@@ -22,6 +22,7 @@ from typing import TypeAlias
 
 __all__ = [
     "Value",
+    "is_number_range",
     "Function",
     "Matcher",
     "Term",
@@ -41,6 +42,13 @@ __all__ = [
 
 # A value written bare reads back the same: no white space, ',', quotes or parentheses.
 _BARE = re.compile(r"""[^\s,"'()]+""")
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_NUMBER_RANGE = re.compile(rf"(?:>=|<=|>|<){_NUMBER}|{_NUMBER}\.\.(?:{_NUMBER}|\*)|\*\.\.{_NUMBER}", re.A)
+
+
+def is_number_range(text: str) -> bool:
+    """Whether ``text`` is a range form of spec section 10 with JSON number operands (``>10``, ``5..12``, ``*..3``)."""
+    return _NUMBER_RANGE.fullmatch(text) is not None
 
 
 def _quote(text: str) -> str:
@@ -49,13 +57,30 @@ def _quote(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Value:
-    """A plain matcher: the text to match, with quotes and escapes removed."""
+    """A plain matcher: the text to match, with quotes and escapes removed.
+
+    ``quoted`` tells a quoted number range from a bare one: under ``meta.``
+    the bare ``>10`` compares numbers and the quoted ``">10"`` is text (spec
+    section 10). It is kept only where quotes make that difference, on a
+    :func:`is_number_range` text; on any other text quoting is spelling, and
+    ``quoted`` is ``False`` however the value was written.
+    """
 
     text: str
     position: int = field(default=0, compare=False, repr=False)
+    quoted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quoted and not is_number_range(self.text):
+            object.__setattr__(self, "quoted", False)
 
     def __str__(self) -> str:
-        return self.text if _BARE.fullmatch(self.text) else _quote(self.text)
+        return self.text if not self.quoted and _BARE.fullmatch(self.text) else _quote(self.text)
+
+    @property
+    def number_range(self) -> bool:
+        """Whether this is a bare number range (``>10``, ``5..12``): under ``meta.``, a comparison of numbers."""
+        return not self.quoted and is_number_range(self.text)
 
 
 @dataclass(frozen=True, slots=True)

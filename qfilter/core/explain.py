@@ -70,11 +70,14 @@ def _number_words(text: str) -> str:
     return f"between {low} and {high}"
 
 
-def _plain_words(kind: Kind, text: str) -> str:
-    """A value that satisfies the field's own matcher on ``text``, in words."""
+def _plain_words(kind: Kind, value: Value) -> str:
+    """A value that satisfies the field's own matcher on ``value``, in words."""
+    text = value.text
     match kind:
         case Kind.TEXT:
             return f"containing {text!r}"
+        case Kind.META if value.number_range:
+            return f"a number {_number_words(text)}"
         case Kind.EXACT | Kind.META:
             return f"equal to {text!r}"
         case Kind.USER:
@@ -92,7 +95,7 @@ def _plain_words(kind: Kind, text: str) -> str:
 def _words(kind: Kind, matcher: Matcher) -> str:
     """What one value must be to satisfy ``matcher``, in words (``equal to one of 'a', 'b'``)."""
     if isinstance(matcher, Value):
-        return _plain_words(kind, matcher.text)
+        return _plain_words(kind, matcher)
     arguments = matcher.arguments
     texts = [a.text for a in arguments if isinstance(a, Value)]
     quoted = ", ".join(
@@ -158,7 +161,7 @@ def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
         case Kind.TIME:
             return f"have a {label} {_interval_words(value)}{_empty_words(matcher, condition)}"
         case Kind.META:
-            return f"have {label} equal to {value!r}"
+            return f"have {label} {_plain_words(target.kind, matcher)}"
         case Kind.NUMBER:
             return f"have a {label} {_number_words(value)}"
         case Kind.BOOLEAN:

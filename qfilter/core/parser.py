@@ -201,7 +201,7 @@ class _ToAst:
             raise FilterSyntaxError(
                 "empty matcher", position=token.start_pos, hint="remove it or put text in the quotes"
             )
-        return Value(value, (token.start_pos or 0) + 1)
+        return Value(value, (token.start_pos or 0) + 1, True)
 
     def function(self, children: list[Any]) -> Function:
         name_token, *arguments = children
@@ -427,7 +427,7 @@ def _fast_values(text: str, start: int, end: int) -> list[Matcher]:
         if bare is not None:
             values.append(Value(bare, match.start()))
         else:
-            values.append(Value(_fast_quoted(quoted), match.start() + 1))
+            values.append(Value(_fast_quoted(quoted), match.start() + 1, True))
     return values
 
 
@@ -439,7 +439,7 @@ def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...] | Non
         if bare is not None:
             matchers.append(Value(bare, match.start()))
         elif quoted is not None:
-            matchers.append(Value(_fast_quoted(quoted), match.start() + 1))
+            matchers.append(Value(_fast_quoted(quoted), match.start() + 1, True))
         else:
             try:
                 matchers.append(checked_function(name, tuple(_fast_values(text, *match.span(2))), match.start()))
@@ -596,8 +596,8 @@ _NOT_BEFORE = re.compile(r"(?:^|[\s()])NOT\s*\Z")
 def _shifted(node: Any, offset: int) -> Any:
     """``node`` with every position moved by ``offset`` (recursion: the depth is bounded by now)."""
     match node:
-        case Value(text, position):
-            return Value(text, position + offset)
+        case Value(text, position, quoted):
+            return Value(text, position + offset, quoted)
         case Function(name, arguments, position):
             return Function(name, tuple(_shifted(a, offset) for a in arguments), position + offset)
         case Term(qualifier, matchers, excluded, position):

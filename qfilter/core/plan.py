@@ -272,6 +272,7 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][+-]
 _INT64 = range(-(2**63), 2**63)
 _BOOLEANS = {"true": True, "false": False}
 _NUMBER_COMPARISONS: tuple[tuple[str, Operator], ...] = ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"))
+_NUMBER_FORMS_HINT = "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*"
 
 
 def json_number(text: str) -> Number | None:
@@ -344,12 +345,10 @@ class _Binder:
                 return AllOf(tuple(self.predicate(a) for a in arguments))
             case "any":
                 return AnyOf(tuple(self.predicate(a) for a in arguments))
-            case "equals" | "eq":
-                return self.one_of(values, ignore_case=False)
-            case "in":
-                return self.one_of(values, ignore_case=False)
+            case "equals" | "eq" | "in":
+                return self.one_of(values, ignore_case=False, function=spec.name)
             case "inIgnoreCase":
-                return self.one_of(values, ignore_case=True)
+                return self.one_of(values, ignore_case=True, function=spec.name)
             case "like":
                 return Like(values[0].text)
             case "contains":
@@ -366,8 +365,11 @@ class _Binder:
         match self.target.kind:
             case Kind.TEXT:
                 return Contains(value.text.lower(), ignore_case=True)
-            case Kind.EXACT | Kind.META:
+            case Kind.EXACT:
                 return Equals(value.text)
+            case Kind.META:
+                # A bare `>10` or `5..12` compares JSON numbers (spec section 10); quoted, or `>abc`, it is text.
+                return self.number_matcher(value) if value.number_range else Equals(value.text)
             case Kind.USER:
                 return Equals(self.user(value))
             case Kind.TIME:
@@ -394,17 +396,22 @@ class _Binder:
             )
         return self.context.user
 
-    def number(self, value: Value, offset: int = 0, token: str | None = None) -> Number:
+    def number(self, value: Value, offset: int = 0, token: str | None = None, function: str | None = None) -> Number:
+        """The number ``value`` (or ``token``, at ``offset`` in it) spells; an error naming the token if none.
+
+        ``function`` names the function it is an argument of: its hint then
+        gives only what an argument may be (a number), never the range forms
+        of a plain matcher.
+        """
         token = value.text[offset:] if token is None else token
         number = json_number(token)
         if number is None:
             too_big = _JSON_NUMBER.fullmatch(token) is not None
+            hint = _NUMBER_FORMS_HINT if function is None else f"{function}() takes a JSON number: 5, -2.5, 1e3"
             raise self.error(
                 f"{'number out of range' if too_big else 'not a number'}: {token!r}",
                 value.position + offset,
-                hint=None
-                if too_big
-                else "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*",
+                hint=None if too_big else hint,
             )
         return number
 
@@ -415,7 +422,11 @@ class _Binder:
         return found
 
     def number_matcher(self, value: Value) -> ValuePredicate:
-        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (spec section 10)."""
+        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (spec section 10).
+
+        A NUMBER field's plain matcher, and a bare number range under ``meta.``
+        (where ``meta.k:5..12`` means ``meta.k:all(gte(5),lte(12))``).
+        """
         text = value.text
         for prefix, op in _NUMBER_COMPARISONS:
             if text.startswith(prefix):
@@ -432,11 +443,11 @@ class _Binder:
             raise self.error("a range needs at least one number", value.position, hint="write e.g. 1..* or *..5")
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    def one_of(self, values: list[Value], *, ignore_case: bool) -> ValuePredicate:
+    def one_of(self, values: list[Value], *, ignore_case: bool, function: str) -> ValuePredicate:
         """``equals``/``eq``/``in``/``inIgnoreCase``: the value equals one of ``values``."""
         kind = self.target.kind
         if kind is Kind.NUMBER:
-            numbers = tuple(dict.fromkeys(self.number(v) for v in values))
+            numbers = tuple(dict.fromkeys(self.number(v, function=function) for v in values))
             return Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
         if kind is Kind.BOOLEAN:
             booleans = tuple(dict.fromkeys(self.boolean(v) for v in values))
@@ -464,7 +475,7 @@ class _Binder:
                 return Within(parse_comparison(op, value.text, now=self.now, tz=self.tz, position=0))
             except FilterError as error:
                 raise error.with_text(self.text, value.position) from None
-        return Compare(op, self.number(value))
+        return Compare(op, self.number(value, function=name))
 
 
 def _conjunction(children: list[Node]) -> Node:

@@ -55,6 +55,7 @@ __all__ = [
     "spellings",
     "range_texts",
     "number_texts",
+    "number_range_texts",
     "number_matcher_texts",
     "boolean_texts",
     "timestamp_texts",
@@ -155,16 +156,20 @@ def number_texts() -> st.SearchStrategy[str]:
     )
 
 
-def number_matcher_texts() -> st.SearchStrategy[str]:
-    """Plain matchers of a NUMBER field (spec section 10): ``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``..."""
+def number_range_texts() -> st.SearchStrategy[str]:
+    """Number ranges (spec section 10): ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*``."""
     number = number_texts()
     return st.one_of(
-        number,
         st.builds(str.__add__, st.sampled_from([">=", ">", "<", "<="]), number),
         st.builds(lambda a, b: f"{a}..{b}", number, number),
         number.map(lambda a: f"{a}..*"),
         number.map(lambda b: f"*..{b}"),
     )
+
+
+def number_matcher_texts() -> st.SearchStrategy[str]:
+    """Plain matchers of a NUMBER field (spec section 10): a number (``5``) or a :func:`number_range_texts` range."""
+    return st.one_of(number_texts(), number_range_texts())
 
 
 boolean_texts = st.sampled_from(["true", "false", "TRUE", "False"])
@@ -186,6 +191,15 @@ def _plain_texts(kind: Kind | None, values: st.SearchStrategy[str], with_me: boo
             return values
         case _:
             assert_never(kind)
+
+
+def _plain_values(kind: Kind | None, values: st.SearchStrategy[str], with_me: bool) -> st.SearchStrategy[Value]:
+    """Plain matchers of ``kind``; under ``meta.`` also number ranges, bare (numbers) and quoted (text)."""
+    plain = _plain_texts(kind, values, with_me).map(Value)
+    if kind is not Kind.META:
+        return plain
+    ranges = number_range_texts()
+    return st.one_of(plain, ranges.map(Value), ranges.map(lambda text: Value(text, quoted=True)))
 
 
 def _argument_texts(
@@ -240,7 +254,7 @@ def functions(
         count = draw(st.integers(spec.min_arguments, most))
         if spec.nests:
             inner = st.one_of(
-                _plain_texts(kind, values, with_me).map(Value),
+                _plain_values(kind, values, with_me),
                 functions(kind, values=values, with_me=with_me, depth=depth - 1, field_level=False),
             )
         else:
@@ -256,8 +270,12 @@ def matchers(
     values: st.SearchStrategy[str] = any_text,
     with_me: bool = False,
 ) -> st.SearchStrategy[Matcher]:
-    """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions."""
-    plain = _plain_texts(kind, values, with_me).map(Value)
+    """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions.
+
+    Under ``meta.`` the plain ones include number ranges (``>10``, ``5..12``),
+    bare (compared as numbers) and quoted (text), as spec section 10 reads them.
+    """
+    plain = _plain_values(kind, values, with_me)
     return st.one_of(plain, plain, functions(kind, values=values, with_me=with_me))
 
 
@@ -375,6 +393,8 @@ def _spell_value(draw: st.DrawFn, text: str, bare_ok: bool) -> str:
 def _spell_matcher(draw: st.DrawFn, matcher: Matcher) -> str:
     """One spelling of a matcher: quoting, the name's letter case, and spaces inside a function vary."""
     if isinstance(matcher, Value):
+        if matcher.number_range:  # quoted, `>10` would be text under meta.: a different matcher
+            return matcher.text
         return _spell_value(draw, matcher.text, not str(matcher).startswith('"'))
     name = (
         "".join(c.upper() if draw(st.booleans()) else c for c in matcher.name) if draw(st.booleans()) else matcher.name
