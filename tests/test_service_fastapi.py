@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from support import NOW
 
 import qfilter
@@ -61,6 +61,10 @@ def _app() -> FastAPI:
     @app.get("/devices/{number}")
     def by_number(number: int) -> dict[str, Any]:
         return ROWS[number % len(ROWS)]
+
+    @app.get("/private")
+    def private() -> None:
+        raise HTTPException(403, detail={"reason": "no token"}, headers={"WWW-Authenticate": "Bearer"})
 
     @app.get("/broken")
     def broken() -> None:
@@ -171,3 +175,15 @@ def test_an_unexpected_error_is_a_json_500_that_leaks_nothing(client: httpx.Clie
     assert body["code"] == 500 and body["message"]
     assert "secret" not in response.text and "Traceback" not in response.text
     assert client.get("/names").status_code == 200  # and the app goes on serving
+
+
+def test_other_http_errors_get_the_error_shape_and_keep_fastapis_detail(client: httpx.Client) -> None:
+    unknown = client.get("/nothing/here")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"code": 404, "message": "Not Found", "detail": "Not Found"}
+    wrong_method = client.delete("/devices")
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == 405
+    assert wrong_method.headers["allow"] == "GET"
+    private = client.get("/private")
+    assert private.status_code == 403 and private.headers["www-authenticate"] == "Bearer"
+    assert private.json() == {"code": 403, "message": "Forbidden", "detail": {"reason": "no token"}}

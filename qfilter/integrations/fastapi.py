@@ -30,11 +30,13 @@ trustworthy as whatever sets it (a proxy, a middleware).
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qfilter.core.errors import FilterError
 from qfilter.core.functions import FUNCTION_NAMES
@@ -465,6 +467,20 @@ async def _validation_exception(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(validation_error_body(exc), status_code=listing.ERROR_STATUS)
 
 
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    # Starlette's own 404 and 405, and the app's HTTPExceptions: the error shape, with FastAPI's "detail" kept.
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "error"
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail.strip() else phrase
+    body = {"code": exc.status_code, "message": message, "detail": exc.detail}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 _INTERNAL_ERROR = 500
 
 
@@ -532,10 +548,14 @@ def install_error_handlers(app: FastAPI) -> None:
     validation errors (a bad JSON body, a missing field) become 400 with
     :func:`validation_error_body` instead of 422, and the OpenAPI document
     says so (a 400 with :data:`ERROR_BODY_SCHEMA` where FastAPI would list 422).
-    An unexpected exception is a 500 with the same body (``code`` and a
-    ``message`` that leaks nothing of the exception), not Starlette's plain
-    text; the exception still propagates to the server, which logs it.
+    Other HTTP errors (an unknown path's 404, a 405, the app's own
+    ``HTTPException``) get the same shape, ``code`` and ``message``, beside
+    FastAPI's ``detail``, which stays as the app gave it. An unexpected
+    exception is a 500 with that body too (a ``message`` that leaks nothing
+    of the exception), not Starlette's plain text; the exception still
+    propagates to the server, which logs it.
     """
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(FilterHTTPException, _filter_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
     app.add_exception_handler(Exception, _unexpected_exception)
