@@ -1,7 +1,11 @@
 """The ``qfilter`` command: explain a filter, or filter a JSON array with it.
 
-Exit status: 0 on success, 2 for a bad filter or bad arguments (the error
-with a caret on stderr), 1 for input that cannot be read.
+Exit status: 0 on success; 2 for a bad filter (the error with a caret on
+stderr) or a bad option value (a one-line message on stderr: an unknown zone
+or a bad ``--now``, a port or worker count out of range, a host that does
+not resolve); 1 for input that cannot be read (a file, the entities, the
+database) or a server that cannot start. No option value makes it print a
+traceback: ``tests/test_cli.py`` runs :func:`main` on random hostile ones.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import codecs
 import json
 import os
 import re
+import socket
 import stat
 import sys
 import time
@@ -32,18 +37,35 @@ from qfilter.service.demo import demo_entities
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_INPUT, EXIT_FILTER = 0, 1, 2
+MAX_WORKERS = 64
+"""The most ``serve --workers``: each worker holds its own connection pool (PostgreSQL allows 100 connections)."""
 _JSON_TYPES = {dict: "an object", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+_SHOWN = 60  # characters of a bad option value quoted back in a message
 
 
 class InputError(Exception):
-    """Input that is not a readable JSON array of entities."""
+    """Input that is not a readable JSON array of entities, a file that cannot be read, a server that cannot start."""
+
+
+class OptionError(Exception):
+    """An option value the command cannot use (exit status 2)."""
+
+
+def _shown(value: str) -> str:
+    """``value`` quoted for a message, shortened: an option may be 5,000 characters long."""
+    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
+
+
+def _shown_path(path: str) -> str:
+    """A file name for a message: as it is, unless it is long or holds what a terminal would not show."""
+    return path if path.isprintable() and len(path) <= 4 * _SHOWN else _shown(path)
 
 
 def _zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise argparse.ArgumentTypeError(f"unknown time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise argparse.ArgumentTypeError(f"unknown time zone {_shown(name)}") from None
 
 
 def _schema_option(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +75,10 @@ def _schema_option(parser: argparse.ArgumentParser) -> None:
 def _read_entities(source: TextIO, name: str) -> list[Any]:
     try:
         data = json.load(source)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError) as error:  # ValueError: also an integer of over 4,300 digits
         raise InputError(f"{name}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise InputError(f"{name}: nests deeper than Python's recursion limit") from None
     if not isinstance(data, list):
         raise InputError(f"{name}: expected a JSON array of entities, got {_JSON_TYPES.get(type(data), 'null')}")
     return data
@@ -66,8 +90,12 @@ def _load(path: str | None) -> list[Any]:
     try:
         with open(path, encoding="utf-8") as handle:
             return _read_entities(handle, path)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise InputError(f"{_shown_path(path)}: cannot read ({_reason(error)})") from None
+
+
+def _reason(error: OSError | ValueError) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
 
 
 # --- filter: the input streamed, the output written as it is found ---------------------
@@ -100,8 +128,8 @@ def _opened(path: str | None) -> Iterator[tuple[IO[Any], str]]:
         return
     try:
         handle = open(path, "rb")
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{_shown_path(path)}: cannot read ({_reason(error)})") from None
     with handle:
         yield handle, path
 
@@ -384,7 +412,10 @@ def _now(text: str | None, tz: tzinfo) -> datetime:
     current = datetime.now(UTC)
     if text is None:
         return current
-    return parse_timestamp(text, now=current, tz=tz)
+    try:
+        return parse_timestamp(text, now=current, tz=tz)
+    except FilterError as error:
+        raise OptionError(f"--now: {error}") from None
 
 
 def _query(args: argparse.Namespace) -> str:
@@ -402,8 +433,8 @@ def _query(args: argparse.Namespace) -> str:
     try:
         with open(args.query_file, encoding="utf-8") as handle:
             return handle.read().strip("\r\n")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{args.query_file}: cannot read ({error})") from None
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or a NUL in the path
+        raise InputError(f"{_shown_path(args.query_file)}: cannot read ({error})") from None
 
 
 def _query_arguments(parser: argparse.ArgumentParser) -> None:
@@ -416,21 +447,26 @@ def _explain(args: argparse.Namespace) -> int:
     schema: Schema = PRESETS[args.schema]
     parsed = parse(_query(args), default_qualifier=schema.default_qualifier)
     plan = bind(parsed, schema, Context(user=ME))
-    print(f"canonical: {parsed}")
-    print("logic:")
-    print("  " + logic_tree(plan).replace("\n", "\n  "))
-    print(f"meaning: {describe(plan)}")
+    _say(f"canonical: {parsed}")
+    _say("logic:")
+    _say("  " + logic_tree(plan).replace("\n", "\n  "))
+    _say(f"meaning: {describe(plan)}")
     return EXIT_OK
+
+
+def _say(line: str) -> None:
+    """Print a line; what stdout cannot encode (a lone surrogate from argv, a non-UTF-8 terminal) as escapes."""
+    try:
+        print(line)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        print(line.encode(encoding, "backslashreplace").decode(encoding, "replace"))
 
 
 def _filter(args: argparse.Namespace) -> int:
     schema: Schema = PRESETS[args.schema]
     tz = args.tz or schema.timezone
-    try:
-        now = _now(args.now, tz)
-    except FilterError as error:
-        print(f"qfilter: --now: {error}", file=sys.stderr)
-        return EXIT_FILTER
+    now = _now(args.now, tz)
     parsed = parse(_query(args), default_qualifier=schema.default_qualifier)
     plan = bind(parsed, schema, Context(now=now, user=args.user, tz=args.tz, user_hint="pass the user: --user ID"))
     predicate = compile_plan(plan)
@@ -466,16 +502,32 @@ def _sql(args: argparse.Namespace) -> int:
     if args.dialect == "mariadb":
         dialect.is_mariadb = True  # MySQL's own dialect object, told it speaks to MariaDB
     compiled = select(reference.key).where(clause).compile(dialect=dialect)
-    print(f"{compiled};")
+    _say(f"{compiled};")
     for name, value in compiled.params.items():
-        print(f"-- :{name} = {value.isoformat() if isinstance(value, datetime) else repr(value)}")
+        _say(f"-- :{name} = {value.isoformat() if isinstance(value, datetime) else repr(value)}")
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)
+_DIGITS_ONLY = re.compile(r"[0-9]{1,6}")  # ASCII: str.isdigit() takes '²' and '٥' too
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def read(text: str) -> int:
+        if _DIGITS_ONLY.fullmatch(text) is None or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {_shown(text)}")
+        return int(text)
+
+    return read
+
+
+def _listening_address(host: str, port: int) -> None:
+    """Refuse a ``--host`` that names no address to listen on, before the server starts (it would log a traceback)."""
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError, ValueError) as error:  # UnicodeError: a label the IDNA codec refuses
+        raise OptionError(f"--host: cannot listen on {_shown(host)} ({error})") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -485,12 +537,25 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError(f"serve needs the server extra: pip install 'qfilter-lang[server]' ({error})") from None
     from sqlalchemy.exc import SQLAlchemyError
 
+    _listening_address(args.host, args.port)
     entities = None if args.load is None else _load(args.load)
     try:
         serve(args.db, entities, args.host, args.port, workers=args.workers)
     except (OSError, ValueError, SQLAlchemyError) as error:
-        raise InputError(f"serve: {error}") from None
+        raise InputError(f"serve: {_first_line(error)}") from None
+    except ImportError as error:  # a database driver that is not installed (mysql:// wants mysqlclient)
+        raise InputError(f"serve: a module the database needs is missing ({error})") from None
+    except SystemExit as stop:  # uvicorn could not start (the port is taken...) and said why in its log
+        if stop.code in (None, 0):
+            return EXIT_OK
+        raise InputError("serve: the server could not start (see the error above)") from None
     return EXIT_OK
+
+
+def _first_line(error: Exception) -> str:
+    """An exception's message without SQLAlchemy's statement and background lines, shortened."""
+    line = str(error).strip().split("\n", 1)[0]
+    return line if len(line) <= 300 else line[:300] + "..."
 
 
 _Command = Callable[[argparse.Namespace], int]
@@ -543,26 +608,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: a SQLite file with the demo dataset)")
     serve.add_argument("--load", metavar="FILE", help="JSON array of Waylay query entities to store first")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--port", type=_bounded(0, 65535), default=8000, help="port to listen on, 0 to 65535 (default: 8000)"
+    )
     serve.add_argument(
         "--workers",
-        type=_positive,
+        type=_bounded(1, MAX_WORKERS),
         default=1,
         metavar="N",
-        help="worker processes sharing the database (default: 1); the app keeps no state of its own",
+        help=f"worker processes sharing the database, 1 to {MAX_WORKERS} (default: 1); the app keeps no state",
     )
     serve.set_defaults(run=_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (module docstring), never raises ``SystemExit``."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or a usage error argparse has printed (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_FILTER
     run: _Command = args.run
     try:
         return run(args)
     except FilterError as error:
         print(error.render(), file=sys.stderr)
+        return EXIT_FILTER
+    except OptionError as error:
+        print(f"qfilter: {error}", file=sys.stderr)
         return EXIT_FILTER
     except InputError as error:
         print(f"qfilter: {error}", file=sys.stderr)

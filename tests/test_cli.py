@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import DEMO_NOW_TEXT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import DEMO_NOW_TEXT, examples
 
 from qfilter import cli
 from qfilter.cli import main
@@ -29,6 +31,7 @@ ENTITIES: list[dict[str, Any]] = [
     {"name": "old one", "meta": {"tags": ["old", "label2"]}, "attrs": {"created": "2020-08-30T00:00:00Z"}},
     {"name": "Ünïcode", "meta": {}, "attrs": {"created_by": "users/bob"}},
 ]
+ENTITIES_JSON = json.dumps(ENTITIES).encode()
 
 
 @pytest.fixture
@@ -419,3 +422,135 @@ def test_progress_on_a_terminal_only(
     assert f"qfilter: 65.5 kB of {size / 1e6:.1f} MB (" in shown
     assert f"qfilter: {size / 1e6:.1f} MB of {size / 1e6:.1f} MB (100%), " in shown
     assert shown.endswith("\r\x1b[K")  # the line erased at the end
+
+
+# --- no option value prints a traceback ------------------------------------------------------
+
+
+def test_a_time_zone_too_long_for_a_file_name_is_an_unknown_zone() -> None:
+    result = run("filter", "--tz", "<" + "x" * 5000 + ">", "--demo", "tag:x")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "argument --tz: unknown time zone '<xxx" in result.stderr and len(result.stderr) < 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["filter", "--query-file", "a\x00b", "--demo"], 1, "'a\\x00b': cannot read (embedded null byte)"),
+        (["filter", "tag:x", "a\x00b"], 1, "cannot read (embedded null byte)"),
+        (["explain", "--query-file", "\x00"], 1, "cannot read"),
+        (["sql", "--now", "yesterday", "tag:x"], 2, "qfilter: --now: invalid timestamp 'yesterday'"),
+        (["serve", "--port", "65536"], 2, "--port: expected a whole number from 0 to 65535, got '65536'"),
+        (["serve", "--port", "-1"], 2, "--port: expected a whole number from 0 to 65535"),
+        (["serve", "--workers", "9" * 5000], 2, "--workers: expected a whole number from 1 to 64"),
+        (["serve", "--workers", "²"], 2, "--workers: expected a whole number from 1 to 64"),
+        (["serve", "--host", "x" * 5000], 2, "--host: cannot listen on 'xxx"),
+        (["serve", "--host", "\x00"], 2, "--host: cannot listen on '\\x00'"),
+        (["serve", "--load", "\x00"], 1, "cannot read (embedded null byte)"),
+        (["serve", "--db", "oracle://scott@127.0.0.1:1/x"], 1, "serve: a module the database needs is missing"),
+        (["filter", "--schema", "x" * 5000, "tag:x"], 2, "argument --schema: invalid choice"),
+        (["nonsense"], 2, "invalid choice: 'nonsense'"),
+    ],
+)
+def test_bad_option_values_are_one_clear_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], code: int, words: str
+) -> None:
+    assert main(args) == code  # returned, never raised: argparse's SystemExit included
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_help_returns_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--help"]) == 0
+    assert "0 to 65535" in capsys.readouterr().out
+
+
+HOSTILE = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        ["", " ", "\x00", "a\x00b", "x" * 5000, "9" * 5000, "<" + "x" * 5000 + ">", "Ünïcode", "\udcff", "\u202e"]
+        + ["-1", "0", "1", "65536", "99999999999999999999", "1e3", "²", "٥", "-", "--", "/", ".", "..", "~"]
+        + ["UTC", "Europe/Brussels", "Mars/Olympus", "../../etc/passwd", "/etc/passwd", "Etc/GMT+99", "utc"]
+        + ["now", "now-P10000Y", "now+P1D", "9999-12-31T23:59:59-05:00", "2020-02-30", "1" * 30, "0001-01-01"]
+        + ["@me", "users/ann", "tag:demo", "-tag:x", "created:9999", "meta.k:>10", "name:like(*a*a*b)"]
+        + ["localhost", "::1", "0.0.0.0", "256.1.1.1", "sqlite://", "sqlite:///x.db", "sqlite:///:memory:"]
+        + ["sqlite:////nonexistent/dir/x.db", "postgresql+psycopg://u@127.0.0.1:1/x?connect_timeout=1"]
+        + ["mysql+pymysql://u@127.0.0.1:1/x", "mysql://u@127.0.0.1:1/x", "nope://x", "items.json", "bad.json"]
+    ),
+)
+"""Option values of every kind a user, a script or a fuzzer may pass: huge, empty, NUL, non-ASCII, near-valid."""
+
+OPTIONS = {
+    "explain": ["--schema", "--query-file"],
+    "filter": ["--schema", "--now", "--user", "--tz", "--format", "--query-file", "--demo"],
+    "sql": ["--schema", "--dialect", "--now", "--user", "--query-file"],
+    "serve": ["--db", "--load", "--host", "--port", "--workers"],
+}
+FLAGS = {"--demo"}
+# Values each option takes, so that one hostile value meets the others working (and the command gets far).
+USABLE = {
+    "--schema": ["waylay", "timeplus"],
+    "--dialect": ["sqlite", "postgresql", "mariadb"],
+    "--format": ["json", "jsonl", "pretty"],
+    "--now": [DEMO_NOW_TEXT, "now-P1D", "2020"],
+    "--tz": ["UTC", "Europe/Brussels", "Asia/Kolkata"],
+    "--user": ["users/ann"],
+    "--query-file": ["query.txt", "-"],
+    "--db": ["sqlite:///service.sqlite3", "sqlite://"],
+    "--load": ["items.json"],
+    "--host": ["127.0.0.1", "localhost"],
+    "--port": ["0", "8000"],
+    "--workers": ["1", "2"],
+    "QUERY": ["tag:demo", "created:9999 -tag:x", "meta.prio:>10", "created_by:@me", 'created:"now P1D/"', "x"],
+    "FILE": ["items.json", "-", "bad.json"],
+}
+
+
+def value_for(option: str) -> st.SearchStrategy[str]:
+    return st.one_of(HOSTILE, st.sampled_from(USABLE[option]))
+
+
+@st.composite
+def command_lines(draw: st.DrawFn) -> list[str]:
+    command = draw(st.sampled_from(sorted(OPTIONS)))
+    args = [command]
+    for option in draw(st.lists(st.sampled_from(OPTIONS[command]), unique=True, max_size=4)):
+        args += [option] if option in FLAGS else [option, draw(value_for(option))]
+    if command != "serve":
+        args.append(draw(value_for("QUERY")))
+    if command == "filter" and draw(st.booleans()):
+        args.append(draw(value_for("FILE")))
+    return args
+
+
+@settings(
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(command_lines(), st.sampled_from([b"[]", ENTITIES_JSON, b"[{", b"\xff\xfe", b""]))
+def test_no_option_value_makes_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: bytes
+) -> None:
+    import uvicorn
+
+    monkeypatch.chdir(tmp_path)  # relative paths (a SQLite --db) land here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # serve's default database
+    monkeypatch.setenv("QFILTER_DATABASE_URL", "")  # serve --workers sets it
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)  # everything before listening runs
+    (tmp_path / "items.json").write_bytes(ENTITIES_JSON)
+    (tmp_path / "query.txt").write_text("tag:demo created:9999\n")
+    (tmp_path / "bad.json").write_bytes(b'[{"name": 1e999999999}, ' + b"[" * 100_000)
+    out, err = io.BytesIO(), io.BytesIO()
+    # What a real process has: a strict UTF-8 stdout (a pipe), a stderr that escapes what it cannot encode.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out, encoding="utf-8", errors="strict"))
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace"))
+    code = main(args)  # an exception escaping main would be the traceback
+    sys.stdout.flush()
+    sys.stderr.flush()
+    message = err.getvalue().decode("utf-8")
+    assert code in (0, 1, 2), code
+    assert "Traceback" not in message
+    assert (code == 0) or message.strip(), "a failure says why"
