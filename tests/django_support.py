@@ -14,6 +14,7 @@ The module is also the app (``QfilterTestsConfig``) and the URL conf.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,40 +99,50 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Person(models.Model):
-    email = models.CharField(max_length=255, null=True)
+    email: models.CharField[str | None, str | None] = models.CharField(max_length=255, null=True)
 
     class Meta:
         app_label = "qfilter_tests"
 
 
 class Tag(models.Model):
-    name = models.CharField(max_length=255, null=True)
+    name: models.CharField[str | None, str | None] = models.CharField(max_length=255, null=True)
 
     class Meta:
         app_label = "qfilter_tests"
 
 
 class Device(models.Model):
-    id = models.IntegerField(primary_key=True)  # given: the tests know every entity's id
-    name = models.CharField(max_length=255)
-    status = models.CharField(max_length=255, null=True, choices=[("active", "active"), ("retired", "retired")])
-    owner = models.ForeignKey(Person, null=True, on_delete=models.SET_NULL, related_name="owned")
-    maintainer = models.ForeignKey(Person, null=True, on_delete=models.SET_NULL, related_name="maintained")
+    id: models.IntegerField[int, int] = models.IntegerField(primary_key=True)  # given: the tests know every entity's id
+    name: models.CharField[str, str] = models.CharField(max_length=255)
+    status: models.CharField[str | None, str | None] = models.CharField(
+        max_length=255, null=True, choices=[("active", "active"), ("retired", "retired")]
+    )
+    owner: models.ForeignKey[Person | None, Person | None] = models.ForeignKey(
+        Person, null=True, on_delete=models.SET_NULL, related_name="owned"
+    )
+    maintainer: models.ForeignKey[Person | None, Person | None] = models.ForeignKey(
+        Person, null=True, on_delete=models.SET_NULL, related_name="maintained"
+    )
     tags = models.ManyToManyField(Tag, related_name="devices")
     attributes = models.JSONField(null=True)
-    created = models.DateTimeField(null=True)
-    slots = models.IntegerField(null=True)
-    weight = models.FloatField(null=True)
-    price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
-    active = models.BooleanField(null=True)
+    created: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(null=True)
+    slots: models.IntegerField[int | None, int | None] = models.IntegerField(null=True)
+    weight: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    price: models.DecimalField[Decimal | None, Decimal | None] = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True
+    )
+    active: models.BooleanField[bool | None, bool | None] = models.BooleanField(null=True)
 
     class Meta:
         app_label = "qfilter_tests"
 
 
 class Port(models.Model):
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="ports")
-    name = models.CharField(max_length=255)
+    device: models.ForeignKey[Device, Device] = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="ports"
+    )
+    name: models.CharField[str, str] = models.CharField(max_length=255)
 
     class Meta:
         app_label = "qfilter_tests"
@@ -204,6 +215,12 @@ def insert(alias: str, entities: list[dict[str, Any]]) -> None:
     Device.objects.using(alias).bulk_create(devices)
     Device.tags.through.objects.using(alias).bulk_create(links)
     Port.objects.using(alias).bulk_create(ports)
+
+
+def clear(alias: str) -> None:
+    """Delete every row of the tests' models."""
+    for model in (Port, Device.tags.through, Device, Tag, Person):
+        model.objects.using(alias).all().delete()
 
 
 PRICES = [Decimal(text) for text in ("0.00", "0.50", "1.75", "2.50", "-3.25", "5.00", "123.25", "999999.75")]

@@ -114,8 +114,8 @@ def test_orm_mapping_checks_a_schema_of_ones_own() -> None:
 
 def test_a_field_no_filter_can_read_is_refused() -> None:
     class Gadget(models.Model):
-        code = models.UUIDField()
-        day = models.DateField()
+        code: models.UUIDField[str, str] = models.UUIDField()
+        day: models.DateField[str, str] = models.DateField()
 
         class Meta:
             app_label = "qfilter_tests"
@@ -218,9 +218,9 @@ def _ids(alias: str, text: Any, **context: Any) -> list[int]:
     return sorted(found)
 
 
-ANN = {"id": 101, "email": "ann@example.com"}
-BOB = {"id": 102, "email": "Bob@example.com"}
-EXAMPLE = [
+ANN: dict[str, Any] = {"id": 101, "email": "ann@example.com"}
+BOB: dict[str, Any] = {"id": 102, "email": "Bob@example.com"}
+EXAMPLE: list[dict[str, Any]] = [
     {
         "id": 1,
         "name": "Sensor-Ü1",

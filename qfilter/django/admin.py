@@ -43,11 +43,17 @@ class QFilterAdminMixin:
         """Not used to search (the filter names its fields); non-empty so that the admin shows its search box."""
         return ("q",)
 
-    @property
-    def search_help_text(self) -> str:
-        """The hint under the search box: the filter's form and its qualifiers."""
-        qualifiers = ", ".join(self.qfilter_schema.qualifiers)
-        return f"A q filter, e.g. name:demo -tag:old (qualifiers: {qualifiers}; OR, AND, NOT and parentheses combine)"
+    search_help_text: Any = None  # ModelAdmin's: a text or a lazy translation
+    """The hint under the search box; by default the filter's form and the schema's qualifiers."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        schema = getattr(cls, "qfilter_schema", None)
+        if cls.search_help_text is None and isinstance(schema, Schema):
+            qualifiers = ", ".join(schema.qualifiers)
+            cls.search_help_text = (
+                f"A q filter, e.g. name:demo -tag:old (qualifiers: {qualifiers}; OR, AND, NOT and parentheses combine)"
+            )
 
     def get_search_results(self, request: Any, queryset: Any, search_term: str) -> tuple[Any, bool]:
         """The queryset filtered by ``search_term``; no rows, and an error message, for a bad filter."""
