@@ -487,9 +487,12 @@ def _filter(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    # Imported here: SQLAlchemy is loaded for this command only.
-    from sqlalchemy import select
-    from sqlalchemy.dialects import mysql, postgresql, sqlite
+    # Imported here: SQLAlchemy is loaded for this command only, and is the sql extra.
+    try:
+        from sqlalchemy import select
+        from sqlalchemy.dialects import mysql, postgresql, sqlite
+    except ModuleNotFoundError:
+        raise InputError("sql needs SQLAlchemy: pip install 'qfilter-lang[sql]'") from None
 
     from qfilter.service.tables import REFERENCES
     from qfilter.sql import compile_clause

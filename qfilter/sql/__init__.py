@@ -1,7 +1,8 @@
 """The SQL compiler: a filter becomes a SQLAlchemy boolean clause the database evaluates.
 
-Import it explicitly (``import qfilter.sql``): :mod:`qfilter` itself does not
-load SQLAlchemy. A *SQL mapping* says, for each qualifier of a schema, where
+It needs SQLAlchemy, the ``sql`` extra (``pip install "qfilter-lang[sql]"``);
+import it explicitly (``import qfilter.sql``): :mod:`qfilter` itself does not
+load SQLAlchemy, and works without it. A *SQL mapping* says, for each qualifier of a schema, where
 its value lives::
 
     from qfilter.sql import Column, Related, JsonArray, JsonObject, compile_clause
@@ -30,6 +31,16 @@ live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
 """
 
 from __future__ import annotations
+
+try:
+    import sqlalchemy as _sqlalchemy  # noqa: F401  (here first: a missing one is named below, not deep inside)
+except ModuleNotFoundError as error:
+    if error.name != "sqlalchemy":
+        raise
+    # name="sqlalchemy" still lets a caller tell a missing SQLAlchemy from any other import error.
+    raise ModuleNotFoundError(
+        "qfilter.sql needs SQLAlchemy, which is not installed: pip install 'qfilter-lang[sql]'", name="sqlalchemy"
+    ) from None
 
 from .compiler import MAX_META_KEYS, compile_clause
 from .dialects import SUPPORTED_DIALECTS
