@@ -20,11 +20,12 @@ from qfilter.core.backend import build
 from qfilter.core.plan import Plan, to_plan
 from qfilter.core.schema import Schema
 
-from .closures import MemoryBackend, glob_regex
+from .closures import MemoryBackend
 from .codegen import is_compiled, specialised
+from .glob import glob_test
 from .sorting import sort_entities
 
-__all__ = ["Predicate", "compile_predicate", "compile_plan", "glob_regex", "sort_entities", "SPECIALISE_AFTER"]
+__all__ = ["Predicate", "compile_predicate", "compile_plan", "glob_test", "sort_entities", "SPECIALISE_AFTER"]
 
 T = TypeVar("T")
 _Specialised = tuple[Callable[[Any], bool], Callable[[Iterable[Any]], list[Any]]]

@@ -8,7 +8,6 @@ makes the same answers faster. Entities are read with
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -34,18 +33,14 @@ from qfilter.core.schema import Field, Kind
 from qfilter.core.times import to_instant
 from qfilter.core.values import Values, as_text, field_values
 
-__all__ = ["Check", "MemoryBackend", "ValuesTest", "glob_regex", "value_test", "values_test", "within_one"]
+from .glob import glob_test
+
+__all__ = ["Check", "MemoryBackend", "ValuesTest", "value_test", "values_test", "within_one"]
 
 Check = Callable[[Any], bool]
 """A test of one entity."""
 ValuesTest = Callable[[list[Any]], bool]
 """A test of the list of a field's values in one entity."""
-
-
-def glob_regex(glob: str) -> re.Pattern[str]:
-    """The regular expression of a ``like()`` glob, matched against lower-cased text."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob.lower())
-    return re.compile("".join(parts), re.S)
 
 
 def _texts(values: list[Any]) -> list[str]:
@@ -103,8 +98,8 @@ def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
         case Equals(value):
             return lambda v: as_text(v) == value
         case Like(glob):
-            fullmatch = glob_regex(glob).fullmatch
-            return lambda v: (t := as_text(v)) is not None and fullmatch(t.lower()) is not None
+            matches = glob_test(glob)
+            return lambda v: (t := as_text(v)) is not None and matches(t)
         case Within(interval):
             return within_one(interval.start, interval.end, tz)
         case InSet(values, ignore_case):
@@ -147,8 +142,8 @@ def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> Va
         case Equals(value):
             return lambda values: any(t == value for t in _texts(values))
         case Like(glob):
-            fullmatch = glob_regex(glob).fullmatch
-            return lambda values: any(fullmatch(t.lower()) is not None for t in _texts(values))
+            matches = glob_test(glob)
+            return lambda values: any(matches(t) for t in _texts(values))
         case Within(interval):
             inside = within_one(interval.start, interval.end, tz)
 

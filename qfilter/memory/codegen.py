@@ -42,7 +42,8 @@ from qfilter.core.plan import (
 )
 from qfilter.core.schema import Kind
 
-from .closures import Check, MemoryBackend, glob_regex, within_one
+from .closures import Check, MemoryBackend, within_one
+from .glob import glob_test
 
 __all__ = ["Select", "specialised", "is_compiled"]
 
@@ -129,7 +130,7 @@ _EXPRESSIONS = {
     "ci": "{C} in {v}.lower()",
     "cs": "{C} in {v}",
     "eq": "{v} == {C}",
-    "like": "{F}({v}.lower()) is not None",
+    "like": "{F}({v})",
     "within": "{W}({v})",
 }
 
@@ -301,7 +302,7 @@ def specialised(plan: Plan, backend: MemoryBackend, slow: Check) -> tuple[Check,
                 case Equals(value):
                     namespace[name] = value
                 case Like(glob):
-                    namespace[name] = glob_regex(glob).fullmatch
+                    namespace[name] = glob_test(glob)
                 case Within(interval):
                     namespace[name] = within_one(interval.start, interval.end, backend.tz)
                 case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf() | Exists():

@@ -1,0 +1,310 @@
+"""``like()`` globs matched without backtracking (spec section 9).
+
+A glob matches a text when the *whole* text matches it, ignoring case
+(``str.lower`` on both sides): ``*`` is any run of characters, the empty one
+included, ``?`` exactly one character, and every other character stands for
+itself. A regular expression with ``.*`` for each star backtracks: on
+Python's ``re``, ``*a*a*a*a*b`` against 1,000 characters takes minutes.
+
+Here the glob is cut at its stars into segments of fixed length (literal
+characters and ``?``). The first segment must sit at the start of the text,
+the last at its end, and each one between them is placed at its leftmost
+occurrence after the previous one. Taking the leftmost occurrence is never
+wrong: a match that places a segment further right can place it there
+instead and leave more room for the rest. So a test is one left-to-right
+pass of searches, each at most O(len(text) × len(segment)).
+
+The searches run in C. A segment without ``?`` is a ``str.find``. A segment
+with ``?`` (its outer ``?`` only shift where it may sit, so they are cut off
+first) is looked for from the first occurrence of its longest literal run
+(``str.find``) with a regular expression of literals and ``.``, which cannot
+backtrack beyond the segment's length. If it is not in the next
+:data:`TRIED_FIRST` places (a text full of near misses, ``abab...`` against
+``*a?b*``), the rest of the text is searched at once, bit-parallel: each
+character becomes a lane of a few bits of one big integer, and the
+segment's occurrences are the AND of that integer shifted once per literal
+character of the segment (or per doubling, for evenly spaced repeats of one
+character), a few passes of C over the text whatever the number of near
+misses. Text beyond Latin-1 and segments of more than 8 distinct characters
+keep the regular expression: O(len(text) × len(segment)) still, only slower.
+
+The common globs cost what their hand-written form does: no wildcard is an
+equality, ``abc*`` ``startswith``, ``*abc`` ``endswith``, ``*abc*`` ``in``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable
+
+__all__ = ["GlobTest", "glob_test"]
+
+GlobTest = Callable[[str], bool]
+"""Whether a text (as it is, not lower-cased) matches a glob."""
+
+TRIED_FIRST = 64
+"""How many places a segment with ``?`` is tried at by ``re`` before the rest of the text is searched bit-parallel."""
+
+SHORT_TEXT = 64
+"""The longest text tested with one regular expression rather than a search per segment."""
+
+BIT_PARALLEL_FROM = 256
+"""The shortest stretch of text searched bit-parallel; below it the one-by-one checks are cheaper."""
+
+
+class _Segment:
+    """A run of the glob between stars: literal characters and ``?``, of fixed length, matched at one place."""
+
+    __slots__ = ("text", "length", "pattern")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.length = len(text)
+        self.pattern = None if "?" not in text else re.compile(_regex(text), re.DOTALL)
+
+    def at(self, text: str, start: int) -> bool:
+        """Whether the segment matches ``text`` at ``start`` (the caller made sure it fits)."""
+        if self.pattern is None:
+            return text.startswith(self.text, start)
+        return self.pattern.match(text, start) is not None
+
+
+def _regex(segment: str) -> str:
+    # DOTALL (by the caller): '?' is any one character, a newline too.
+    return "".join("." if c == "?" else re.escape(c) for c in segment)
+
+
+class _Wildcards:
+    """A segment between stars that starts and ends with a literal character and holds ``?``: ``a?b``, ``ab??c``."""
+
+    __slots__ = ("length", "search", "match", "pieces", "anchor", "lane", "table", "terms")
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        pattern = re.compile(_regex(text), re.DOTALL)
+        self.search, self.match = pattern.search, pattern.match
+        # Each literal run, with how many characters come before and after it in the segment.
+        self.pieces = tuple((run.group(), run.start(), self.length - run.end()) for run in re.finditer(r"[^?]+", text))
+        self.anchor = max(self.pieces, key=lambda piece: len(piece[0]))  # the rarest in most texts
+        literals = [(offset, c) for offset, c in enumerate(text) if c != "?"]
+        distinct = sorted({c for _, c in literals})
+        # Bit-parallel search: each character of the text becomes a lane of `lane` bits with one bit
+        # set for each of the segment's distinct characters, none for any other (see _lanes).
+        self.lane = next((width for width in (1, 2, 4, 8) if len(distinct) <= width), 0)
+        if not self.lane or any(ord(c) > 0xFF for c in distinct):
+            self.table: bytes | None = None
+            self.terms: tuple[tuple[int, int, int, int], ...] = ()  # (bit, first offset, step, count)
+            return
+        bit = {c: number for number, c in enumerate(distinct)}
+        table = bytearray(b"\0" if self.lane == 8 else b"0") * 256
+        for c, number in bit.items():
+            table[ord(c)] = 1 << number if self.lane == 8 else ord(f"{1 << number:x}")
+        self.table = bytes(table)  # '?' (what Latin-1 'replace' leaves of other characters) stays unset
+        # The characters the segment has fewest of are ANDed first: in a text of near misses, they
+        # are the likeliest to rule every place out early.
+        uses = {c: sum(1 for _, d in literals if d == c) for c in distinct}
+        terms = [
+            (bit[c], first, step, count)
+            for c in distinct
+            for first, step, count in _runs([offset for offset, d in literals if d == c])
+        ]
+        terms.sort(key=lambda term: (uses[distinct[term[0]]], -term[1]))
+        self.terms = tuple(terms)
+
+    def find(self, text: str, start: int, end: int) -> int:
+        """The leftmost ``i`` in ``[start, end - length]`` where the segment matches ``text``, or -1."""
+        if end - start < self.length:  # also keeps find's end from going negative (from the text's end)
+            return -1
+        if end - start < BIT_PARALLEL_FROM:
+            found = self.search(text, start, end)
+            return -1 if found is None else found.start()
+        anchor, before, after = self.anchor
+        at = text.find(anchor, start + before, end - after)  # straight to the first place it may be
+        if at < 0:
+            return -1
+        start = at - before
+        window = min(end, start + TRIED_FIRST + self.length)
+        found = self.search(text, start, window)
+        if found is not None:
+            return found.start()
+        start = window - self.length + 1
+        if end - start < self.length:
+            return -1
+        if self.table is None:
+            found = self.search(text, start, end)
+            return -1 if found is None else found.start()
+        for piece, before, after in self.pieces:  # cheap, and often enough to rule the rest out
+            if text.find(piece, start + before, end - after) < 0:
+                return -1
+        return self._bit_parallel(text, start, end, self.table)
+
+    def _bit_parallel(self, text: str, start: int, end: int, table: bytes) -> int:
+        lane = self.lane
+        lanes, bits = _lanes(text[start:end].encode("latin-1", "replace").translate(table), lane)
+        lowest = _lowest_bits(lane, lanes)
+        found = lowest
+        # An occurrence at i needs the character of offset p of the segment p lanes below i's lane
+        # (big-endian: the text's first character is the top lane): shifted up there by p lanes and
+        # its bit down to the lane's lowest, it lines up with i. Some lanes of each shifted integer
+        # hold other bits; `found` started with the lowest bits only, so ANDs keep just those.
+        for bit, first, step, count in self.terms:
+            if count == 1:
+                shift = lane * first - bit
+                found &= bits << shift if shift >= 0 else bits >> -shift
+            else:  # `count` offsets `step` apart: double the run covered instead of one shift each
+                run = (bits >> bit) & lowest
+                covered = 1
+                while covered * 2 <= count:
+                    run &= run << (lane * step * covered)
+                    covered *= 2
+                if covered < count:  # overlapping halves cover the rest
+                    run &= run << (lane * step * (count - covered))
+                found &= run << (lane * first)
+            if not found:
+                return -1
+        # The top lane left is the leftmost occurrence. Nothing is left above the text's lanes (the
+        # first literal is not shifted up), nor in those of starts too near its end (the last
+        # literal's lane would lie past it, where the shift brought in zeros).
+        return start + lanes - 1 - (found.bit_length() - 1) // lane
+
+
+_PACK = {
+    # lanes of 4 bits (two to a byte) holding values below 4 -> a hexadecimal digit of two 2-bit lanes
+    2: bytes(ord(f"{(byte >> 4 & 3) << 2 | byte & 3:x}") for byte in range(256)),
+    # lanes of 2 bits (four to a byte) holding 0 or 1 -> a hexadecimal digit of four 1-bit lanes
+    1: bytes(ord(f"{(byte >> 3 & 8) | (byte >> 2 & 4) | (byte >> 1 & 2) | (byte & 1):x}") for byte in range(256)),
+}
+
+
+def _lanes(digits: bytes, lane: int) -> tuple[int, int]:
+    """How many lanes, and the big integer of them, from one translated byte per character.
+
+    For lanes of 8 bits the bytes are the lanes. Otherwise each byte is a
+    hexadecimal digit (a 4-bit lane): ``binascii.a2b_hex`` packs two to a
+    byte, and each halving of the lane (for fewer distinct characters) maps
+    every byte to one digit again and packs anew: a few passes in C over
+    ever shorter bytes, and a smaller integer for every shift that follows.
+    """
+    width = 8 if lane == 8 else 4
+    packed = digits
+    while width >= lane and width < 8:
+        if len(packed) % 2:  # a character no literal matches: the segment ends with a literal, never there
+            packed += b"0"
+        packed = binascii.a2b_hex(packed)
+        if width == lane:
+            break
+        width //= 2
+        packed = packed.translate(_PACK[width])
+    return len(packed) * 8 // lane, int.from_bytes(packed, "big")
+
+
+_LOWEST: dict[int, tuple[int, int]] = {}  # per lane width: (lanes, their lowest bits) for as many lanes as yet needed
+_KEEP_LOWEST = 1 << 20  # lanes: longer texts build theirs each time rather than keep megabytes
+
+
+def _lowest_bits(lane: int, lanes: int) -> int:
+    """The integer with the lowest bit of each of ``lanes`` lanes of ``lane`` bits set."""
+    if lane == 1:
+        return (1 << lanes) - 1
+    have, widest = _LOWEST.get(lane, (0, 0))
+    if have < lanes:
+        widest = int.from_bytes({2: b"\x55", 4: b"\x11", 8: b"\x01"}[lane] * (lanes * lane // 8 + 1), "big")
+        have = widest.bit_length() // lane + 1
+        if lanes <= _KEEP_LOWEST:
+            _LOWEST[lane] = (have, widest)  # one assignment: threads at worst build it twice
+    return widest >> (lane * (have - lanes))
+
+
+def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:
+    """``offsets`` (ascending) as (first, step, count): evenly spaced runs of 4 or more, the rest one by one."""
+    runs = []
+    index = 0
+    while index < len(offsets):
+        last, step = index, 0
+        if index + 1 < len(offsets):
+            step = offsets[index + 1] - offsets[index]
+            while last + 1 < len(offsets) and offsets[last + 1] - offsets[last] == step:
+                last += 1
+        if last - index + 1 >= 4:
+            runs.append((offsets[index], step, last - index + 1))
+            index = last + 1
+        else:
+            runs.append((offsets[index], 0, 1))
+            index += 1
+    return runs
+
+
+def _middle(text: str) -> tuple[int, _Wildcards | str, int]:
+    """A segment between stars as (leading ``?``, what must be found, trailing ``?``)."""
+    core = text.strip("?")
+    before = len(text) - len(text.lstrip("?"))
+    after = len(text) - before - len(core)
+    return before, (_Wildcards(core) if "?" in core else core), after
+
+
+def _general(head: str, inner: list[str], tail: str) -> GlobTest:
+    """The test of a glob with at least one star: ``head*inner[0]*...*tail``."""
+    first, last = _Segment(head), _Segment(tail)
+    middles = tuple(_middle(part) for part in inner if part)  # '**' is one star
+    # Short texts: one regular expression does the same left-to-right placement. Each middle is
+    # an atomic group `(?>.*?segment)`: its leftmost place, never given back; the tail is tried
+    # back from the end once. Cheaper than the searches below for a few dozen characters, slower
+    # for long texts (`.*?` steps through every character where str.find skips).
+    atomic = "".join(f"(?>.*?{_regex(part)})" for part in inner if part)
+    whole = re.compile(f"{_regex(head)}{atomic}.*{_regex(tail)}", re.DOTALL).fullmatch
+
+    def matches(value: str) -> bool:
+        text = value.lower()
+        size = len(text)
+        if size <= SHORT_TEXT:
+            return whole(text) is not None
+        end = size - last.length  # the middles must fit in text[head.length:end]
+        if not last.at(text, end):
+            return False
+        if not first.at(text, 0):
+            return False
+        position = first.length
+        for before, core, after in middles:
+            if isinstance(core, str):
+                if end - after - position - before < len(core):  # also keeps find's end from going negative
+                    return False
+                found = text.find(core, position + before, end - after)
+                length = len(core)
+            else:
+                found = core.find(text, position + before, end - after)
+                length = core.length
+            if found < 0:
+                return False
+            position = found + length + after
+        return True
+
+    return matches
+
+
+def glob_test(glob: str) -> GlobTest:
+    """The function telling whether a whole text matches ``glob``, ignoring case (spec section 9).
+
+    ``*`` is any run of characters, ``?`` one character, every other
+    character itself. The test costs at most O(len(text) × len(glob)).
+    """
+    pattern = glob.lower()
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        if "?" not in pattern:
+            return lambda value: value.lower() == pattern
+        fullmatch = re.compile(_regex(pattern), re.DOTALL).fullmatch
+        return lambda value: fullmatch(value.lower()) is not None
+    head, *inner, tail = parts
+    if "?" not in pattern:
+        if not any(inner):
+            if not head and not tail:
+                return lambda value: True
+            if not tail:
+                return lambda value: value.lower().startswith(head)
+            if not head:
+                return lambda value: value.lower().endswith(tail)
+        elif not head and not tail and sum(1 for part in inner if part) == 1:
+            literal = next(part for part in inner if part)
+            return lambda value: literal in value.lower()
+    return _general(head, inner, tail)
