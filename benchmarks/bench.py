@@ -631,9 +631,15 @@ def service_suite(config: Config) -> list[Row]:
     return service_bench.run(config)
 
 
+def django_suite(config: Config) -> list[Row]:
+    from . import django_bench
+
+    return django_bench.run(config)
+
+
 # --- report --------------------------------------------------------------------------------
 
-SUITES = ("parse", "boolean", "memory", "compile", "import", "sql", "service")
+SUITES = ("parse", "boolean", "memory", "compile", "import", "sql", "service", "django")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -703,6 +709,9 @@ def main(argv: list[str] | None = None) -> int:
     if "service" in config.only:
         print("service ...", flush=True)
         rows += service_suite(config)
+    if "django" in config.only:
+        print("Django ...", flush=True)
+        rows += django_suite(config)
     if "import" in config.only:
         print("import ...", flush=True)
         rows += import_suite(config)

@@ -55,6 +55,7 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
         "| compile |",
         "| SQL |",
         "| import |",
+        "| Django |",
     )
     for measure in (*measures, "| service |"):
         assert measure in report

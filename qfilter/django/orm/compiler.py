@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any, assert_never
 
-from django.db.models import Exists, F, OrderBy, OuterRef, Q, TextField, Value
+from django.db.models import Exists, F, OrderBy, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.db.models.lookups import In
 
@@ -206,7 +206,7 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
             if place.value_class == "integer":
                 number = _canonical_integer(value)
                 return _false() if number is None else _compare(place, "eq", number)
-            return Q(**{column: Exactly(Value(value))})
+            return Q(**{column: Exactly(value)})
         case Like(glob):
             if "\x00" in glob:
                 return _false()
@@ -220,7 +220,7 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
             if place.value_class == "integer":
                 numbers = [n for n in map(_canonical_integer, texts) if n is not None]
                 return _in_numbers(place, tuple(numbers))
-            return Q(In(F(column), [Exactly(Value(text)) for text in texts]))
+            return Q(In(F(column), [Exactly(text) for text in texts]))
         case Within(interval):
             tests = Q(**{f"{column}__isnull": False})
             if interval.start is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import NotSupportedError
 from django.db.backends.signals import connection_created
-from django.db.models import CharField, Func, Lookup, TextField
+from django.db.models import CharField, Func, Lookup, TextField, Value
 
 __all__ = [
     "MARIADB_BINARY",
@@ -184,14 +184,19 @@ class FoldCase(_PerVendor):
         return fold_case_sql(vendor, sql)
 
 
-class Exactly(_PerVendor):
-    """A text compared code point by code point wherever it is compared (MariaDB: its binary collation)."""
+class Exactly(Value):
+    """A user's text, bound, compared code point by code point wherever it is compared (MariaDB: its binary collation).
 
-    arity = 1
-    output_field = CharField()
+    A ``Value`` rather than a function of one: on SQLite and PostgreSQL it is
+    the plain parameter, at no cost per request.
+    """
 
-    def write(self, vendor: str, sql: str, connection: Any) -> str:
-        return f"{sql} COLLATE {MARIADB_BINARY}" if vendor == "mysql" else sql
+    def __init__(self, text: str) -> None:
+        super().__init__(text, output_field=CharField())
+
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Compiled:
+        sql, params = super().as_sql(compiler, connection)
+        return f"{sql} COLLATE {MARIADB_BINARY}", tuple(params)
 
 
 class ByCodePoint(_PerVendor):
