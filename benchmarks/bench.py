@@ -637,9 +637,15 @@ def django_suite(config: Config) -> list[Row]:
     return django_bench.run(config)
 
 
+def glob_suite(config: Config) -> list[Row]:
+    from . import glob_bench
+
+    return glob_bench.run(config)
+
+
 # --- report --------------------------------------------------------------------------------
 
-SUITES = ("parse", "boolean", "memory", "compile", "import", "sql", "service", "django")
+SUITES = ("parse", "boolean", "memory", "glob", "compile", "import", "sql", "service", "django")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -700,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in config.only:
         print("in memory ...", flush=True)
         rows += memory_suite(config)
+    if "glob" in config.only:
+        print("glob ...", flush=True)
+        rows += glob_suite(config)
     if "compile" in config.only:
         print("compile ...", flush=True)
         rows += compile_suite(config)

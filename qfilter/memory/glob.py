@@ -14,19 +14,26 @@ wrong: a match that places a segment further right can place it there
 instead and leave more room for the rest. So a test is one left-to-right
 pass of searches, each at most O(len(text) × len(segment)).
 
-The searches run in C. A segment without ``?`` is a ``str.find``. A segment
-with ``?`` (its outer ``?`` only shift where it may sit, so they are cut off
-first) is looked for from the first occurrence of its longest literal run
-(``str.find``) with a regular expression of literals and ``.``, which cannot
-backtrack beyond the segment's length. If it is not in the next
-:data:`TRIED_FIRST` places (a text full of near misses, ``abab...`` against
-``*a?b*``), the rest of the text is searched at once, bit-parallel: each
-character becomes a lane of a few bits of one big integer, and the
-segment's occurrences are the AND of that integer shifted once per literal
-character of the segment (or per doubling, for evenly spaced repeats of one
-character), a few passes of C over the text whatever the number of near
-misses. Text beyond Latin-1 and segments of more than 8 distinct characters
-keep the regular expression: O(len(text) × len(segment)) still, only slower.
+A text of up to :data:`SHORT_TEXT` characters is tested by one regular
+expression that places the segments so: each middle one an atomic group
+``(?>.*?segment)``, which takes the leftmost place and never gives it back.
+On longer texts the searches run in C, one call each. A segment of one
+letter is a ``str.find`` (``memchr``). A longer one (its outer ``?`` only
+shift where it may sit, so they are cut off first) is looked for from the
+first occurrence of its first letter, by ``str.find`` or, with ``?``, a
+regular expression of literals and ``.``, which cannot backtrack beyond the
+segment's length. If it is not in the next :data:`TRIED_FIRST` places, the
+rest of the text is searched at once, bit-parallel: on a text made of the
+segment's own letters (``abab...`` against ``*a?b*``, or ``aaa...`` against
+``*ab*x*``) both searches cost some nanoseconds per character, where the
+bit-parallel one costs a fraction of one. Each character becomes a lane of a
+few bits of one big integer, and the segment's occurrences are the AND of
+that integer shifted once per letter of the segment (or once per doubling,
+for evenly spaced repeats of one letter): a few passes of C over the text,
+whatever the number of near misses (the text's other characters, Latin-1 or
+not, set no bit). Segments with a letter beyond Latin-1 or more than 8
+distinct letters keep ``str.find`` or the regular expression:
+O(len(text) × len(segment)) still, only slower on such texts.
 
 The common globs cost what their hand-written form does: no wildcard is an
 equality, ``abc*`` ``startswith``, ``*abc`` ``endswith``, ``*abc*`` ``in``.
@@ -75,20 +82,19 @@ def _regex(segment: str) -> str:
     return "".join("." if c == "?" else re.escape(c) for c in segment)
 
 
-class _Wildcards:
-    """A segment between stars that starts and ends with a literal character and holds ``?``: ``a?b``, ``ab??c``."""
+class _Searched:
+    """A segment between stars that starts and ends with a literal character, 2 or more: ``a?b``, ``ab??c``, ``ab``."""
 
-    __slots__ = ("length", "search", "match", "pieces", "anchor", "lane", "table", "terms")
+    __slots__ = ("length", "first", "search", "letters", "lane", "table", "terms")
 
     def __init__(self, text: str) -> None:
         self.length = len(text)
-        pattern = re.compile(_regex(text), re.DOTALL)
-        self.search, self.match = pattern.search, pattern.match
-        # Each literal run, with how many characters come before and after it in the segment.
-        self.pieces = tuple((run.group(), run.start(), self.length - run.end()) for run in re.finditer(r"[^?]+", text))
-        self.anchor = max(self.pieces, key=lambda piece: len(piece[0]))  # the rarest in most texts
+        self.first = text[0]
+        self.search = _searcher(text)
         literals = [(offset, c) for offset, c in enumerate(text) if c != "?"]
         distinct = sorted({c for _, c in literals})
+        # Per letter, its first and last offset in the segment.
+        self.letters = tuple((c, text.index(c), text.rindex(c)) for c in distinct)
         # Bit-parallel search: each character of the text becomes a lane of `lane` bits with one bit
         # set for each of the segment's distinct characters, none for any other (see _lanes).
         self.lane = next((width for width in (1, 2, 4, 8) if len(distinct) <= width), 0)
@@ -117,27 +123,34 @@ class _Wildcards:
         if end - start < self.length:  # also keeps find's end from going negative (from the text's end)
             return -1
         if end - start < BIT_PARALLEL_FROM:
-            found = self.search(text, start, end)
-            return -1 if found is None else found.start()
-        anchor, before, after = self.anchor
-        at = text.find(anchor, start + before, end - after)  # straight to the first place it may be
-        if at < 0:
+            return self.search(text, start, end)
+        # Only one-character finds on long texts: str.find of a longer run costs some nanoseconds
+        # per character on a text made of the run's own letters ('ab' in 'aaa...'), one character
+        # a fraction of one (memchr).
+        start = text.find(self.first, start, end - self.length + 1)  # the first place it may start
+        if start < 0:
             return -1
-        start = at - before
         window = min(end, start + TRIED_FIRST + self.length)
         found = self.search(text, start, window)
-        if found is not None:
-            return found.start()
+        if found >= 0:
+            return found
         start = window - self.length + 1
         if end - start < self.length:
             return -1
         if self.table is None:
-            found = self.search(text, start, end)
-            return -1 if found is None else found.start()
-        for piece, before, after in self.pieces:  # cheap, and often enough to rule the rest out
-            if text.find(piece, start + before, end - after) < 0:
+            return self.search(text, start, end)
+        # Each letter's first and last occurrence bound where the segment may start (one-character
+        # finds, cheap): often that rules it out, or leaves little to search.
+        last = end - self.length
+        for letter, first_at, last_at in self.letters:
+            at = text.find(letter, start + first_at, last + first_at + 1)
+            if at < 0:
                 return -1
-        return self._bit_parallel(text, start, end, self.table)
+            start = max(start, at - first_at)
+            last = min(last, text.rfind(letter, start + last_at, last + last_at + 1) - last_at)
+            if last < start:
+                return -1
+        return self._bit_parallel(text, start, last + self.length, self.table)
 
     def _bit_parallel(self, text: str, start: int, end: int, table: bytes) -> int:
         lane = self.lane
@@ -148,18 +161,22 @@ class _Wildcards:
         # (big-endian: the text's first character is the top lane): shifted up there by p lanes and
         # its bit down to the lane's lowest, it lines up with i. Some lanes of each shifted integer
         # hold other bits; `found` started with the lowest bits only, so ANDs keep just those.
+        runs: dict[tuple[int, int, int], int] = {}  # the same run at other offsets: 'aaaa?aaaa?aaaa'
         for bit, first, step, count in self.terms:
             if count == 1:
                 shift = lane * first - bit
                 found &= bits << shift if shift >= 0 else bits >> -shift
             else:  # `count` offsets `step` apart: double the run covered instead of one shift each
-                run = (bits >> bit) & lowest
-                covered = 1
-                while covered * 2 <= count:
-                    run &= run << (lane * step * covered)
-                    covered *= 2
-                if covered < count:  # overlapping halves cover the rest
-                    run &= run << (lane * step * (count - covered))
+                run = runs.get((bit, step, count))
+                if run is None:
+                    run = bits if lane == 1 else (bits >> bit) & lowest  # one-bit lanes hold nothing else
+                    covered = 1
+                    while covered * 2 <= count:
+                        run &= run << (lane * step * covered)
+                        covered *= 2
+                    if covered < count:  # overlapping halves cover the rest
+                        run &= run << (lane * step * (count - covered))
+                    runs[bit, step, count] = run
                 found &= run << (lane * first)
             if not found:
                 return -1
@@ -235,12 +252,24 @@ def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def _middle(text: str) -> tuple[int, _Wildcards | str, int]:
-    """A segment between stars as (leading ``?``, what must be found, trailing ``?``)."""
+def _searcher(segment: str) -> Callable[[str, int, int], int]:
+    """``search(text, start, end)``: where ``segment`` first matches in ``text[start:end]``, or -1."""
+    if "?" not in segment:
+        return lambda text, start, end: text.find(segment, start, end)
+    search = re.compile(_regex(segment), re.DOTALL).search
+    return lambda text, start, end: -1 if (found := search(text, start, end)) is None else found.start()
+
+
+def _middle(text: str) -> tuple[int, _Searched | str, int]:
+    """A segment between stars as (leading ``?``, what must be found, trailing ``?``).
+
+    One character is found with ``str.find`` (``memchr``); anything longer may
+    need the bit-parallel search.
+    """
     core = text.strip("?")
     before = len(text) - len(text.lstrip("?"))
     after = len(text) - before - len(core)
-    return before, (_Wildcards(core) if "?" in core else core), after
+    return before, (_Searched(core) if len(core) > 1 else core), after
 
 
 def _general(head: str, inner: list[str], tail: str) -> GlobTest:
