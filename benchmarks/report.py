@@ -111,7 +111,7 @@ a 2-core machine, and later runs reuse them; this run took {elapsed}):
 
 ```sh
 bash benchmarks/run                 # everything; rewrites docs/performance.md and .png
-bash benchmarks/run --only parse    # some measures (parse, memory, compile, sql, service, import)
+bash benchmarks/run --only parse    # some measures (parse, memory, glob, compile, sql, service, import)
 bash benchmarks/run --help          # sizes, PostgreSQL and MariaDB URLs, output folder
 ```
 
@@ -267,6 +267,11 @@ def write_report(
         "page-and-count helper), each in its own uvicorn process with the service's settings; one client, "
         "batches of sequential requests on one keep-alive connection, alternating between the two "
         f"({config.rounds} rounds); both must answer the same page and total.\n"
+        "- Glob, issue 18: `name:like(...)` with adversarial globs of 6 to 12 wildcards (`benchmarks/glob_bench.py`: "
+        "the backtracking cases and the matcher's own hardest, near misses everywhere) on one entity whose name is "
+        "10,000 characters of `a` and `b`, four such values, against `like(*a*)` on the same entity; the compiled "
+        "predicate called once per sample call, in the closures and in the generated code; each row is a value's "
+        "slowest glob, the notes give every glob's ratio.\n"
         f"- Import: {config.import_runs} runs of each fresh interpreter, interleaved, wall time.\n"
     )
     out.append("## This run\n")

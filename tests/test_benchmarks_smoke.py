@@ -52,6 +52,7 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
         "| reject |",
         "| boolean |",
         "| in memory |",
+        "| glob |",
         "| compile |",
         "| SQL |",
         "| import |",
@@ -63,6 +64,18 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
     assert not (ROOT / "docs" / "performance.md").exists() or "smoke sizes" not in (
         ROOT / "docs" / "performance.md"
     ).read_text(encoding="utf-8")
+
+
+def test_the_glob_suite_runs_alone(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "glob", "--output", str(tmp_path)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    rows = [line for line in report.splitlines() if line.startswith("| glob |")]
+    # four values, closures and generated code, each in the targets' table and in the full table
+    assert len(rows) == 2 * 4 * 2
+    assert all("like(*a*), same value" in row and "≤ 10x" in row for row in rows[:8])
 
 
 def test_the_benchmark_filters_mean_the_same_in_qfilter() -> None:
