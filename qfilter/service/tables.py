@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.mysql import LONGTEXT
 
 from qfilter.core.schema import TIMEPLUS, WAYLAY, Schema
@@ -222,6 +223,36 @@ def _count(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] |
 # -- extracting the values filters need --------------------------------------------------------------
 
 
+def _text_limits(table: sa.Table) -> dict[str, int]:
+    """The text columns of ``table`` with a length (``VARCHAR(255)`` on MariaDB), by name."""
+    mariadb = mysql.dialect()
+    limits: dict[str, int] = {}
+    for column in table.columns:
+        length = getattr(column.type.dialect_impl(mariadb), "length", None)
+        if isinstance(length, int) and not isinstance(column.type, sa.JSON):
+            limits[column.name] = length
+    return limits
+
+
+# The same limits on every database, so that the tables take the same entities wherever they are
+# (MariaDB, which needs a length for a VARCHAR, would refuse a longer text with a DataError).
+_TEXT_LIMITS = {
+    table.name: _text_limits(table)
+    for table in (WAYLAY_TABLE, WAYLAY_TAGS_TABLE, WAYLAY_RESOURCES_TABLE, TIMEPLUS_TABLE)
+}
+
+
+def _check_lengths(table: sa.Table, rows: Iterable[Mapping[str, Any]], entity_id: str) -> None:
+    """A ``ValueError`` for a text longer than its column keeps (a tag, a name, a user id of over 255 characters)."""
+    for row in rows:
+        for name, limit in _TEXT_LIMITS[table.name].items():
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                what = table.c[name].comment or name
+                shown = entity_id if len(entity_id) <= 40 else entity_id[:40] + "..."
+                raise ValueError(f"{shown}: {what} has {len(value)} characters, more than the {limit} the tables keep")
+
+
 def _value_getter(schema: Schema, qualifier: str) -> Callable[[Any], list[Any]]:
     return field_values(schema.by_qualifier[qualifier])
 
@@ -277,15 +308,21 @@ def _waylay_rows(entity: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], 
         "created_by": _single(_texts(values["created_by"]), "attrs.created_by", name),
         "modified_by": _single(_texts(values["modified_by"]), "attrs.modified_by", name),
     }
-    return row, _texts(values["tag"]), _texts(values["resource"])
+    tags, resources = _texts(values["tag"]), _texts(values["resource"])
+    _check_lengths(WAYLAY_TABLE, [row], name)
+    _check_lengths(WAYLAY_TAGS_TABLE, ({"tag": tag} for tag in tags), name)
+    _check_lengths(WAYLAY_RESOURCES_TABLE, ({"resource": resource} for resource in resources), name)
+    return row, tags, resources
 
 
 def insert_waylay_queries(conn: sa.Connection, entities: Iterable[Mapping[str, Any]]) -> int:
     """Store Waylay query entities (JSON dicts); returns how many.
 
-    Raises ``ValueError`` for an entity without a string ``name``, or with
-    several values where the table keeps one (``attrs.created`` ...); a name
-    already stored is the database's ``IntegrityError``.
+    Raises ``ValueError`` for an entity without a string ``name``, with
+    several values where the table keeps one (``attrs.created`` ...), or with
+    a name, tag, resource or user id of over 255 characters (on every
+    database: MariaDB's columns hold 255); a name already stored is the
+    database's ``IntegrityError``.
     """
     rows: list[dict[str, Any]] = []
     tags: list[dict[str, str]] = []
@@ -420,7 +457,7 @@ def _saved_query_row(item: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("description", "sql"):
         if item.get(key) is not None and not isinstance(item[key], str):
             raise ValueError(f"{id_}: {key} must be a string, got {item[key]!r}")
-    return {
+    row = {
         "id": id_,
         "name": name,
         "description": item.get("description"),
@@ -433,13 +470,16 @@ def _saved_query_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "last_updated_by": item.get("last_updated_by"),
         "last_updated_by_id": _single(_texts(_TIMEPLUS_VALUES["modified_by"](item)), "last_updated_by", id_),
     }
+    _check_lengths(TIMEPLUS_TABLE, [row], id_)
+    return row
 
 
 def insert_saved_queries(conn: sa.Connection, items: Iterable[Mapping[str, Any]]) -> int:
     """Store Timeplus saved queries (JSON dicts, seed 000's shape); returns how many.
 
     Raises ``ValueError`` for a missing ``id`` or ``name``, a non-text
-    ``description``/``sql``, or a time that cannot be read (naive: UTC).
+    ``description``/``sql``, a time that cannot be read (naive: UTC), or an
+    id, name or user id of over 255 characters (on every database).
     """
     rows = [_saved_query_row(item) for item in items]
     if rows:
