@@ -21,7 +21,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from support import examples
 
 from qfilter import Field, Kind, Schema, compile_predicate
-from qfilter.sql import Column, Related, SqlMapping, compile_clause, exact_string
+from qfilter.core.sorting import parse_sort
+from qfilter.memory import sort_entities
+from qfilter.sql import Column, Related, SqlMapping, compile_clause, exact_string, order_by
 
 
 class _Level(sa.TypeDecorator[int]):
@@ -68,6 +70,7 @@ SCHEMA = Schema(
         Field("code", Kind.EXACT, "int"),  # text matched against an integer column
         Field("reading", Kind.NUMBER, "readings[*]"),
     ),
+    id_path="name",
 )
 MAPPING: SqlMapping = {
     **{column: Column(ITEMS.c[column]) for column in WIDTHS},
@@ -273,6 +276,39 @@ def test_mariadb_unsigned_bigint_reaches_2_to_the_64(conn: sa.Connection) -> Non
     check(conn, "ubig:18446744073709551616", entities, [])  # 2**64
     check(conn, "ubig:<0", entities, [])
     check(conn, "ubig:-1..0", entities, ["zero"])
+
+
+# -- sorting by an integer column ------------------------------------------------------------------------
+
+SORTED: list[dict[str, Any]] = [
+    {"name": "p9a", "int": 9},
+    {"name": "p10", "int": 10},
+    {"name": "m5", "int": -5},
+    {"name": "m10", "int": -10},
+    {"name": "none"},
+    {"name": "p100", "int": 100},
+    {"name": "p9b", "int": 9},
+]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        # EXACT reads the integer's text (spec section 13: text by code point), as memory does
+        ("code", ["m10", "m5", "p10", "p100", "p9a", "p9b", "none"]),
+        ("-code", ["p9a", "p9b", "p100", "p10", "m5", "m10", "none"]),
+        # NUMBER reads the number
+        ("int", ["m10", "m5", "p9a", "p9b", "p10", "p100", "none"]),
+        ("-int", ["p100", "p10", "p9a", "p9b", "m5", "m10", "none"]),
+    ],
+)
+def test_an_integer_column_sorts_as_its_kind_reads_it(conn: sa.Connection, sort: str, expected: list[str]) -> None:
+    """``sort=code`` on an integer column was a PostgreSQL error (``COLLATE "C"`` on an integer)."""
+    keys = parse_sort(sort, SCHEMA)
+    assert [e["name"] for e in sort_entities(SORTED, keys, SCHEMA)] == expected, "memory"
+    store(conn, SORTED)
+    statement = sa.select(ITEMS.c.name).order_by(*order_by(keys, SCHEMA, MAPPING, id_column=ITEMS.c.name))
+    assert list(conn.execute(statement).scalars()) == expected, conn.dialect.name
 
 
 # -- the clause itself ----------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from qfilter.core.schema import Field, Kind, Schema
 
 from .dialects import Supported, dialect_name, json_any
 from .dialects.base import ValueTest
-from .elements import LIKE_ESCAPE, constant, contains, fold_case, number_param, param
+from .elements import LIKE_ESCAPE, contains, fold_case, number_param, param
 from .integers import IntegerTest, integer_clause, integer_comparison, integer_members
 from .mappings import (
     Column,
@@ -60,6 +60,7 @@ from .mappings import (
     datetime_type,
     locations,
     value_class,
+    value_text,
 )
 
 __all__ = ["MAX_META_KEYS", "SqlBackend", "SqlValue", "compile_clause", "value_test"]
@@ -123,17 +124,6 @@ def _like_pattern(glob: str) -> str:
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,20}")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
-
-
-def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A value's text as memory spells it: integers in decimal, booleans ``true``/``false``, text as it is."""
-    match value_class(value.type):
-        case "integer" | "enum":
-            return sa.cast(value, sa.String())
-        case "boolean":
-            return sa.case((value.is_(True), constant("true")), (value.is_(False), constant("false")))
-        case _:
-            return value
 
 
 def _equals(value: sa.ColumnElement[Any], text: str, dialect: str | None = None) -> sa.ColumnElement[bool]:
@@ -249,7 +239,7 @@ def _in_set(
     if not texts:
         return sa.false()
     if ignore_case:
-        return fold_case(_as_text(value)).in_([param(text) for text in texts])
+        return fold_case(value_text(value)).in_([param(text) for text in texts])
     if value_class(value.type) in ("integer", "boolean", "enum"):
         return sa.or_(*(_equals(value, text, dialect) for text in texts))  # each in the column's own type
     return value.in_([param(text) for text in texts])
@@ -316,12 +306,12 @@ def _simple_test(
         return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
     match condition:
         case Contains(text, ignore_case):
-            haystack = fold_case(_as_text(value)) if ignore_case else _as_text(value)
+            haystack = fold_case(value_text(value)) if ignore_case else value_text(value)
             return contains(haystack, text)
         case Equals(text):
             return _equals(value, text, dialect)
         case Like(glob):
-            return fold_case(_as_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
+            return fold_case(value_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
             start = _time_bound(interval.start, value, zone)
             end = _time_bound(interval.end, value, zone)

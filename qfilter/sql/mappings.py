@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from qfilter.core.schema import Field, Kind, Schema
 
+from .elements import constant
+
 __all__ = [
     "Column",
     "Related",
@@ -33,6 +35,7 @@ __all__ = [
     "filtered_table",
     "locations",
     "value_class",
+    "value_text",
 ]
 
 
@@ -210,6 +213,17 @@ def value_class(type_: sa.types.TypeEngine[Any]) -> ValueClass | None:
     if isinstance(impl, sa.JSON):
         return "json"
     return None
+
+
+def value_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A value's text as memory spells it (``as_text``): integers in decimal, ``true``/``false``, text as it is."""
+    match value_class(value.type):
+        case "integer" | "enum":
+            return sa.cast(value, sa.String())
+        case "boolean":
+            return sa.case((value.is_(True), constant("true")), (value.is_(False), constant("false")))
+        case _:
+            return value
 
 
 def _readable_classes(kind: Kind) -> tuple[ValueClass, ...]:

@@ -19,7 +19,7 @@ from qfilter.core.schema import Kind, Schema
 from qfilter.core.sorting import SortKey
 
 from .elements import exactly, unsupported
-from .mappings import Column, SqlMapping, as_column, locations
+from .mappings import Column, SqlMapping, as_column, locations, value_text
 
 __all__ = ["by_code_point", "order_by"]
 
@@ -73,7 +73,8 @@ def order_by(
         if len(found) != 1 or not isinstance(found[0], Column):
             raise ValueError(f"sorting by {key.field.qualifier!r} needs it mapped to one Column")
         column: sa.ColumnElement[Any] = found[0].column
-        value = by_code_point(column) if key.field.kind in _TEXT_KINDS else column
+        # A text kind sorts by the value's text, as memory does: an integer column's too ("10" before "9").
+        value = by_code_point(value_text(column)) if key.field.kind in _TEXT_KINDS else column
         clauses.append(column.is_(None))
         clauses.append(value.desc() if key.descending else value.asc())
     identity = as_column(id_column, "order_by(id_column)")
