@@ -252,6 +252,38 @@ def test_racing_creates_of_one_name_give_one_201(cluster: Cluster) -> None:
                 assert list(tags) == winner["meta"]["tags"]
 
 
+@pytest.mark.postgres
+def test_a_delete_that_finds_nothing_leaves_a_create_committed_meanwhile_whole(request: pytest.FixtureRequest) -> None:
+    """PostgreSQL's READ COMMITTED reads anew at each statement, and a DELETE does not wait for an uncommitted INSERT.
+
+    A delete that found no entity must not go on to the tags: by then a
+    create of that name may have committed, and would keep its entity but
+    lose its tags (the load test above found it). Here the create commits
+    right after the delete's first statement.
+    """
+    with tempfile.TemporaryDirectory() as directory, private_database("postgres", request, Path(directory)) as url:
+        engine = open_database(url, demo=False)
+        try:
+            with engine.connect() as creator, engine.connect() as deleter:
+                creator.begin()
+                reference.insert_waylay_queries(creator, [{"name": "raced", "meta": {"tags": ["a", "b"]}}])
+
+                @sa.event.listens_for(deleter, "after_cursor_execute")
+                def create_commits_meanwhile(*_: object) -> None:
+                    if creator.in_transaction():
+                        creator.commit()
+
+                with deleter.begin():
+                    assert not reference.delete_waylay_query(deleter, "raced")
+            with engine.connect() as conn:
+                assert reference.get_waylay_query(conn, "raced") is not None
+                tags = reference.WAYLAY_TAGS_TABLE
+                kept = conn.execute(sa.select(tags.c.tag).where(tags.c.query_name == "raced")).scalars()
+                assert sorted(kept) == ["a", "b"]
+        finally:
+            engine.dispose()
+
+
 # -- a database that stays locked ------------------------------------------------------------------
 
 

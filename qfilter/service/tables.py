@@ -389,6 +389,10 @@ def delete_waylay_query(conn: sa.Connection, name: str) -> bool:
     # The entity's row first, as every writer does (see lock_waylay_query); then its tags and
     # resources explicitly, not by ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
     found = conn.execute(sa.delete(WAYLAY_TABLE).where(WAYLAY_TABLE.c.name == name)).rowcount > 0
+    if not found:
+        # Nothing to delete, and nothing to touch: under READ COMMITTED each statement reads anew, so a
+        # create of this name that commits meanwhile would lose its tags to the statements below.
+        return False
     for table in (WAYLAY_TAGS_TABLE, WAYLAY_RESOURCES_TABLE):
         conn.execute(sa.delete(table).where(table.c.query_name == name))
     return found
