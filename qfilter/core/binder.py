@@ -1,0 +1,445 @@
+"""From AST to meaning: bind a filter to a schema and a context.
+
+:func:`to_plan` is the one way from text (or AST) to a :class:`~.ir.Plan`;
+:func:`bind` checks every qualifier against the schema, resolves ``@me`` and
+every time expression, and applies the combination logic of the language
+(terms grouped by qualifier and exclusion; OR within a group, NOT-OR for an
+excluded group, AND across groups; AND between the matchers of a term). The
+result is the IR of :mod:`.ir`, which every backend walks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, tzinfo
+from typing import assert_never
+
+from .ast import And, Expression, Filter, Function, Item, Matcher, Or, Sequence, Term, Value
+from .ast import Not as NotItem
+from .errors import CurrentUserError, FilterError, FilterLimitError, MatcherError
+from .functions import FUNCTIONS, FunctionSpec
+from .ir import (
+    DEFAULT_USER_HINT,
+    ME,
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Conjunction,
+    Contains,
+    Context,
+    Disjunction,
+    Equals,
+    Exists,
+    Group,
+    InNumbers,
+    InSet,
+    IsBoolean,
+    Like,
+    Negation,
+    Node,
+    Not,
+    Number,
+    Operator,
+    Plan,
+    ValuePredicate,
+    Within,
+)
+from .parser import DEFAULT_LIMITS, MAX_SAFE_DEPTH, Limits, checked_function, parse
+from .schema import Field, Kind, Schema
+from .times import parse_comparison, parse_interval
+
+__all__ = ["bind", "to_plan", "json_number"]
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", re.A)
+_INT64 = range(-(2**63), 2**63)
+_BOOLEANS = {"true": True, "false": False}
+_NUMBER_COMPARISONS: tuple[tuple[str, Operator], ...] = ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"))
+_NUMBER_FORMS_HINT = "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*"
+
+
+def json_number(text: str) -> Number | None:
+    """The number ``text`` spells in JSON syntax (``5``, ``-2.5``, ``1e3``); ``None`` if it spells none.
+
+    Integers beyond 64 bits are read as floats, as SQL databases hold them; a
+    number too large for a float is ``None`` too (the callers say why).
+    """
+    match = _JSON_NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    if not match["real"] and len(text) < 25:
+        whole = int(text)
+        if whole in _INT64:
+            return whole
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def _kind_names(kinds: frozenset[Kind]) -> str:
+    names = [kind.value.upper() for kind in Kind if kind in kinds]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+class _Binder:
+    """Turns the matchers of one field into conditions; errors point into ``text``."""
+
+    def __init__(self, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
+        self.target = target
+        self.context = context
+        self.now = now
+        self.tz = tz
+        self.text = text
+
+    def error(self, message: str, position: int, hint: str | None = None) -> MatcherError:
+        return MatcherError(message, text=self.text, position=position, hint=hint)
+
+    def condition(self, matcher: Matcher) -> Condition:
+        if isinstance(matcher, Function) and self.spec(matcher).field_level:
+            return Exists()
+        return self.predicate(matcher)
+
+    def spec(self, function: Function) -> FunctionSpec:
+        """The function's entry in the table, once the field's kind is known to accept it."""
+        try:
+            checked = checked_function(function.name, function.arguments, function.position)
+        except FilterError as error:  # a Function built in code rather than parsed
+            raise error.with_text(self.text) from None
+        spec = FUNCTIONS[checked.name.lower()]
+        kind = self.target.kind
+        if kind not in spec.kinds:
+            quote = f'; to search for the text, quote it: {self.target.qualifier}:"{function}"'
+            raise self.error(
+                f"{self.target.qualifier!r} is a {kind.value.upper()} field and takes no {spec.name}()",
+                function.position,
+                hint=f"{spec.name}() is for {_kind_names(spec.kinds)} fields{quote if kind is not Kind.TIME else ''}",
+            )
+        return spec
+
+    def predicate(self, matcher: Matcher) -> ValuePredicate:
+        if isinstance(matcher, Value):
+            return self.plain(matcher)
+        spec = self.spec(matcher)
+        arguments = matcher.arguments
+        values = [a for a in arguments if isinstance(a, Value)]
+        match spec.name:
+            case "not":
+                return Not(self.predicate(arguments[0]))
+            case "all":
+                return AllOf(tuple(self.predicate(a) for a in arguments))
+            case "any":
+                return AnyOf(tuple(self.predicate(a) for a in arguments))
+            case "equals" | "eq" | "in":
+                return self.one_of(values, ignore_case=False, function=spec.name)
+            case "inIgnoreCase":
+                return self.one_of(values, ignore_case=True, function=spec.name)
+            case "like":
+                return Like(values[0].text)
+            case "contains":
+                return Contains(values[0].text, ignore_case=False)
+            case "lt" | "lte" | "gt" | "gte":
+                return self.compare(spec.name, values[0])
+            case _:  # exists(): the parser keeps it out of other functions; a hand-built AST may not
+                raise self.error(
+                    f"{spec.name}() tests the whole field and cannot stand inside another function", matcher.position
+                )
+
+    def plain(self, value: Value) -> ValuePredicate:
+        """The field's own matcher on a plain value."""
+        match self.target.kind:
+            case Kind.TEXT:
+                return Contains(value.text.lower(), ignore_case=True)
+            case Kind.EXACT:
+                return Equals(value.text)
+            case Kind.META:
+                # A bare `>10` or `5..12` compares JSON numbers (spec section 10); quoted, or `>abc`, it is text.
+                return self.number_matcher(value) if value.number_range else Equals(value.text)
+            case Kind.USER:
+                return Equals(self.user(value))
+            case Kind.TIME:
+                try:
+                    return Within(parse_interval(value.text, now=self.now, tz=self.tz))
+                except FilterError as error:
+                    raise error.with_text(self.text, value.position) from None
+            case Kind.NUMBER:
+                return self.number_matcher(value)
+            case Kind.BOOLEAN:
+                return IsBoolean(self.boolean(value))
+            case _:
+                assert_never(self.target.kind)
+
+    def user(self, value: Value) -> str:
+        if value.text != ME:
+            return value.text
+        if self.context.user is None:
+            raise CurrentUserError(
+                "@me needs a current user, and none was given",
+                text=self.text,
+                position=value.position,
+                hint=self.context.user_hint or DEFAULT_USER_HINT,
+            )
+        return self.context.user
+
+    def number(self, value: Value, offset: int = 0, token: str | None = None, function: str | None = None) -> Number:
+        """The number ``value`` (or ``token``, at ``offset`` in it) spells; an error naming the token if none.
+
+        ``function`` names the function it is an argument of: its hint then
+        gives only what an argument may be (a number), never the range forms
+        of a plain matcher.
+        """
+        token = value.text[offset:] if token is None else token
+        number = json_number(token)
+        if number is None:
+            too_big = _JSON_NUMBER.fullmatch(token) is not None
+            hint = _NUMBER_FORMS_HINT if function is None else f"{function}() takes a JSON number: 5, -2.5, 1e3"
+            raise self.error(
+                f"{'number out of range' if too_big else 'not a number'}: {token!r}",
+                value.position + offset,
+                hint=None if too_big else hint,
+            )
+        return number
+
+    def boolean(self, value: Value) -> bool:
+        found = _BOOLEANS.get(value.text.lower())
+        if found is None:
+            raise self.error(f"not a boolean: {value.text!r}", value.position, hint="write true or false")
+        return found
+
+    def number_matcher(self, value: Value) -> ValuePredicate:
+        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (spec section 10).
+
+        A NUMBER field's plain matcher, and a bare number range under ``meta.``
+        (where ``meta.k:5..12`` means ``meta.k:all(gte(5),lte(12))``).
+        """
+        text = value.text
+        for prefix, op in _NUMBER_COMPARISONS:
+            if text.startswith(prefix):
+                return Compare(op, self.number(value, len(prefix)))
+        if ".." not in text:
+            return Compare("eq", self.number(value))
+        low, high = text.split("..", 1)
+        parts: list[ValuePredicate] = []
+        if low != "*":
+            parts.append(Compare("gte", self.number(value, 0, low)))
+        if high != "*":
+            parts.append(Compare("lte", self.number(value, len(low) + 2, high)))
+        if not parts:
+            raise self.error("a range needs at least one number", value.position, hint="write e.g. 1..* or *..5")
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def one_of(self, values: list[Value], *, ignore_case: bool, function: str) -> ValuePredicate:
+        """``equals``/``eq``/``in``/``inIgnoreCase``: the value equals one of ``values``."""
+        kind = self.target.kind
+        if kind is Kind.NUMBER:
+            numbers = tuple(dict.fromkeys(self.number(v, function=function) for v in values))
+            return Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
+        if kind is Kind.BOOLEAN:
+            booleans = tuple(dict.fromkeys(self.boolean(v) for v in values))
+            return IsBoolean(booleans[0]) if len(booleans) == 1 else AnyOf(tuple(map(IsBoolean, booleans)))
+        texts = [self.user(v) if kind is Kind.USER else v.text for v in values]
+        if ignore_case:
+            texts = [t.lower() for t in texts]
+        unique = tuple(dict.fromkeys(texts))
+        text_test: ValuePredicate = (
+            Equals(unique[0]) if len(unique) == 1 and not ignore_case else InSet(unique, ignore_case)
+        )
+        if kind is not Kind.META or ignore_case:
+            return text_test
+        # Under meta., a JSON number also equals a number numerically: eq(5) holds for 5.0.
+        numbers = tuple(dict.fromkeys(n for n in map(json_number, texts) if n is not None))
+        if not numbers:
+            return text_test
+        number_test = Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
+        return AnyOf((text_test, number_test))
+
+    def compare(self, name: str, value: Value) -> ValuePredicate:
+        op: Operator = name  # type: ignore[assignment]  # one of lt, lte, gt, gte
+        if self.target.kind is Kind.TIME:
+            try:
+                return Within(parse_comparison(op, value.text, now=self.now, tz=self.tz, position=0))
+            except FilterError as error:
+                raise error.with_text(self.text, value.position) from None
+        return Compare(op, self.number(value, function=name))
+
+
+def _conjunction(children: list[Node]) -> Node:
+    """AND of ``children``: nested ANDs flattened, excluded groups of one field merged.
+
+    (NOT a AND NOT b is NOT (a OR b): ``-tag:a AND -tag:b`` is the plan of ``-tag:a -tag:b``.)
+    """
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, Conjunction) else (child,))
+    merged = _merge(flat, excluded=True)
+    return merged[0] if len(merged) == 1 else Conjunction(tuple(merged))
+
+
+def _disjunction(children: list[Node]) -> Node:
+    """OR of ``children``: nested ORs flattened, plain groups of one field merged (a group is an OR already).
+
+    ``tag:a OR tag:b`` so becomes the plan of ``tag:a tag:b``, which the
+    compilers make one lookup of the field (not one per row and value).
+    """
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, Disjunction) else (child,))
+    merged = _merge(flat, excluded=False)
+    return merged[0] if len(merged) == 1 else Disjunction(tuple(merged))
+
+
+def _merge(nodes: list[Node], *, excluded: bool) -> list[Node]:
+    """``nodes`` with the groups of one field and exclusion ``excluded`` made one, where the first one stood."""
+    first: dict[Field, int] = {}
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Group) and node.excluded is excluded:
+            index = first.get(node.field)
+            if index is not None:
+                held = out[index]
+                assert isinstance(held, Group)
+                out[index] = Group(held.field, excluded, held.alternatives + node.alternatives, held.terms + node.terms)
+                continue
+            first[node.field] = len(out)
+        out.append(node)
+    return out
+
+
+def _negation(child: Node) -> Node:
+    """NOT of ``child``: a group flips its exclusion (``NOT tag:a`` is ``-tag:a``), NOT NOT cancels."""
+    if isinstance(child, Group):
+        return Group(child.field, not child.excluded, child.alternatives, child.terms)
+    if isinstance(child, Negation):
+        return child.child
+    return Negation(child)
+
+
+class _TreeBinder:
+    """Binds an expression (spec section 12) to a logic tree of groups."""
+
+    def __init__(self, schema: Schema, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
+        self.schema = schema
+        self.context = context
+        self.now = now
+        self.tz = tz
+        self.text = text
+        self.fields: dict[str, Field] = {}
+
+    def field(self, term: Term) -> Field:
+        found = self.fields.get(term.qualifier)
+        if found is None:
+            found = self.fields[term.qualifier] = self.schema.field_for(
+                term.qualifier, text=self.text, position=term.position
+            )
+        return found
+
+    def groups(self, terms: list[Term]) -> list[Group]:
+        """The groups of terms side by side (spec section 3), in the order each first appears."""
+        grouped: dict[tuple[str, bool], list[Term]] = {}
+        for term in terms:
+            self.field(term)
+            grouped.setdefault((term.qualifier, term.excluded), []).append(term)
+        groups = []
+        for (qualifier, excluded), members in grouped.items():
+            target = self.fields[qualifier]
+            binder = _Binder(target, self.context, self.now, self.tz, self.text)
+            alternatives = tuple(tuple(binder.condition(m) for m in term.matchers) for term in members)
+            groups.append(Group(target, excluded, alternatives, tuple(members)))
+        return groups
+
+    def node(self, item: Item | Expression, depth: int = 0) -> Node:
+        if depth > 4 * MAX_SAFE_DEPTH:  # parsed filters are far shallower; a tree built in code may not be
+            raise FilterLimitError(f"the filter nests more than {MAX_SAFE_DEPTH} levels deep", text=self.text)
+        match item:
+            case Term():
+                return self.groups([item])[0]
+            case Sequence(items):
+                terms = [i for i in items if isinstance(i, Term)]
+                groups = iter(self.groups(terms))
+                seen: set[tuple[str, bool]] = set()
+                children: list[Node] = []
+                for inner in items:
+                    if not isinstance(inner, Term):
+                        children.append(self.node(inner, depth + 1))
+                    elif (inner.qualifier, inner.excluded) not in seen:
+                        seen.add((inner.qualifier, inner.excluded))
+                        children.append(next(groups))
+                return _conjunction(children)
+            case And(parts):
+                return _conjunction([self.node(part, depth + 1) for part in parts])
+            case Or(parts):
+                return _disjunction([self.node(part, depth + 1) for part in parts])
+            case NotItem(inner):
+                return _negation(self.node(inner, depth + 1))
+            case _:
+                assert_never(item)
+
+
+def _leaves(root: Node) -> tuple[Group, ...]:
+    """The groups of a tree, in order (without recursion)."""
+    found: list[Group] = []
+    pending: list[Node] = [root]
+    while pending:
+        node = pending.pop()
+        match node:
+            case Group():
+                found.append(node)
+            case Conjunction(children) | Disjunction(children):
+                pending.extend(reversed(children))
+            case Negation(child):
+                pending.append(child)
+            case _:
+                assert_never(node)
+    return tuple(found)
+
+
+def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
+    """Give a parsed filter its meaning under ``schema`` and ``context``.
+
+    Raises a :class:`~qfilter.core.errors.FilterError` for an unknown qualifier, a
+    matcher its qualifier does not take, a bad time or ``@me`` without a user.
+    """
+    context = context or Context()
+    now = context.instant()
+    tz = context.tz or schema.timezone
+    resolved = Context(now=now, user=context.user, tz=tz, user_hint=context.user_hint)
+    text = parsed.source or str(parsed)
+    binder = _TreeBinder(schema, context, now, tz, text)
+    if parsed.expression is None:
+        return Plan(tuple(binder.groups(list(parsed.terms))), parsed, schema, resolved)
+    root = binder.node(parsed.expression)
+    if isinstance(root, Group):
+        return Plan((root,), parsed, schema, resolved)
+    if isinstance(root, Conjunction) and all(isinstance(child, Group) for child in root.children):
+        return Plan(root.children, parsed, schema, resolved)  # type: ignore[arg-type]  # all groups, just checked
+    return Plan(_leaves(root), parsed, schema, resolved, root)
+
+
+def to_plan(
+    query: str | Filter | Plan,
+    schema: Schema,
+    *,
+    now: datetime | None = None,
+    user: str | None = None,
+    tz: tzinfo | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Plan:
+    """The bound :class:`Plan` of a filter given as text, as a parsed :class:`Filter`, or already bound.
+
+    Text is parsed with ``schema``'s default qualifier and ``limits``; then
+    bound with ``now``, ``user`` and ``tz``. A :class:`Plan` is returned as
+    it is: it carries the context it was bound with, so passing ``now``,
+    ``user`` or ``tz`` along with one is a ``TypeError`` rather than a
+    silently ignored argument, and so is a Plan bound under another schema.
+    """
+    if isinstance(query, Plan):
+        if now is not None or user is not None or tz is not None:
+            raise TypeError("a bound Plan carries its own now, user and tz; bind the filter again to change them")
+        if query.schema is not schema and query.schema != schema:
+            raise TypeError(f"this Plan was bound under schema {query.schema.name!r}, not {schema.name!r}")
+        return query
+    if isinstance(query, str):
+        query = parse(query, default_qualifier=schema.default_qualifier, limits=limits)
+    elif not isinstance(query, Filter):
+        raise TypeError(f"a filter is a str, a Filter or a Plan, not {type(query).__name__}")
+    return bind(query, schema, Context(now=now, user=user, tz=tz))
