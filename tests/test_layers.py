@@ -58,5 +58,33 @@ def test_the_package_keeps_its_contracts() -> None:
 def test_a_forbidden_import_breaks_the_contract(tmp_path: Path, module: str, line: str, broken: str) -> None:
     result = lint(copy_with(tmp_path, module, line))
     assert result.returncode != 0
-    broken_contracts = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
-    assert any(broken in line for line in broken_contracts), result.stdout
+    assert any(broken in line for line in broken_contracts(result)), result.stdout
+
+
+def broken_contracts(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
+
+
+def test_an_unlisted_subpackage_breaks_the_contract(tmp_path: Path) -> None:
+    # The layers are exhaustive: a subpackage nobody placed cannot slip past them by being unknown.
+    root = copy_with(tmp_path, "qfilter/core/values.py", "")
+    extra = root / "qfilter" / "reports"
+    extra.mkdir()
+    (extra / "__init__.py").write_text("import qfilter.service.app\n", encoding="utf-8")
+    result = lint(root)
+    assert result.returncode != 0
+    assert any("layers" in line for line in broken_contracts(result)), result.stdout
+    assert "qfilter.reports" in result.stdout
+
+
+def test_placing_the_subpackage_in_the_layers_keeps_the_contract(tmp_path: Path) -> None:
+    root = copy_with(tmp_path, "qfilter/core/values.py", "")
+    extra = root / "qfilter" / "reports"
+    extra.mkdir()
+    (extra / "__init__.py").write_text("import qfilter.service.app\n", encoding="utf-8")
+    config = root / "pyproject.toml"
+    text = config.read_text(encoding="utf-8")
+    assert '    "cli",\n' in text
+    config.write_text(text.replace('    "cli",\n', '    "cli",\n    "reports",\n', 1), encoding="utf-8")
+    result = lint(root)
+    assert result.returncode == 0, result.stdout + result.stderr
