@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -165,12 +166,30 @@ def test_time_intervals_select_half_open_ranges() -> None:
     assert names("created:now-P6M/") == ["my-query test"]
 
 
-def test_entity_times_without_offset_use_the_schema_or_given_zone() -> None:
-    entities = [{"name": "local", "attrs": {"created": "2020-07-01T00:30:00"}}]
-    assert names("created:2020-07-01", entities) == ["local"]
-    brussels = ZoneInfo("Europe/Brussels")
-    assert names("created:2020-06-30T22:30:00Z/PT1S", entities, tz=brussels) == ["local"]
-    assert names("created:2020-07-01T00:30:00/PT1S", entities, tz=brussels) == ["local"]
+def test_entity_times_without_offset_are_in_the_schema_zone_whatever_zone_the_filter_is_read_in() -> None:
+    # spec section 5: a request's zone changes how the filter's own times read, never the stored ones
+    entities = [
+        {"name": "text", "attrs": {"created": "2020-07-01T00:30:00"}},
+        {"name": "datetime", "attrs": {"created": datetime(2020, 7, 1, 0, 30)}},
+    ]
+    brussels = ZoneInfo("Europe/Brussels")  # UTC+2 in July
+    both = ["text", "datetime"]
+    for tz in (None, brussels):  # stored: 00:30 UTC, the Waylay schema's zone, either way
+        assert names("created:2020-07-01T00:30:00Z/PT1S", entities, tz=tz) == both
+        assert names("created:2020-06-30T22:30:00Z/PT1S", entities, tz=tz) == []
+    # the filter's own times without offset are Brussels' now: 02:30 there is 00:30 UTC
+    assert names("created:2020-07-01T02:30:00/PT1S", entities, tz=brussels) == both
+    assert names("created:2020-07-01T00:30:00/PT1S", entities, tz=brussels) == []
+    # Brussels' 1 July began at 22:00 UTC on 30 June and ends at 22:00 UTC: 00:30 UTC is inside
+    assert names("created:2020-07-01", entities, tz=brussels) == both
+    assert names("created:2020-06-30", entities, tz=brussels) == []
+    # a schema in Brussels stores its naive times there, and a request in UTC does not change that
+    in_brussels = dataclasses.replace(WAYLAY, timezone=brussels)
+    for utc in (None, UTC):
+        assert names("created:2020-06-30T22:30:00Z/PT1S", entities, in_brussels, tz=utc) == both
+    assert names("created:2020-06-30T22:30:00/PT1S", entities, in_brussels, tz=UTC) == both
+    assert names("created:2020-06-30", entities, in_brussels, tz=UTC) == both
+    assert names("created:2020-07-01", entities, in_brussels, tz=UTC) == []
 
 
 def test_entity_times_may_be_datetimes() -> None:

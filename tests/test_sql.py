@@ -625,12 +625,16 @@ def test_a_bound_plan_compiles_like_its_text(conn: sa.Connection) -> None:
     found = conn.execute(sa.select(DEVICES.c.name).where(compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL)))
     assert found.scalars().all() == ["a"]
     check(conn, "user:@me wall:2019-12-31T23:00:00Z/", entities, ["a"])
-    # A naive column is read in the plan's tz: 00:30 in Brussels (the schema's zone) is
-    # 23:30Z, after the bound; 00:30 in Tokyo is 15:30Z, before it.
+    # A naive column is in the schema's zone whatever the plan's tz (spec section 5): 00:30 in
+    # Brussels is 23:30Z, after the bound, for a plan bound in Tokyo too; only the filter's own
+    # times without offset are Tokyo's (08:29 and 08:31 there are 23:29Z and 23:31Z).
     in_tokyo = bind(plan.filter, DEVICES_SCHEMA, Context(now=NOW, user=ME, tz=ZoneInfo("Asia/Tokyo")))
     assert in_tokyo.tz == ZoneInfo("Asia/Tokyo")
     tokyo = compile_clause(in_tokyo, DEVICES_SCHEMA, DEVICES_SQL)
-    assert conn.execute(sa.select(DEVICES.c.name).where(tokyo)).scalars().all() == []
+    assert conn.execute(sa.select(DEVICES.c.name).where(tokyo)).scalars().all() == ["a"]
+    for bound, after in (("2020-01-01T08:29", ["a"]), ("2020-01-01T08:31", [])):
+        local = compile_clause(f"wall:{bound}/", DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
+        assert conn.execute(sa.select(DEVICES.c.name).where(local)).scalars().all() == after
     # A Plan keeps the context it was bound with: another one alongside it is refused, not ignored.
     with pytest.raises(TypeError, match="carries its own"):
         compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))

@@ -4,7 +4,9 @@ For random entity sets and random filters, the names that memory keeps, that
 SQLite returns, that PostgreSQL returns and that MariaDB returns must be the same, for every
 storage shape: plain columns (with NULLs), association tables, JSON array
 columns (``json`` and ``jsonb``), JSON objects for ``meta.<path>``, aware and
-naive (wall-clock, in a zone with summer time) time columns. On MariaDB the
+naive (wall-clock, in a zone with summer time) time columns, with filters read
+in random request zones (``tz=``: spec section 5, the filter's own times move,
+the stored ones do not). On MariaDB the
 flat table's text columns keep the database's default collation (case- and
 accent-insensitive, PAD SPACE), which the compiler must see through.
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,13 +160,18 @@ def test_every_database_takes_part(engines: list[sa.Engine], dialect: str) -> No
 
 
 def check_agreement(
-    engines: list[sa.Engine], shape: Shape, entities: list[dict[str, Any]], filters: list[Filter]
+    engines: list[sa.Engine],
+    shape: Shape,
+    entities: list[dict[str, Any]],
+    filters: list[Filter],
+    tz: tzinfo | None = None,
 ) -> None:
+    """Memory and every database keep the same entities; ``tz`` is the zone the filters are read in."""
     expected = [
-        sorted(map(shape.identify, compile_predicate(f, shape.schema, now=NOW, user=ME).filter(entities)))
+        sorted(map(shape.identify, compile_predicate(f, shape.schema, now=NOW, user=ME, tz=tz).filter(entities)))
         for f in filters
     ]
-    clauses = [compile_clause(f, shape.schema, shape.mapping, now=NOW, user=ME) for f in filters]
+    clauses = [compile_clause(f, shape.schema, shape.mapping, now=NOW, user=ME, tz=tz) for f in filters]
     for engine in engines:
         with engine.connect() as conn:
             transaction = conn.begin()
@@ -173,13 +180,47 @@ def check_agreement(
                 for parsed, clause, want in zip(filters, clauses, expected, strict=True):
                     statement = sa.select(shape.key).where(clause)
                     got = sorted(conn.execute(statement).scalars())
-                    assert got == want, f"{engine.dialect.name} disagrees with memory on {str(parsed)!r}"
+                    assert got == want, f"{engine.dialect.name} disagrees with memory on {str(parsed)!r}, tz={tz}"
                     # Built for this database only (as the service does), it is the same SQL.
-                    own = compile_clause(parsed, shape.schema, shape.mapping, now=NOW, user=ME, dialect=engine.dialect)
+                    own = compile_clause(
+                        parsed, shape.schema, shape.mapping, now=NOW, user=ME, tz=tz, dialect=engine.dialect
+                    )
                     own_sql = sa.select(shape.key).where(own).compile(engine)
                     assert str(own_sql) == str(statement.compile(engine)), str(parsed)
             finally:
                 transaction.rollback()
+
+
+@pytest.mark.parametrize(
+    ("text", "tz", "expected"),
+    [
+        # stored: 00:30 on 1 July in Brussels, the flat schema's zone (22:30 UTC on 30 June)
+        ("created:2020-06-30T22:30:00Z/PT1S", None, True),
+        ("created:2020-06-30T22:30:00Z/PT1S", UTC, True),
+        ("created:2020-06-30T22:30:00Z/PT1S", ZoneInfo("America/New_York"), True),
+        # the filter's own times without offset are the request's: 18:30 in New York is 22:30 UTC
+        ("created:2020-06-30T18:30:00/PT1S", ZoneInfo("America/New_York"), True),
+        ("created:2020-07-01T00:30:00/PT1S", ZoneInfo("America/New_York"), False),
+        ("created:2020-07-01T00:30:00/PT1S", None, True),
+        ("created:2020-06-30", UTC, True),
+        ("created:2020-06-30", None, False),  # Brussels' 30 June ended at 22:00 UTC
+        ("created:2020-07-01", None, True),
+        ("created:2020-07-01", UTC, False),
+    ],
+)
+def test_a_request_zone_moves_the_filters_times_never_the_stored_ones(
+    engines: list[sa.Engine], text: str, tz: tzinfo | None, expected: bool
+) -> None:
+    # spec section 5 (amended): a naive stored time is always in the schema's zone, in memory and in SQL
+    entities = [{"name": "summer", "created": datetime(2020, 7, 1, 0, 30)}]
+    want = ["summer"] if expected else []
+    assert [e["name"] for e in compile_predicate(text, FLAT, now=NOW, tz=tz).filter(entities)] == want
+    clause = compile_clause(text, FLAT, FLAT_SQL, now=NOW, tz=tz)
+    for engine in engines:
+        with engine.connect() as conn, conn.begin() as transaction:
+            insert_flat(conn, entities)
+            assert list(conn.execute(sa.select(FLAT_TABLE.c.name).where(clause)).scalars()) == want, engine.dialect.name
+            transaction.rollback()
 
 
 # -- values: few, so that filters hit; with the characters SQL treats specially ----------------------
@@ -546,6 +587,11 @@ def value_groups(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tup
     return Filter(tuple(draw(st.permutations(group + rest))))
 
 
+# The zones a request may read its filter in (tz=); None: the schema's. Spec section 5: they change
+# the filter's own dates, times and now arithmetic, never the stored times (naive ones are the schema's).
+REQUEST_ZONES = [None, None, UTC, BRUSSELS, ZoneInfo("America/New_York"), timezone(timedelta(hours=5, minutes=30))]
+
+
 @st.composite
 def cases(draw: st.DrawFn, entities: st.SearchStrategy[list[dict[str, Any]]], schema: Schema) -> tuple[Any, Any]:
     """Entities, and filters (up to 4) whose values often come from those entities.
@@ -563,6 +609,13 @@ def cases(draw: st.DrawFn, entities: st.SearchStrategy[list[dict[str, Any]]], sc
         expressions_of(term, max_terms=6).map(Filter.of),
     )
     return found, draw(st.lists(one, min_size=1, max_size=4))
+
+
+def zoned_cases(
+    entities: st.SearchStrategy[list[dict[str, Any]]], schema: Schema
+) -> st.SearchStrategy[tuple[Any, Any, tzinfo | None]]:
+    """:func:`cases`, and the zone the filters are read in."""
+    return st.builds(lambda case, zone: (*case, zone), cases(entities, schema), st.sampled_from(REQUEST_ZONES))
 
 
 # -- entities ------------------------------------------------------------------------------------------
@@ -661,18 +714,18 @@ SETTINGS = settings(
 
 
 @SETTINGS
-@given(case=cases(waylay_entities(), WAYLAY))
+@given(case=zoned_cases(waylay_entities(), WAYLAY))
 def test_waylay_tables_agree_with_memory(engines: list[sa.Engine], case: Any) -> None:
     check_agreement(engines, SHAPES["waylay"], *case)
 
 
 @SETTINGS
-@given(case=cases(timeplus_entities(), TIMEPLUS))
+@given(case=zoned_cases(timeplus_entities(), TIMEPLUS))
 def test_timeplus_table_agrees_with_memory(engines: list[sa.Engine], case: Any) -> None:
     check_agreement(engines, SHAPES["timeplus"], *case)
 
 
 @SETTINGS
-@given(case=cases(flat_entities(), FLAT))
+@given(case=zoned_cases(flat_entities(), FLAT))
 def test_plain_columns_json_and_naive_times_agree_with_memory(engines: list[sa.Engine], case: Any) -> None:
     check_agreement(engines, SHAPES["flat"], *case)

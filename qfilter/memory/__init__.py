@@ -100,7 +100,9 @@ def compile_plan(plan: Plan, *, specialise: bool | None = None) -> Predicate:
     """
     if not plan.groups:
         return Predicate(plan, lambda entity: True)
-    backend = MemoryBackend(plan.tz)
+    # Entity times without an offset are in the schema's zone, whatever zone the filter was read in
+    # (spec section 5): plan.tz only shaped the plan's own instants.
+    backend = MemoryBackend(plan.schema.timezone)
     slow = build(plan, backend)
     if plan.root is not None:  # a logic tree (spec section 12): the closures; code is generated for groups only
         return Predicate(plan, slow)
@@ -124,7 +126,9 @@ def compile_predicate(
     """Compile a filter (text, parsed, or a bound :class:`~qfilter.core.plan.Plan`) into a :class:`Predicate`.
 
     ``now`` fixes the instant of ``now`` (default: the current time), ``user``
-    is the current user for ``@me``, ``tz`` overrides the schema's time zone;
-    a Plan carries its own (see :func:`~qfilter.core.plan.to_plan`).
+    is the current user for ``@me``, ``tz`` is the zone the filter's own dates,
+    times and ``now`` arithmetic are read in (default: the schema's); a Plan
+    carries its own (see :func:`~qfilter.core.plan.to_plan`). Entity times
+    without an offset are always in the schema's zone.
     """
     return compile_plan(to_plan(query, schema, now=now, user=user, tz=tz))

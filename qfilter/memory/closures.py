@@ -184,7 +184,7 @@ class MemoryBackend:
     """
 
     def __init__(self, tz: tzinfo) -> None:
-        self.tz = tz
+        self.tz = tz  # of entity times without an offset: the schema's zone, not the request's
         self._values: dict[Field, Values] = {}
         self._of_one_field: dict[Check, tuple[Field, ValuesTest]] = {}
         self._equal_to: dict[Check, frozenset[str]] = {}  # checks that some value's text is one of these

@@ -72,14 +72,13 @@ def _stable_sort(items: list[T], key: Callable[[T], Any], descending: bool) -> l
     return [pair[1] for pair in present] + missing
 
 
-def sort_entities(
-    entities: Iterable[T], keys: Sequence[SortKey], schema: Schema, *, tz: tzinfo | None = None
-) -> list[T]:
+def sort_entities(entities: Iterable[T], keys: Sequence[SortKey], schema: Schema) -> list[T]:
     """``entities`` in the order of ``keys``, ties by the entity's id (``schema.id_path``), ascending.
 
-    ``tz`` is the zone of times without an offset (default: the schema's).
+    Times without an offset are in the schema's zone (spec section 5: a
+    request's own zone never changes how stored times read).
     """
-    zone = tz or schema.timezone
+    zone = schema.timezone
     ordered = _stable_sort(list(entities), _id_text(schema), descending=False)
     for key in reversed(keys):
         ordered = _stable_sort(ordered, _comparable(key.field, zone), key.descending)

@@ -541,8 +541,8 @@ def compile_clause(
     ``query`` is filter text, a parsed :class:`~qfilter.core.ast.Filter` or an
     already bound :class:`~qfilter.core.plan.Plan` (which keeps the ``now`` and
     ``user`` it was bound with). ``now``, ``user`` and ``tz`` mean what they
-    mean for :func:`qfilter.compile_predicate`; ``tz`` (default: the
-    schema's) is also the zone of naive ``DateTime`` columns. Raises a
+    mean for :func:`qfilter.compile_predicate`; naive ``DateTime`` columns
+    are in the schema's zone, whatever ``tz`` is (spec section 5). Raises a
     :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
     when ``mapping`` has no usable location for a qualifier the filter uses.
 
@@ -555,4 +555,5 @@ def compile_clause(
     # A ValueError for a missing or wrong location, before any SQL is built.
     located = {group.field: locations(group.field, mapping) for group in plan.groups}
     _check_meta_depth(plan)
-    return Supported(build(_one_lookups(plan), SqlBackend(mapping, plan.tz, dialect_name(dialect), located)))
+    backend = SqlBackend(mapping, plan.schema.timezone, dialect_name(dialect), located)  # stored times: schema's zone
+    return Supported(build(_one_lookups(plan), backend))
