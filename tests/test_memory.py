@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -30,8 +31,9 @@ from qfilter import (
 )
 from qfilter.core.ast import Filter
 from qfilter.core.plan import to_plan
+from qfilter.core.sorting import SortKey
 from qfilter.integrations.strategies import filters
-from qfilter.memory import compile_plan
+from qfilter.memory import compile_plan, sort_entities
 
 ME = "users/0476f99d"
 
@@ -362,3 +364,79 @@ def test_only_public_data_is_reachable() -> None:
             assert predicate.filter(sensors * 300) == [], (text, specialise)
     # Through a dict the walk is the same: keys are data, so a "_" key of a mapping is still found.
     assert compile_predicate("meta._k:x", schema).filter([{"meta": {"_k": "x"}}]) == [{"meta": {"_k": "x"}}]
+
+
+class Broken(Exception):
+    """What an entity's own code raises."""
+
+
+class Stop(BaseException):
+    """Not an Exception: a filter lets it through, as it does KeyboardInterrupt."""
+
+
+class Appliance:
+    """A plain object whose ``name`` and ``meta`` are properties that may raise."""
+
+    def __init__(self, label: str, *, raising: type[BaseException] | None = None) -> None:
+        self.label = label
+        self.raising = raising
+
+    @property
+    def name(self) -> str:
+        if self.raising is not None:
+            raise self.raising("cannot read the name")
+        return self.label
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        if self.raising is not None:
+            raise self.raising("cannot read the metadata")
+        return {"room": self.label}
+
+
+class Lookups(Mapping[str, Any]):
+    """A mapping whose lookups raise something else than KeyError."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise Broken(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["name"])
+
+    def __len__(self) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return "Lookups()"
+
+
+def test_a_value_that_cannot_be_read_is_no_value() -> None:
+    # docs/language.md: a property (or a mapping's lookup) that raises counts as a missing value
+    schema = Schema("devices", (Field("name", Kind.TEXT, "name"), Field("meta", Kind.META, "meta")))
+    fine, broken, weird = Appliance("pump"), Appliance("pump", raising=Broken), Appliance("pump", raising=ValueError)
+    lookups = Lookups()
+    entities: list[Any] = [fine, broken, weird, lookups, {"meta": lookups}, {"name": "pump", "meta": Appliance("x")}]
+    expected = {
+        "name:pump": [fine, entities[5]],
+        "-name:pump": [broken, weird, lookups, entities[4]],
+        "name:exists()": [fine, entities[5]],
+        "-name:exists()": [broken, weird, lookups, entities[4]],
+        "meta.room:pump": [fine],
+        "-meta.room:exists()": entities[1:],
+        "meta.room:x OR name:like(p*)": [fine, entities[5]],
+        "NOT meta.name:exists()": entities[:5],  # the last one's meta is an object with a name
+    }
+    for text, kept in expected.items():
+        for specialise in (False, True):  # the closures; the generated code hands objects to them
+            predicate = compile_plan(to_plan(text, schema), specialise=specialise)
+            assert predicate.filter(entities) == kept, (text, specialise)
+            assert [e for e in entities if predicate(e)] == kept, (text, specialise)
+    sort = [SortKey(schema.field_for("name"), descending=False)]
+    named = [Appliance("b"), Appliance("a", raising=Broken), Appliance("a")]
+    assert [e.label for e in sort_entities(named, sort, Schema("d", schema.fields, id_path="label"))] == ["a", "b", "a"]
+
+
+def test_an_entity_cannot_swallow_what_is_not_an_exception() -> None:
+    schema = Schema("devices", (Field("name", Kind.TEXT, "name"),))
+    with pytest.raises(Stop):
+        compile_predicate("name:pump", schema).filter([Appliance("pump", raising=Stop)])

@@ -4,7 +4,11 @@ Entities are mappings (parsed JSON) or plain objects; a path segment is a key
 of a mapping or a public attribute of an object. Only public data is
 reachable: a segment starting with ``_`` names no attribute, so a filter
 cannot walk from an object into its class, module or globals
-(``meta.__init__.__globals__``). Every backend that reads entities
+(``meta.__init__.__globals__``). Reading an attribute runs its code (a
+property), as a mapping's lookup may: when that raises, the value cannot be
+read and is no value, as a missing key is, so a filter never raises an
+entity's own exception (``Exception``; ``KeyboardInterrupt`` and the like
+go through). Every backend that reads entities
 in Python (the in-memory compiler, the reference tables' loaders) uses these,
 so they agree on what a field's values are.
 """
@@ -42,14 +46,17 @@ def _path_values(segments: tuple[str, ...]) -> Values:
         for key in segments:
             found: list[Any] = []
             for item in current:
-                if isinstance(item, Mapping):
-                    value = item.get(key)
-                elif isinstance(item, (str, int, float, list, tuple)):
-                    continue  # JSON scalars and lists have no keys ((5).real is not a key)
-                elif key.startswith("_"):
-                    continue  # only public attributes: no walk into __class__, __globals__, _private
-                else:
-                    value = getattr(item, key, None)
+                try:
+                    if isinstance(item, Mapping):
+                        value = item.get(key)
+                    elif isinstance(item, (str, int, float, list, tuple)):
+                        continue  # JSON scalars and lists have no keys ((5).real is not a key)
+                    elif key.startswith("_"):
+                        continue  # only public attributes: no walk into __class__, __globals__, _private
+                    else:
+                        value = getattr(item, key, None)
+                except Exception:  # a property or lookup that raises: the value cannot be read
+                    continue
                 if value is None:
                     continue
                 if isinstance(value, (list, tuple)):
