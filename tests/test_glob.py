@@ -61,6 +61,27 @@ long_texts = st.builds(
     st.text(text_characters, max_size=4),
 )
 texts = st.one_of(short_texts, long_texts)
+
+
+@st.composite
+def long_heads_and_tails(draw: st.DrawFn) -> tuple[str, str]:
+    """A text of a repeated unit, and a glob whose head and tail are a prefix and a suffix of it.
+
+    Some of their letters become '?'. Their lengths are drawn apart, so that
+    they often add up to more than the text: then head and tail would overlap,
+    and the glob does not match, however well each fits.
+    """
+    unit = draw(st.text(st.sampled_from("ab"), min_size=1, max_size=3))
+    text = unit * draw(st.integers(22, 120)) + draw(st.sampled_from(["", "a", "b"]))
+
+    def blurred(part: str) -> str:
+        return "".join("?" if draw(st.integers(0, 4)) == 0 else c for c in part)
+
+    head = blurred(text[: draw(st.integers(0, len(text)))])
+    tail = blurred(text[len(text) - draw(st.integers(0, len(text))) :])
+    return head + "*" + draw(st.text(glob_characters, max_size=4)) + "*" + tail, text
+
+
 # Globs of the shape that searches the most: stars around segments of 'a', 'b' and '?'.
 segments = st.text(st.sampled_from("aab??"), min_size=1, max_size=6)
 searching_globs = st.builds(
@@ -113,6 +134,13 @@ def test_the_matcher_is_the_spec(glob: str, text: str) -> None:
     assert glob_test(glob)(text) == reference(glob, text)
 
 
+@settings(max_examples=examples(500))
+@given(long_heads_and_tails())
+def test_long_heads_and_tails_are_the_spec(case: tuple[str, str]) -> None:
+    glob, text = case
+    assert glob_test(glob)(text) == reference(glob, text)
+
+
 @settings(max_examples=examples(600))
 @given(st.one_of(st.tuples(searching_globs, texts), near_misses()))
 def test_segments_are_found_however_many_near_misses(case: tuple[str, str]) -> None:
@@ -140,6 +168,10 @@ def test_segments_are_found_however_many_near_misses(case: tuple[str, str]) -> N
         ("*", "", True),
         ("?", "", False),
         ("**", "x", True),
+        ("a" * 40 + "*" + "a" * 40, "a" * 70, False),  # head and tail may not overlap, on long texts too
+        ("a" * 40 + "*" + "a" * 40, "a" * 80, True),
+        ("ab?" * 30 + "*?" + "a" * 10, "abc" * 30 + "x" + "a" * 10, True),
+        ("ab?" * 30 + "*?" + "a" * 10, "abc" * 30 + "a" * 10, False),  # the '?' after the star needs one more
         ("İ*", "i̇stanbul", True),  # both sides lower-cased: 'İ' is two characters then
         ("?stanbul", "İstanbul", False),
         ("??stanbul", "İstanbul", True),

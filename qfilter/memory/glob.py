@@ -51,7 +51,7 @@ GlobTest = Callable[[str], bool]
 """Whether a text (as it is, not lower-cased) matches a glob."""
 
 TRIED_FIRST = 64
-"""How many places a segment with ``?`` is tried at by ``re`` before the rest of the text is searched bit-parallel."""
+"""How many places a segment of 2 or more characters is tried at, in one search, before the bit-parallel one."""
 
 SHORT_TEXT = 64
 """The longest text tested with one regular expression rather than a search per segment."""
@@ -83,7 +83,7 @@ def _regex(segment: str) -> str:
 
 
 class _Searched:
-    """A segment between stars that starts and ends with a literal character, 2 or more: ``a?b``, ``ab??c``, ``ab``."""
+    """A middle segment of 2 or more characters, a letter at each end (outer ``?`` cut off): ``a?b``, ``ab``."""
 
     __slots__ = ("length", "first", "search", "letters", "lane", "table", "terms")
 
@@ -289,7 +289,7 @@ def _general(head: str, inner: list[str], tail: str) -> GlobTest:
         if size <= SHORT_TEXT:
             return whole(text) is not None
         end = size - last.length  # the middles must fit in text[head.length:end]
-        if not last.at(text, end):
+        if end < first.length or not last.at(text, end):  # head and tail may not overlap
             return False
         if not first.at(text, 0):
             return False
