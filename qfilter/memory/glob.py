@@ -42,6 +42,7 @@ equality, ``abc*`` ``startswith``, ``*abc`` ``endswith``, ``*abc*`` ``in``.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 from collections.abc import Callable
 
@@ -85,28 +86,34 @@ def _regex(segment: str) -> str:
 class _Searched:
     """A middle segment of 2 or more characters, a letter at each end (outer ``?`` cut off): ``a?b``, ``ab``."""
 
-    __slots__ = ("length", "first", "search", "letters", "lane", "table", "terms")
+    __slots__ = ("text", "length", "first", "search", "letters", "lane", "bit_parallel", "prepared")
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self.length = len(text)
         self.first = text[0]
         self.search = _searcher(text)
-        literals = [(offset, c) for offset, c in enumerate(text) if c != "?"]
-        distinct = sorted({c for _, c in literals})
+        distinct = sorted(set(text) - {"?"})
         # Per letter, its first and last offset in the segment.
         self.letters = tuple((c, text.index(c), text.rindex(c)) for c in distinct)
         # Bit-parallel search: each character of the text becomes a lane of `lane` bits with one bit
         # set for each of the segment's distinct characters, none for any other (see _lanes).
         self.lane = next((width for width in (1, 2, 4, 8) if len(distinct) <= width), 0)
-        if not self.lane or any(ord(c) > 0xFF for c in distinct):
-            self.table: bytes | None = None
-            self.terms: tuple[tuple[int, int, int, int], ...] = ()  # (bit, first offset, step, count)
-            return
+        self.bit_parallel = bool(self.lane) and all(ord(c) <= 0xFF for c in distinct)
+        self.prepared: tuple[bytes, tuple[tuple[int, int, int, int], ...]] | None = None  # on first use
+
+    def _prepare(self) -> tuple[bytes, tuple[tuple[int, int, int, int], ...]]:
+        """The translation table of the text's characters to lanes, and the terms ``(bit, first, step, count)``.
+
+        Made on first use, since most texts are never long enough to need them.
+        """
+        literals = [(offset, c) for offset, c in enumerate(self.text) if c != "?"]
+        distinct = [c for c, _, _ in self.letters]
         bit = {c: number for number, c in enumerate(distinct)}
         table = bytearray(b"\0" if self.lane == 8 else b"0") * 256
         for c, number in bit.items():
             table[ord(c)] = 1 << number if self.lane == 8 else ord(f"{1 << number:x}")
-        self.table = bytes(table)  # '?' (what Latin-1 'replace' leaves of other characters) stays unset
+        # '?' (what Latin-1 'replace' leaves of other characters) stays unset.
         # The characters the segment has fewest of are ANDed first: in a text of near misses, they
         # are the likeliest to rule every place out early.
         uses = {c: sum(1 for _, d in literals if d == c) for c in distinct}
@@ -116,7 +123,8 @@ class _Searched:
             for first, step, count in _runs([offset for offset, d in literals if d == c])
         ]
         terms.sort(key=lambda term: (uses[distinct[term[0]]], -term[1]))
-        self.terms = tuple(terms)
+        self.prepared = (bytes(table), tuple(terms))  # one assignment: threads at worst make it twice
+        return self.prepared
 
     def find(self, text: str, start: int, end: int) -> int:
         """The leftmost ``i`` in ``[start, end - length]`` where the segment matches ``text``, or -1."""
@@ -137,7 +145,7 @@ class _Searched:
         start = window - self.length + 1
         if end - start < self.length:
             return -1
-        if self.table is None:
+        if not self.bit_parallel:
             return self.search(text, start, end)
         # Each letter's first and last occurrence bound where the segment may start (one-character
         # finds, cheap): often that rules it out, or leaves little to search.
@@ -150,9 +158,10 @@ class _Searched:
             last = min(last, text.rfind(letter, start + last_at, last + last_at + 1) - last_at)
             if last < start:
                 return -1
-        return self._bit_parallel(text, start, last + self.length, self.table)
+        return self._bit_parallel(text, start, last + self.length)
 
-    def _bit_parallel(self, text: str, start: int, end: int, table: bytes) -> int:
+    def _bit_parallel(self, text: str, start: int, end: int) -> int:
+        table, terms = self.prepared or self._prepare()
         lane = self.lane
         lanes, bits = _lanes(text[start:end].encode("latin-1", "replace").translate(table), lane)
         lowest = _lowest_bits(lane, lanes)
@@ -162,7 +171,7 @@ class _Searched:
         # its bit down to the lane's lowest, it lines up with i. Some lanes of each shifted integer
         # hold other bits; `found` started with the lowest bits only, so ANDs keep just those.
         runs: dict[tuple[int, int, int], int] = {}  # the same run at other offsets: 'aaaa?aaaa?aaaa'
-        for bit, first, step, count in self.terms:
+        for bit, first, step, count in terms:
             if count == 1:
                 shift = lane * first - bit
                 found &= bits << shift if shift >= 0 else bits >> -shift
@@ -311,11 +320,13 @@ def _general(head: str, inner: list[str], tail: str) -> GlobTest:
     return matches
 
 
+@functools.lru_cache(maxsize=256)
 def glob_test(glob: str) -> GlobTest:
     """The function telling whether a whole text matches ``glob``, ignoring case (spec section 9).
 
     ``*`` is any run of characters, ``?`` one character, every other
     character itself. The test costs at most O(len(text) × len(glob)).
+    The tests of the last 256 globs are kept: a service's requests repeat them.
     """
     pattern = glob.lower()
     parts = pattern.split("*")
