@@ -207,6 +207,28 @@ def test_next_and_last(limit: int, offset: int, total: int, next_offset: int | N
         assert _query(links["last"]["href"]).get("offset", ["0"]) == [str(last_offset)]
 
 
+@pytest.mark.parametrize(
+    ("limit", "offset", "total", "prev_offset"),
+    [
+        (10, 0, 48, None),  # the first page has neither first nor prev
+        (10, 10, 48, 0),
+        (10, 40, 48, 30),
+        (10, 3, 48, 0),  # not aligned: prev stops at offset 0
+        (10, 25, 48, 15),
+        (10, 30, 11, 10),  # past the end: prev is the last page
+        (10, 5, 0, 0),  # nothing matches: prev is the first page
+        (0, 10, 48, None),  # limit 0: no pages to step through
+    ],
+)
+def test_first_and_prev(limit: int, offset: int, total: int, prev_offset: int | None) -> None:
+    links = listing.page_links(BASE, q="tag:demo", limit=limit, offset=offset, total=total)
+    if prev_offset is None:
+        assert "first" not in links and "prev" not in links
+    else:
+        assert _query(links["first"]["href"]) == {"q": ["tag:demo"], "limit": [str(limit)]}
+        assert _query(links["prev"]["href"]).get("offset", ["0"]) == [str(prev_offset)]
+
+
 def test_an_empty_filter_is_left_out_of_hrefs() -> None:
     assert _query(listing.page_href(BASE, q="", limit=10, offset=0)) == {"limit": ["10"]}
 
@@ -221,7 +243,8 @@ def test_page_body_over_the_demo_dataset(now: datetime) -> None:
     assert body["queries"] == matches[4:8]
     assert (body["count"], body["offset"], body["limit"], body["total"]) == (4, 4, 4, len(matches))
     assert len(matches) > 8
-    assert set(body["_links"]) == {"self", "next", "last"}
+    assert set(body["_links"]) == {"self", "first", "prev", "next", "last"}
+    assert body["total_count"] == body["total"]  # the name Waylay's queries SDK reads
     assert all("demo" in entity["meta"]["tags"] for entity in body["queries"])
 
 

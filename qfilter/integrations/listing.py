@@ -347,21 +347,31 @@ def page_href(base_url: str, *, q: str, limit: int, offset: int, sort: str = "")
 def page_links(
     base_url: str, *, q: str, limit: int, offset: int, total: int, sort: str = ""
 ) -> dict[str, dict[str, str]]:
-    """The ``_links`` of a page: ``self`` always, ``next`` and ``last`` when they exist.
+    """The ``_links`` of a page: ``self`` always; ``first``, ``prev``, ``next`` and ``last`` where they apply.
 
+    ``first`` (offset 0) and ``prev`` are there when the page does not start
+    at offset 0; ``prev`` is the page of ``limit`` before this one, moved back
+    to ``last`` when this one starts past the end, and never before offset 0.
     ``next`` is there when entities remain after this page; ``last`` (the
     offset of the last page, counting pages of ``limit`` from offset 0) when
     the matches do not fit in one page. With ``limit`` 0 there are no pages
-    to step through, so neither is given.
+    to step through, so only ``self`` is given.
     """
-    links = {"self": {"href": page_href(base_url, q=q, limit=limit, offset=offset, sort=sort)}}
+
+    def href(at: int) -> dict[str, str]:
+        return {"href": page_href(base_url, q=q, limit=limit, offset=at, sort=sort)}
+
+    links = {"self": href(offset)}
     if limit <= 0:
         return links
+    last = (total - 1) // limit * limit if total > 0 else 0
+    if offset > 0:
+        links["first"] = href(0)
+        links["prev"] = href(max(0, min(offset - limit, last)))
     if offset + limit < total:
-        links["next"] = {"href": page_href(base_url, q=q, limit=limit, offset=offset + limit, sort=sort)}
+        links["next"] = href(offset + limit)
     if total > limit:
-        last = (total - 1) // limit * limit
-        links["last"] = {"href": page_href(base_url, q=q, limit=limit, offset=last, sort=sort)}
+        links["last"] = href(last)
     return links
 
 
@@ -379,6 +389,8 @@ def page_body(
     ``items`` is the page (already filtered, ordered and windowed), ``total``
     the number of matches in all, ``base_url`` the listing's URL without its
     query string, ``items_key`` the name of the list (``queries`` for Waylay).
+    ``total`` is given twice, as ``total`` (the seed's name) and as
+    ``total_count`` (the name Waylay's queries SDK reads).
     """
     return {
         "messages": list(messages),
@@ -390,4 +402,5 @@ def page_body(
         "offset": params.offset,
         "limit": params.limit,
         "total": total,
+        "total_count": total,
     }
