@@ -4,13 +4,15 @@ A FastAPI application over SQLAlchemy (a SQLite file by default, PostgreSQL
 by URL) that serves two resources, both filtered in SQL with the compiled
 ``q`` clause of :mod:`qfilter.sql`, one router each:
 
-- Waylay time series query entities, ``/config/query``
-  (:mod:`qfilter.service.waylay`): the search API of the Waylay docs (``q``,
-  ``limit``, ``offset``; paged body with ``_links``), plus create, read,
-  replace and delete of one entity by name;
+- Waylay time series query entities, ``/config/query`` and
+  ``/queries/v1/query`` (:mod:`qfilter.service.waylay`): the search API of
+  the Waylay docs (``q``, ``sort``, ``limit``, ``offset``; paged body with
+  ``_links``), plus create, read, replace and delete of one entity by name,
+  under the seed's path and under the current one that Waylay's SDK calls;
 - Timeplus saved queries, ``/api/v1beta2/savedqueries``
-  (:mod:`qfilter.service.saved_queries`): list (with ``q``), create, get,
-  update and delete by id, with Timeplus' fields and error body.
+  (:mod:`qfilter.service.saved_queries`): list (with ``q``, ``sort``,
+  ``limit``, ``offset``), create, get, update and delete by id, with
+  Timeplus' fields and error body.
 
 Around them: the JSON error body for every error
 (:mod:`qfilter.service.errors`), checks on every request's size and user
@@ -39,12 +41,13 @@ from qfilter.service import tables as reference
 from qfilter.service.database import default_database_url, load_entities, open_database
 from qfilter.service.errors import install_service_errors
 from qfilter.service.guards import BODY_TIMEOUT_SECONDS, RequestGuard
-from qfilter.service.saved_queries import SAVED_QUERIES_PREFIX, saved_queries_router
+from qfilter.service.saved_queries import SAVED_QUERIES_PAGE, SAVED_QUERIES_PREFIX, saved_queries_router
 from qfilter.service.swagger import install_docs
-from qfilter.service.waylay import WAYLAY_PREFIX, waylay_router
+from qfilter.service.waylay import QUERIES_V1_PREFIX, WAYLAY_APIS, WAYLAY_PREFIX, waylay_router
 
 __all__ = [
     "WAYLAY_PREFIX",
+    "QUERIES_V1_PREFIX",
     "SAVED_QUERIES_PREFIX",
     "DATABASE_URL_VARIABLE",
     "APP_FACTORY",
@@ -84,7 +87,8 @@ def create_app(
         title="qfilter reference listing service",
         version="1",
         description=(
-            "Waylay query search (`/config/query`) and Timeplus saved queries "
+            f"Waylay query search (`{WAYLAY_PREFIX}`, and `{QUERIES_V1_PREFIX}` as Waylay's queries SDK calls it) "
+            "and Timeplus saved queries "
             f"(`{SAVED_QUERIES_PREFIX}`), filtered with the `q` language in SQL. The current user, "
             f"for `@me` and for recording who changed what, is the `{user_header}` header. "
             "**No authentication**: whoever can reach the service can read and change everything."
@@ -97,7 +101,14 @@ def create_app(
     app.add_middleware(RequestGuard, user_header=user_header, body_timeout=body_timeout)
     dialect = engine.dialect  # each filter's clause is built for this database only
     waylay = QFilter(WAYLAY, sql_mapping=reference.WAYLAY_SQL, user_header=user_header, clock=clock, dialect=dialect)
-    saved = QFilter(TIMEPLUS, sql_mapping=reference.TIMEPLUS_SQL, user_header=user_header, clock=clock, dialect=dialect)
+    saved = QFilter(
+        TIMEPLUS,
+        sql_mapping=reference.TIMEPLUS_SQL,
+        user_header=user_header,
+        clock=clock,
+        dialect=dialect,
+        default_limit=SAVED_QUERIES_PAGE,
+    )
 
     @app.get("/", summary="What this service offers")
     def index(request: Request) -> dict[str, Any]:
@@ -107,13 +118,15 @@ def create_app(
             "authentication": f"none; the current user is the {user_header} header",
             "_links": {
                 "queries": {"href": f"{origin}{WAYLAY_PREFIX}"},
+                "queries_v1": {"href": f"{origin}{QUERIES_V1_PREFIX}"},
                 "savedqueries": {"href": f"{origin}{SAVED_QUERIES_PREFIX}"},
                 "openapi": {"href": f"{origin}/openapi.json"},
                 "docs": {"href": f"{origin}/docs"},
             },
         }
 
-    app.include_router(waylay_router(engine, waylay=waylay, clock=clock))
+    for api in WAYLAY_APIS:  # one set of handlers, built once per path
+        app.include_router(waylay_router(engine, waylay=waylay, clock=clock, api=api))
     app.include_router(saved_queries_router(engine, saved=saved, clock=clock))
     return app
 

@@ -31,6 +31,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qfilter.integrations.fastapi import DEFAULT_USER_HEADER
+from qfilter.service.errors import error_body
 
 __all__ = [
     "MAX_TARGET_BYTES",
@@ -59,7 +60,7 @@ _CLOSING = {413, 408}  # answered before the body was read whole: the connection
 
 
 async def _answer(send: Send, status: int, message: str, body_fields: dict[str, object] | None = None) -> None:
-    body = json.dumps({"code": status, "message": message, **(body_fields or {})}, separators=(",", ":"))
+    body = json.dumps(error_body(status, message, **(body_fields or {})), separators=(",", ":"))
     encoded = body.encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode("ascii"))]
     if status in _CLOSING:

@@ -23,6 +23,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from qfilter.service.errors import error_body
+
 __all__ = ["PROTOCOL", "LINGER_SECONDS", "LINGER_BYTES", "JsonErrorH11Protocol"]
 
 PROTOCOL = "qfilter.service.http11:JsonErrorH11Protocol"
@@ -150,7 +152,7 @@ class JsonErrorH11Protocol(H11Protocol):
         else:
             status = 400
             message = "invalid HTTP request: a malformed request line or header"
-        body = json.dumps({"code": status, "message": message}, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(error_body(status, message), separators=(",", ":")).encode("utf-8")
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode("ascii")),

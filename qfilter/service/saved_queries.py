@@ -1,33 +1,66 @@
-"""The Timeplus saved queries resource, ``/api/v1beta2/savedqueries``: list with ``q``, CRUD by id.
+"""The Timeplus saved queries resource, ``/api/v1beta2/savedqueries``: a paged list with ``q``, CRUD by id.
 
 :func:`saved_queries_router` makes the routes over an engine, with
 Timeplus' fields (the server assigns ``id``, a UUID, and the times, in
-Timeplus' UTC ``2023-02-01 23:22:59`` spelling). Each request runs in one
-transaction (:mod:`qfilter.service.database`); an update locks the row and
-changes it in place.
+Timeplus' UTC ``2023-02-01 23:22:59`` spelling; ``created_by`` and
+``last_updated_by`` are Timeplus ``Owner`` objects, :data:`ANONYMOUS_OWNER`
+for a write without a user). The list is Timeplus' JSON array, one page of
+it: ``limit`` (default :data:`SAVED_QUERIES_PAGE`) and ``offset`` as the
+Waylay listing reads them, the way on in a ``Link`` header and the number
+of matches in ``X-Total-Count``. Each request runs in one transaction
+(:mod:`qfilter.service.database`); an update locks the row and changes it
+in place.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the routes' Annotated[..., Depends(saved.filter)]
 # where `saved` is a local of saved_queries_router.
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
-from qfilter.integrations.fastapi import QFilter, RequestFilter
+from qfilter.integrations import listing as pages
+from qfilter.integrations.fastapi import QFilter, RequestListing
 from qfilter.service import tables as reference
 from qfilter.service.database import run_read, run_write
 from qfilter.service.errors import NotFound, documented, require_json
 from qfilter.service.models import SavedQueryIn, addressable
 
-__all__ = ["SAVED_QUERIES_PREFIX", "saved_queries_router"]
+__all__ = [
+    "SAVED_QUERIES_PREFIX",
+    "SAVED_QUERIES_PAGE",
+    "ANONYMOUS_OWNER",
+    "TOTAL_COUNT_HEADER",
+    "link_header",
+    "saved_queries_router",
+]
 
 SAVED_QUERIES_PREFIX = "/api/v1beta2/savedqueries"
 """Where the Timeplus saved queries live (Timeplus' REST API v1beta2 layout)."""
+SAVED_QUERIES_PAGE = pages.MAX_LIMIT
+"""Saved queries in a page when the request gives no ``limit``: the most a page may hold.
+
+Timeplus' list has no paging, so its clients ask for no ``limit`` and read
+the array as the whole list; the largest page leaves the most of them
+whole, and the ``Link`` header has the rest.
+"""
+ANONYMOUS_OWNER: dict[str, str] = {"id": "anonymous", "name": "anonymous"}
+"""The ``created_by``/``last_updated_by`` of a write without a user: Timeplus' ``Owner`` is always an object."""
+TOTAL_COUNT_HEADER = "X-Total-Count"
+"""The response header of the list that holds the number of matches in all (the body is the bare array)."""
+
+
+def _owner(user: str | None) -> dict[str, str]:
+    return {"id": user} if user else dict(ANONYMOUS_OWNER)
+
+
+def link_header(links: Mapping[str, Mapping[str, str]]) -> str:
+    """A listing's ``_links`` as an HTTP ``Link`` header (RFC 8288): ``<href>; rel="next", ...``."""
+    return ", ".join(f'<{link["href"]}>; rel="{rel}"' for rel, link in links.items())
 
 
 def _no_such(id: str) -> NotFound:
@@ -47,13 +80,35 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
     def timeplus_time() -> str:
         return clock().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
-    @router.get("", summary="List saved queries", responses=documented(503))
-    def list_saved(search: Annotated[RequestFilter, Depends(saved.filter)]) -> Any:
+    @router.get(
+        "",
+        summary="List saved queries",
+        description=(
+            "One page of the saved queries that match `q`, as a JSON array. The number of matches in all is "
+            f"the `{TOTAL_COUNT_HEADER}` header; the `Link` header has the `self`, `first`, `prev`, `next` and "
+            "`last` pages, where they apply."
+        ),
+        responses=documented(503),
+    )
+    def list_saved(search: Annotated[RequestListing, Depends(saved.listing)]) -> Any:
         order = search.order_by(reference.TIMEPLUS_TABLE.c.id) if search.sort else None
-        return run_read(
-            engine,
-            lambda conn: reference.select_saved_queries(conn, search.where, order_by=ordered_by_name, order=order),
+
+        def page(conn: sa.Connection) -> tuple[list[dict[str, Any]], int]:
+            items = reference.select_saved_queries(
+                conn, search.where, offset=search.offset, limit=search.limit, order_by=ordered_by_name, order=order
+            )
+            return items, reference.count_saved_queries(conn, search.where)
+
+        items, total = run_read(engine, page)  # the page and its count from one snapshot
+        links = pages.page_links(
+            search.base_url,
+            q=search.q,
+            limit=search.limit,
+            offset=search.offset,
+            total=total,
+            sort=search.params.sort_text,
         )
+        return JSONResponse(items, headers={"Link": link_header(links), TOTAL_COUNT_HEADER: str(total)})
 
     @router.post(
         "",
@@ -64,7 +119,7 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
     )
     def create_saved(body: Annotated[SavedQueryIn, Body()], user: User, request: Request, response: Response) -> Any:
         moment = timeplus_time()
-        who = {"id": user} if user else None
+        who = _owner(user)
         item = {
             "id": str(uuid.uuid4()),
             **body.model_dump(),
@@ -101,7 +156,7 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
         changes = {
             **body.model_dump(),
             "last_updated_at": timeplus_time(),
-            "last_updated_by": {"id": user} if user else None,
+            "last_updated_by": _owner(user),
         }
 
         def update(conn: sa.Connection) -> dict[str, Any] | None:

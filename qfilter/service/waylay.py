@@ -1,16 +1,27 @@
-"""The Waylay query entities resource, ``/config/query``: search (``q``, ``limit``, ``offset``) and CRUD by name.
+"""The Waylay query entities: search (``q``, ``sort``, ``limit``, ``offset``) and CRUD by name, under two paths.
 
-:func:`waylay_router` makes the routes over an engine. Each request runs in
-one transaction (:mod:`qfilter.service.database`): a create is one
-``INSERT`` whose unique-name violation is the 409, so two racing creates of
-one name give one 201 and one 409; a replace or delete locks the entity's
-row first. A name that no entity can have (a NUL, 256 characters, ``..``)
-is a 404 without a query.
+Waylay serves them under two paths, the older ``/config/query`` of the
+search API the seed documents and the current ``/queries/v1/query`` that
+Waylay's queries SDK calls. :func:`waylay_router` makes one path's routes
+over an engine from the one set of handlers, told by a :class:`WaylayApi`
+what differs: the path, where an entity's ``execute`` link points, and the
+statuses of a create and a delete (the v1 API answers both 200 with a
+body, where ``/config/query`` keeps 201 and 204). Both paths share one
+table, so an entity written through either is read through both.
+
+Each request runs in one transaction (:mod:`qfilter.service.database`): a
+create is one ``INSERT`` whose unique-name violation is the 409, so two
+racing creates of one name give one 201 and one 409; a replace or delete
+locks the entity's row first. A name that no entity can have (a NUL, 256
+characters, ``..``) is a 404 without a query. The ``execute`` link's target
+answers 501: this service stores query definitions and has no time series
+data to run them on.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the routes' Annotated[..., Depends(waylay.listing)]
 # where `waylay` is a local of waylay_router.
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,22 +33,68 @@ from fastapi.responses import Response
 from qfilter.integrations.fastapi import QFilter, RequestListing
 from qfilter.service import tables as reference
 from qfilter.service.database import run_read, run_write
-from qfilter.service.errors import Conflict, NotFound, documented, error_response, require_json
+from qfilter.service.errors import Conflict, NotExecutable, NotFound, documented, error_response, require_json
 from qfilter.service.models import WaylayQueryCreate, WaylayQueryIn, addressable
 
-__all__ = ["WAYLAY_PREFIX", "waylay_router"]
+__all__ = [
+    "WAYLAY_PREFIX",
+    "QUERIES_V1_PREFIX",
+    "WaylayApi",
+    "CONFIG_QUERY_API",
+    "QUERIES_V1_API",
+    "WAYLAY_APIS",
+    "waylay_router",
+]
 
-WAYLAY_PREFIX = "/config/query"
-"""Where the Waylay query entities live (the Waylay search API's path)."""
+
+@dataclass(frozen=True)
+class WaylayApi:
+    """One path the Waylay query entities are served under, and what that version of Waylay's API answers."""
+
+    prefix: str
+    """The entities' path: the listing, and ``{prefix}/{name}`` for one entity."""
+    execute_prefix: str
+    """Where an entity's ``execute`` link points: ``{execute_prefix}/{name}`` (answered 501 here)."""
+    created_status: int
+    """The status of a create: 201 on ``/config/query``; 200 on the v1 API, as Waylay's SDK expects."""
+    deleted_status: int
+    """The status of a delete: 204 without a body, or 200 with a ``messages`` body (the SDK's ``DeleteResponse``)."""
+    tag: str
+    """The OpenAPI tag of its routes."""
+
+
+CONFIG_QUERY_API = WaylayApi(
+    prefix="/config/query", execute_prefix="/data/query", created_status=201, deleted_status=204, tag="queries"
+)
+"""The search API of the seed (Waylay's older path), with its ``execute`` link to ``/data/query/{name}``."""
+QUERIES_V1_API = WaylayApi(
+    prefix="/queries/v1/query",
+    execute_prefix="/queries/v1/data",
+    created_status=200,
+    deleted_status=200,
+    tag="queries v1",
+)
+"""Waylay's current queries API, the paths and statuses of ``waylay-sdk-queries``."""
+WAYLAY_APIS = (CONFIG_QUERY_API, QUERIES_V1_API)
+"""Every path the service serves the Waylay entities under."""
+
+WAYLAY_PREFIX = CONFIG_QUERY_API.prefix
+"""Where the Waylay query entities live in the seed (the Waylay search API's path)."""
+QUERIES_V1_PREFIX = QUERIES_V1_API.prefix
+"""Where Waylay's current queries API, and its SDK, has them."""
 
 
 def _origin(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _with_links(entity: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    href = f"{origin}{WAYLAY_PREFIX}/{quote(entity['name'], safe='')}"
-    return {**entity, "_links": {"self": {"href": href}}}
+def _with_links(entity: Mapping[str, Any], origin: str, api: WaylayApi) -> dict[str, Any]:
+    name = quote(entity["name"], safe="")
+    links = {
+        "self": {"href": f"{origin}{api.prefix}/{name}"},
+        "execute": {"href": f"{origin}{api.execute_prefix}/{name}"},
+    }
+    return {**entity, "_links": links}
 
 
 def _stamp(
@@ -61,13 +118,16 @@ def _no_such(name: str) -> NotFound:
     return NotFound(f"no query named {name!r}")
 
 
-def waylay_router(engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], datetime]) -> APIRouter:
-    """The routes of ``/config/query`` over ``engine``; ``waylay`` reads the filter and the user."""
-    router = APIRouter(prefix=WAYLAY_PREFIX, tags=["queries"])
+def waylay_router(
+    engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], datetime], api: WaylayApi = CONFIG_QUERY_API
+) -> APIRouter:
+    """The routes of ``api`` (``/config/query`` unless told) over ``engine``; ``waylay`` reads filter and user."""
+    router = APIRouter(tags=[api.tag])
     User = Annotated[str | None, Depends(waylay.current_user)]
     ordered_by_name = reference.order_by_name(engine.dialect.name)
+    one = f"{api.prefix}/{{name}}"
 
-    @router.get("", summary="List and search query entities", responses=documented(503))
+    @router.get(api.prefix, summary="List and search query entities", responses=documented(503))
     def list_queries(listing: Annotated[RequestListing, Depends(waylay.listing)], request: Request) -> Any:
         # sort= when given (its keys, then the name), else by name as before.
         order = listing.order_by(reference.WAYLAY_TABLE.c.name) if listing.sort else None
@@ -83,11 +143,11 @@ def waylay_router(engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], dat
             ),
         )
         origin = _origin(request)
-        return listing.page([_with_links(entity, origin) for entity in page], total=total)
+        return listing.page([_with_links(entity, origin, api) for entity in page], total=total)
 
     @router.post(
-        "",
-        status_code=201,
+        api.prefix,
+        status_code=api.created_status,
         summary="Create a query entity",
         responses=documented(409, 415, 503),
         dependencies=[Depends(require_json)],
@@ -101,19 +161,19 @@ def waylay_router(engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], dat
             run_write(engine, lambda conn: reference.insert_waylay_queries(conn, [entity]))
         except sa.exc.IntegrityError:  # the name is taken, whenever the other create committed
             raise Conflict(f"a query named {entity['name']!r} exists") from None
-        result = _with_links(entity, _origin(request))
+        result = _with_links(entity, _origin(request), api)
         response.headers["Location"] = result["_links"]["self"]["href"]
         return result
 
-    @router.get("/{name}", summary="Read a query entity", responses=documented(404, 503))
+    @router.get(one, summary="Read a query entity", responses=documented(404, 503))
     def read_query(name: str, request: Request) -> Any:
         entity = run_read(engine, lambda conn: reference.get_waylay_query(conn, name)) if addressable(name) else None
         if entity is None:
             raise _no_such(name)
-        return _with_links(entity, _origin(request))
+        return _with_links(entity, _origin(request), api)
 
     @router.put(
-        "/{name}",
+        one,
         summary="Replace a query entity",
         responses=documented(404, 415, 503),
         dependencies=[Depends(require_json)],
@@ -136,12 +196,34 @@ def waylay_router(engine: sa.Engine, *, waylay: QFilter, clock: Callable[[], dat
             reference.replace_waylay_query(conn, entity)
 
         run_write(engine, replace)
-        return _with_links(entity, _origin(request))
+        return _with_links(entity, _origin(request), api)
 
-    @router.delete("/{name}", status_code=204, summary="Delete a query entity", responses=documented(404, 503))
-    def delete_query(name: str) -> Response:
+    @router.delete(
+        one,
+        status_code=api.deleted_status,
+        response_model=None,  # 204 has no body; the v1 API's 200 has its messages
+        summary="Delete a query entity",
+        responses=documented(404, 503),
+    )
+    def delete_query(name: str) -> Response | dict[str, Any]:
         if not addressable(name) or not run_write(engine, lambda conn: reference.delete_waylay_query(conn, name)):
             raise _no_such(name)
-        return Response(status_code=204)
+        if api.deleted_status == 204:
+            return Response(status_code=204)
+        return {"messages": [{"code": "deleted", "message": f"deleted the query {name!r}", "level": "info"}]}
+
+    @router.get(
+        f"{api.execute_prefix}/{{name}}",
+        summary="Run a query on time series data: not served (501)",
+        description=(
+            "The target of each entity's `execute` link. This service stores query definitions; it has no "
+            "time series data to run them on, so it answers 501 with the error body."
+        ),
+        responses=documented(501),
+    )
+    def execute_query(name: str) -> Any:
+        raise NotExecutable(
+            f"this service stores query definitions and does not run them: no time series data to execute {name!r} on"
+        )
 
     return router
