@@ -5,11 +5,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -19,6 +25,48 @@ BACKENDS = [
     pytest.param("mysql", marks=pytest.mark.mysql),
 ]
 USER_HEADER = "X-User-Id"
+STARTUP_BOUND = 60.0  # seconds a service may take to answer before the test gives up (not an assertion)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def qfilter_serve(args: list[str], home: Path) -> Iterator[str]:
+    """Run ``qfilter serve ARGS`` as a process, with ``home`` as HOME and cache; yields its base URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache")}
+    command = [sys.executable, "-m", "qfilter", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_BOUND
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"qfilter serve exited with {process.returncode}:\n{output}")
+            try:
+                httpx.get(f"{base_url}/", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail("qfilter serve did not answer")
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - uvicorn stops on SIGTERM
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
 
 
 @contextmanager

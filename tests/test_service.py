@@ -94,9 +94,9 @@ def _listing(service: Service, headers: dict[str, str] | None = None, **params: 
 
 def test_first_page_has_the_seed_shape(loaded: Service) -> None:
     body = _listing(loaded)
-    assert list(body) == ["messages", "queries", "_links", "count", "offset", "limit", "total"]
+    assert list(body) == ["messages", "queries", "_links", "count", "offset", "limit", "total", "total_count"]
     assert (body["messages"], body["count"], body["offset"], body["limit"]) == ([], 10, 0, 10)
-    assert body["total"] == len(loaded.entities)
+    assert body["total"] == body["total_count"] == len(loaded.entities)
     assert _names(body) == sorted(entity["name"] for entity in loaded.entities)[:10]
     assert set(body["_links"]) == {"self", "next", "last"}
     total = len(loaded.entities)
@@ -107,12 +107,44 @@ def test_each_query_links_to_itself(loaded: Service) -> None:
     body = _listing(loaded, q="name:émoji,😀 -tag:x", limit=100)
     body |= _listing(loaded, q="name:Zürich-3-humidity-2")
     for entity in _listing(loaded, q="name:😀")["queries"] + body["queries"]:
-        href = entity.pop("_links")["self"]["href"]
+        links = entity.pop("_links")
+        href = links["self"]["href"]
         assert href.startswith(str(loaded.client.base_url) + "/config/query/")
+        assert links["execute"]["href"] == href.replace("/config/query/", "/data/query/", 1)
         again = loaded.client.get(href).json()
         again.pop("_links")
         assert again == entity
         assert entity in loaded.entities  # read back exactly as loaded
+
+
+def test_the_execute_links_answer_501(loaded: Service) -> None:
+    """This service stores query definitions and runs none: the execute targets say so, in the error body."""
+    q = "name:Zürich-3-humidity-2"
+    (seed,) = _listing(loaded, q=q)["queries"]
+    (current,) = loaded.client.get("/queries/v1/query", params={"q": q}).json()["queries"]
+    targets = [seed["_links"]["execute"]["href"], current["_links"]["execute"]["href"]]
+    assert targets[1].endswith("/queries/v1/data/" + quote(seed["name"], safe=""))
+    for target in [*targets, "/data/query/no%20such", "/queries/v1/data/no%20such"]:
+        response = loaded.client.get(target)
+        assert response.status_code == 501, target
+        body = response.json()
+        assert (body["code"], body["system"]) == (501, "neutron") and "does not run them" in body["message"]
+
+
+def test_both_waylay_paths_list_the_same_entities(loaded: Service) -> None:
+    """``/queries/v1/query`` (the path of Waylay's SDK) answers as ``/config/query`` does, with its own links."""
+    params: dict[str, Any] = {"q": "tag:demo", "sort": "-modified", "limit": 5, "offset": 3}
+    seed = _listing(loaded, **params)
+    current = loaded.client.get("/queries/v1/query", params=params).json()
+    assert current["total"] == current["total_count"] == seed["total"]
+    assert _names(current) == _names(seed) and len(_names(seed)) == 5
+    assert {
+        rel: link["href"].replace("/queries/v1/query", "/config/query") for rel, link in current["_links"].items()
+    } == {rel: link["href"] for rel, link in seed["_links"].items()}
+    for ours, theirs in zip(current["queries"], seed["queries"], strict=True):
+        assert ours["_links"]["self"]["href"] == theirs["_links"]["self"]["href"].replace("/config/", "/queries/v1/")
+        assert ours["_links"]["execute"]["href"].endswith("/queries/v1/data/" + quote(ours["name"], safe=""))
+        assert {k: v for k, v in ours.items() if k != "_links"} == {k: v for k, v in theirs.items() if k != "_links"}
 
 
 def test_paging_walks_every_match_once(loaded: Service) -> None:
@@ -132,6 +164,11 @@ def test_paging_walks_every_match_once(loaded: Service) -> None:
     assert all(page["total"] == len(expected) for page in pages)
     assert all(page["_links"]["last"] == pages[-1]["_links"]["self"] for page in pages)
     assert pages[-1]["offset"] == (len(expected) - 1) // 4 * 4
+    # and back: first and prev on every page but the first, prev the page before
+    assert "first" not in pages[0]["_links"] and "prev" not in pages[0]["_links"]
+    for before, page in zip(pages, pages[1:], strict=False):
+        assert page["_links"]["prev"] == before["_links"]["self"]
+        assert page["_links"]["first"] == pages[0]["_links"]["self"]
 
 
 def test_limit_zero_counts_without_items(loaded: Service) -> None:
@@ -391,6 +428,40 @@ def test_create_read_replace_delete(fresh: httpx.Client) -> None:
     assert fresh.get("/config/query").json()["total"] == 0
 
 
+def test_the_current_waylay_path_writes_what_the_seed_path_reads(fresh: httpx.Client) -> None:
+    """``/queries/v1/query`` answers a create and a delete 200 with a body, as Waylay's v1 API; one table for both."""
+    name = "v1 Größe"
+    one = "/queries/v1/query/" + quote(name, safe="")
+    created = fresh.post(
+        "/queries/v1/query", json={"name": name, "query": {"metric": "m"}}, headers={USER_HEADER: ALICE}
+    )
+    assert created.status_code == 200, created.text
+    entity = created.json()
+    assert entity["attrs"] == {"created": NOW.isoformat(), "created_by": ALICE}
+    assert entity["_links"] == {
+        "self": {"href": created.headers["location"]},
+        "execute": {"href": created.headers["location"].replace("/queries/v1/query/", "/queries/v1/data/")},
+    }
+    assert created.headers["location"].endswith(one)
+    seed_path = fresh.get("/config/query/" + quote(name, safe="")).json()
+    assert {k: v for k, v in seed_path.items() if k != "_links"} == {k: v for k, v in entity.items() if k != "_links"}
+    assert fresh.post("/queries/v1/query", json={"name": name}).status_code == 409
+    assert fresh.post("/config/query", json={"name": name}).status_code == 409
+
+    replaced = fresh.put(one, json={"meta": {"tags": ["v1"]}}, headers={USER_HEADER: "users/bob"})
+    assert replaced.status_code == 200 and replaced.json()["attrs"]["modified_by"] == "users/bob"
+    assert _names(fresh.get("/config/query", params={"q": "tag:v1"}).json()) == [name]
+
+    deleted = fresh.delete(one)
+    assert deleted.status_code == 200
+    assert deleted.json() == {
+        "messages": [{"code": "deleted", "message": f"deleted the query {name!r}", "level": "info"}]
+    }
+    assert fresh.get("/config/query/" + quote(name, safe="")).status_code == 404
+    missing = fresh.delete(one)
+    assert missing.status_code == 404 and missing.json()["system"] == "neutron"
+
+
 def test_create_without_a_user_records_none(fresh: httpx.Client) -> None:
     entity = fresh.post("/config/query", json={"name": "anonymous"}).json()
     assert entity["attrs"] == {"created": NOW.isoformat()}
@@ -445,7 +516,7 @@ def test_a_body_that_is_not_json_is_a_400(fresh: httpx.Client) -> None:
 
 
 def test_unknown_routes_and_methods_answer_in_the_error_shape(fresh: httpx.Client) -> None:
-    assert fresh.get("/nothing").json() == {"code": 404, "message": "Not Found"}
+    assert fresh.get("/nothing").json() == {"code": 404, "message": "Not Found", "system": "neutron"}
     assert fresh.patch("/config/query").json()["code"] == 405
 
 
@@ -479,7 +550,9 @@ def test_saved_query_round_trip(fresh: httpx.Client) -> None:
     assert fresh.get(f"{SAVED}/{item['id']}").json() == item
 
     other = fresh.post(SAVED, json={"name": "Größe à la carte", "sql": "select 1"}).json()
-    assert other["created_by"] is None and other["tags"] == [] and other["description"] == ""
+    assert other["created_by"] == other["last_updated_by"] == {"id": "anonymous", "name": "anonymous"}
+    assert other["tags"] == [] and other["description"] == ""
+    assert fresh.get(SAVED, params={"q": "created_by:anonymous"}).json() == [other]
     assert fresh.get(SAVED).json() == [other, item]  # by name: 'G' < 's'
 
     mine = fresh.get(SAVED, params={"q": "created_by:@me sql:IOT tag:iot"}, headers={USER_HEADER: ALICE})
@@ -498,7 +571,7 @@ def test_saved_query_round_trip(fresh: httpx.Client) -> None:
 
     assert fresh.delete(f"{SAVED}/{item['id']}").status_code == 204
     missing = fresh.get(f"{SAVED}/{item['id']}")
-    assert missing.status_code == 404 and set(missing.json()) == {"code", "message"}
+    assert missing.status_code == 404 and set(missing.json()) == {"code", "message", "system"}
     assert fresh.put(f"{SAVED}/{item['id']}", json=request).status_code == 404
     assert fresh.delete(f"{SAVED}/{item['id']}").status_code == 404
     assert fresh.get(SAVED).json() == [other]
@@ -541,6 +614,47 @@ def test_saved_query_fields_come_in_the_seed_order(fresh: httpx.Client) -> None:
     order = ["id", "name", "description", "sql", "tags", "created_at", "created_by", "last_updated_at"]
     assert list(created) == [*order, "last_updated_by"]
     assert list(fresh.get(f"{SAVED}/{created['id']}").json()) == list(created)
+
+
+def _saved_page(client: httpx.Client, url: str, **params: Any) -> tuple[list[dict[str, Any]], dict[str, str], int]:
+    response = client.get(url, params=params or None)
+    assert response.status_code == 200, response.text
+    links = {str(rel): link["url"] for rel, link in response.links.items()}
+    items: list[dict[str, Any]] = response.json()
+    return items, links, int(response.headers["x-total-count"])
+
+
+def test_the_saved_query_list_is_paged(fresh: httpx.Client) -> None:
+    """Timeplus' array, one page of it: 100 by default, limit and offset as the Waylay listing reads them.
+
+    The number of matches is the ``X-Total-Count`` header, the other pages the ``Link`` header.
+    """
+    for number in range(101):
+        body = {"name": f"q{number:03}", "sql": "select 1", "tags": ["even" if number % 2 == 0 else "odd"]}
+        assert fresh.post(SAVED, json=body).status_code == 201
+    items, links, total = _saved_page(fresh, SAVED)
+    assert [item["name"] for item in items] == [f"q{number:03}" for number in range(100)]
+    assert total == 101 and set(links) == {"self", "next", "last"}
+    rest, rest_links, _ = _saved_page(fresh, links["next"])
+    assert [item["name"] for item in rest] == ["q100"] and "next" not in rest_links
+    assert rest_links["prev"] == rest_links["first"] == links["self"] and rest_links["last"] == rest_links["self"]
+
+    walked: list[str] = []
+    url: str | None = f"{SAVED}?q=tag:even&limit=7&sort=-name"
+    while url is not None:
+        page, page_links, total = _saved_page(fresh, url)
+        assert total == 51 and "sort=-name" in page_links["self"]
+        walked += [item["name"] for item in page]
+        url = page_links.get("next")
+    assert walked == [f"q{number:03}" for number in range(100, -1, -2)]
+
+    window, _, _ = _saved_page(fresh, SAVED, q="tag:odd", limit=3, offset=10)
+    assert [item["name"] for item in window] == ["q021", "q023", "q025"]
+    counted, count_links, total = _saved_page(fresh, SAVED, limit=0)
+    assert (counted, total, set(count_links)) == ([], 101, {"self"})
+    for bad in ({"limit": "101"}, {"limit": "ten"}, {"offset": "-1"}):
+        refused = fresh.get(SAVED, params=bad)
+        assert refused.status_code == 400 and refused.json()["parameter"] == next(iter(bad))
 
 
 def test_saved_queries_sort_as_memory_does(fresh: httpx.Client) -> None:

@@ -3,65 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from service_support import BACKENDS, private_database
+from service_support import BACKENDS, private_database, qfilter_serve
 
 import qfilter
 from qfilter.service.demo import demo_entities
-
-STARTUP_BOUND = 60.0  # seconds a service may take to answer before the test gives up (not an assertion)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _serving(args: list[str], home: Path) -> Iterator[str]:
-    """Run ``qfilter serve ARGS`` with ``home`` as HOME and cache; yields its base URL once it answers."""
-    port = _free_port()
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache")}
-    command = [sys.executable, "-m", "qfilter", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_BOUND
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"qfilter serve exited with {process.returncode}:\n{output}")
-            try:
-                httpx.get(f"{base_url}/", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("qfilter serve did not answer")
-                time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - uvicorn stops on SIGTERM
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
 def _names(base_url: str, q: str) -> list[str]:
@@ -77,13 +30,13 @@ def _in_memory(entities: list[dict[str, Any]], q: str) -> list[str]:
 def test_serve_without_arguments_serves_the_demo_dataset() -> None:
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
-        with _serving([], home) as base_url:
+        with qfilter_serve([], home) as base_url:
             assert _names(base_url, "tag:demo") == _in_memory(demo_entities(), "tag:demo")
             created = httpx.post(f"{base_url}/config/query", json={"name": "kept"})
             assert created.status_code == 201
         assert (home / "cache" / "qfilter" / "qfilter-demo.sqlite3").is_file()
         # The second start finds its database: the demo set is not loaded again, the new entity is kept.
-        with _serving([], home) as base_url:
+        with qfilter_serve([], home) as base_url:
             body = httpx.get(f"{base_url}/config/query", params={"limit": 0}).json()
             assert body["total"] == len(demo_entities()) + 1
             assert _names(base_url, "name:kept") == ["kept"]
@@ -100,7 +53,7 @@ def test_serve_on_an_empty_database_answers_the_readme_curl_as_memory_does(
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
         with private_database(backend, request, home) as url:
-            with _serving(["--db", url], home) as base_url:
+            with qfilter_serve(["--db", url], home) as base_url:
                 assert _names(base_url, README_QUERY) == _in_memory(demo_entities(), README_QUERY)
 
 
@@ -113,11 +66,11 @@ def test_serve_loads_a_file(backend: str, request: pytest.FixtureRequest) -> Non
         path = home / "entities.json"
         path.write_text(json.dumps(entities, ensure_ascii=False), encoding="utf-8")
         with private_database(backend, request, home) as url:
-            with _serving(["--db", url, "--load", str(path)], home) as base_url:
+            with qfilter_serve(["--db", url, "--load", str(path)], home) as base_url:
                 assert _names(base_url, "") == _in_memory(entities, "")
                 assert _names(base_url, "tag:loaded") == ["Ünïcode only here"]
             # Loading again replaces the entities of the same names instead of failing.
-            with _serving(["--db", url, "--load", str(path)], home) as base_url:
+            with qfilter_serve(["--db", url, "--load", str(path)], home) as base_url:
                 assert len(_names(base_url, "")) == len(entities)
 
 

@@ -242,7 +242,11 @@ def test_racing_creates_of_one_name_give_one_201(cluster: Cluster) -> None:
             assert sorted(response.status_code for response in responses) == [201] + [409] * (RACERS - 1)
             for response in responses:
                 if response.status_code == 409:
-                    assert response.json() == {"code": 409, "message": f"a query named {name!r} exists"}
+                    assert response.json() == {
+                        "code": 409,
+                        "message": f"a query named {name!r} exists",
+                        "system": "neutron",
+                    }
             winner = next(response.json() for response in responses if response.status_code == 201)
             with cluster.engine.connect() as conn:
                 assert reference.get_waylay_query(conn, name) == {k: v for k, v in winner.items() if k != "_links"}

@@ -23,8 +23,10 @@ from support import NOW, examples
 
 from qfilter.service.app import create_app, open_database
 from qfilter.service.server import serve_in_thread
+from qfilter.service.waylay import WAYLAY_APIS
 
 EXAMPLES_PER_OPERATION = examples(40)
+EXECUTE_PATHS = {f"{api.execute_prefix}/{{name}}" for api in WAYLAY_APIS}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -64,7 +66,9 @@ def test_the_served_document_is_this_one(service_url: str) -> None:
 def test_every_generated_request_gets_a_sound_answer(case: Any, service_url: str) -> None:
     response = case.call(base_url=service_url)
     status = response.status_code
-    assert status < 500, f"{case.method} {case.path}: server error {status}: {response.text[:500]}"
+    # The execute links' targets answer their documented 501: the service runs no queries.
+    not_implemented = case.path in EXECUTE_PATHS and status == 501
+    assert status < 500 or not_implemented, f"{case.method} {case.path}: server error {status}: {response.text[:500]}"
     assert status != 422, "validation errors must be 400s"
     if status >= 400:
         body = response.json()
@@ -73,4 +77,7 @@ def test_every_generated_request_gets_a_sound_answer(case: Any, service_url: str
     # A request the document allows can still be refused with a 400: `q` is a language the schema
     # cannot describe (a string that is no filter, `@me` without the header), a PUT may name
     # another entity than its URL. So "schema-valid means accepted" is not checked.
-    case.validate_response(response, excluded_checks=[schemathesis.checks.positive_data_acceptance])
+    excluded = [schemathesis.checks.positive_data_acceptance]
+    if not_implemented:
+        excluded.append(schemathesis.checks.not_a_server_error)
+    case.validate_response(response, excluded_checks=excluded)
