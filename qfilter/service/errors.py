@@ -51,10 +51,11 @@ _log = logging.getLogger("qfilter.service")
 ERROR_SYSTEM = "neutron"
 """The ``system`` of every error body: Timeplus' REST API server, which keeps the saved queries.
 
-Timeplus names the component that refused a request: ``proton`` (the
-streaming database, which runs the SQL), ``neutron`` (the API server:
-workspaces, streams, saved queries) or ``orbit`` (the connector service). A
-service that stores query definitions and runs none is a ``neutron``.
+Timeplus names the component that refused a request, one of ``proton``
+(the streaming database, which runs the SQL), ``neutron`` (the API server,
+whose REST API the swagger describes, saved queries included) and
+``orbit``. A service that stores query definitions and runs none is in
+``neutron``'s place.
 """
 
 SERVICE_ERROR_SCHEMA: dict[str, Any] = {
