@@ -423,17 +423,23 @@ def to_plan(
     user: str | None = None,
     tz: tzinfo | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    context: Context | None = None,
 ) -> Plan:
     """The bound :class:`Plan` of a filter given as text, as a parsed :class:`Filter`, or already bound.
 
-    Text is parsed with ``schema``'s default qualifier and ``limits``; then
-    bound with ``now``, ``user`` and ``tz``. A :class:`Plan` is returned as
-    it is: it carries the context it was bound with, so passing ``now``,
-    ``user`` or ``tz`` along with one is a ``TypeError`` rather than a
-    silently ignored argument, and so is a Plan bound under another schema.
+    The one way from text to a Plan (the listing helpers and the command use
+    it too). Text is parsed with ``schema``'s default qualifier and
+    ``limits``; then bound with ``context``, or with ``now``, ``user`` and
+    ``tz`` (not both: a ``TypeError``). A :class:`Plan` is returned as it
+    is: it carries the context it was bound with, so passing a context along
+    with one is a ``TypeError`` rather than a silently ignored argument,
+    and so is a Plan bound under another schema.
     """
+    given = now is not None or user is not None or tz is not None
+    if given and context is not None:
+        raise TypeError("give now, user and tz, or a context, not both")
     if isinstance(query, Plan):
-        if now is not None or user is not None or tz is not None:
+        if given or context is not None:
             raise TypeError("a bound Plan carries its own now, user and tz; bind the filter again to change them")
         if query.schema is not schema and query.schema != schema:
             raise TypeError(f"this Plan was bound under schema {query.schema.name!r}, not {schema.name!r}")
@@ -442,4 +448,4 @@ def to_plan(
         query = parse(query, default_qualifier=schema.default_qualifier, limits=limits)
     elif not isinstance(query, Filter):
         raise TypeError(f"a filter is a str, a Filter or a Plan, not {type(query).__name__}")
-    return bind(query, schema, Context(now=now, user=user, tz=tz))
+    return bind(query, schema, context or Context(now=now, user=user, tz=tz))

@@ -127,6 +127,10 @@ def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
             assert_never(predicate)
 
 
+_TEXT_READING = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER, Kind.META})
+"""Kinds whose readable values are those with a text, or (META) any, of which only a text can equal one."""
+
+
 def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> ValuesTest:
     """A function telling whether some of a field's values satisfies ``condition`` (``exists()``: has one).
 
@@ -157,6 +161,9 @@ def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> Va
         case Exists():
             keep = readable(kind, tz)
             return lambda values: any(keep(v) for v in values)
+        case InSet(members, False) if kind in _TEXT_READING:  # each value's text read once, as for Equals
+            texts = frozenset(members)
+            return lambda values: any(t in texts for t in _texts(values))
         case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf():
             keep = readable(kind, tz)
             one = value_test(condition, tz)
@@ -180,14 +187,16 @@ class MemoryBackend:
     tests of one field's values is again one test of its values, so an
     entity's values are read once for all of them (``-tag:a AND -tag:b ...``
     in a logic tree, where the generated code does not reach, reads the tags
-    once, not once per term).
+    once, not once per term). An OR of plain values of one field is one set
+    lookup per value when the plan has been through
+    :func:`~qfilter.core.optimise.one_lookup_per_field`, as
+    :func:`~qfilter.memory.compile_plan` does.
     """
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz  # of entity times without an offset: the schema's zone, not the request's
         self._values: dict[Field, Values] = {}
         self._of_one_field: dict[Check, tuple[Field, ValuesTest]] = {}
-        self._equal_to: dict[Check, frozenset[str]] = {}  # checks that some value's text is one of these
 
     def _testing(self, field: Field, test: ValuesTest) -> Check:
         values = self._values.get(field)
@@ -214,10 +223,7 @@ class MemoryBackend:
 
     def holds(self, field: Field, condition: Condition, *, negated: bool) -> Check:
         """Some value of ``field`` satisfies ``condition`` (two-valued already: ``negated`` changes nothing)."""
-        check = self._testing(field, values_test(condition, self.tz, field.kind))
-        if isinstance(condition, Equals):
-            self._equal_to[check] = frozenset((condition.value,))
-        return check
+        return self._testing(field, values_test(condition, self.tz, field.kind))
 
     def all_of(self, parts: Sequence[Check]) -> Check:
         """Every part holds."""
@@ -243,12 +249,6 @@ class MemoryBackend:
         fused = self._one_field(parts)
         if fused is not None:
             field, tests = fused
-            texts = [self._equal_to.get(part) for part in parts]
-            if all(t is not None for t in texts):  # one set lookup per value, whatever the number of parts
-                members = frozenset().union(*texts)  # type: ignore[arg-type]  # no None, just checked
-                check = self._testing(field, lambda values: any(t in members for t in _texts(values)))
-                self._equal_to[check] = members
-                return check
             return self._testing(field, lambda values: any(test(values) for test in tests))
         if len(parts) == 2:
             first, second = parts

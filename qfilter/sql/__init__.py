@@ -27,6 +27,7 @@ between SQLite, PostgreSQL and MariaDB (case folding, substring search, walking 
 are chosen when SQLAlchemy compiles the statement for a connection, and any
 other dialect is refused then. The modules: :mod:`.mappings` (where values
 live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
+:mod:`.ordering` (``sort=`` and :class:`SqlCompiler`, what a listing takes),
 :mod:`.elements` and :mod:`.dialects` (the per-dialect parts).
 """
 
@@ -48,7 +49,7 @@ from .dialects.mysql import MARIADB_BINARY, MARIADB_CASE
 from .dialects.postgresql import POSTGRESQL_COLLATION
 from .dialects.sqlite import SQLITE_LOWER, install_sqlite_functions
 from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
-from .ordering import order_by
+from .ordering import SqlCompiler, SqlOrdering, order_by
 from .orm import OrmPaths, orm_mapping, orm_schema
 from .types import UtcDateTime, exact_string, json_keeping_numbers
 
@@ -68,6 +69,8 @@ __all__ = [
     "OrmPaths",
     "compile_clause",
     "order_by",
+    "SqlCompiler",
+    "SqlOrdering",
     "install_sqlite_functions",
     "SQLITE_LOWER",
     "MAX_META_KEYS",

@@ -8,35 +8,30 @@ parts (:mod:`.dialects`) are chosen when the statement is compiled.
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any, assert_never
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, assert_never, overload
 
 import sqlalchemy as sa
 
 from qfilter.core.ast import Filter
 from qfilter.core.backend import build
 from qfilter.core.errors import FilterLimitError
+from qfilter.core.optimise import one_lookup_per_field
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
     Compare,
     Condition,
-    Conjunction,
     Contains,
-    Disjunction,
     Equals,
     Exists,
-    Group,
     InNumbers,
     InSet,
     IsBoolean,
     Like,
-    Negation,
-    Node,
     Not,
     Number,
     Operator,
@@ -57,55 +52,16 @@ from .mappings import (
     Location,
     Related,
     SqlMapping,
-    datetime_type,
     locations,
     value_class,
     value_text,
 )
+from .stored_times import time_bound
 
 __all__ = ["MAX_META_KEYS", "SqlBackend", "SqlValue", "compile_clause", "value_test"]
 
 MAX_META_KEYS = 32
 """The deepest ``meta.<path>`` the SQL compiler accepts (SQLite joins at most 64 tables)."""
-
-
-def _is_ambiguous(wall: datetime, zone: tzinfo) -> bool:
-    return wall.replace(tzinfo=zone, fold=0).utcoffset() != wall.replace(tzinfo=zone, fold=1).utcoffset()
-
-
-def _wall_clock_bound(instant: datetime, zone: tzinfo) -> datetime:
-    """The first naive wall-clock time in ``zone`` that memory reads as ``instant`` or later.
-
-    Memory reads a naive time with ``fold=0``: a time of a repeated hour is its
-    first occurrence. So when ``instant`` falls in the second occurrence, the
-    repeated wall times all read earlier, and the bound is the end of the
-    repeated hour. Wall times that do not exist (a skipped hour) are not
-    ordered like instants at all; docs/sql.md says so.
-    """
-    local = instant.astimezone(zone)
-    wall = local.replace(tzinfo=None, fold=0)
-    if isinstance(zone, timezone) or local.fold == 0:
-        return wall
-    # Second occurrence: find where the ambiguous stretch ends (at most the zone's shift away).
-    low, high = wall, wall + (local.replace(fold=0).utcoffset() - local.utcoffset())  # type: ignore[operator]
-    step = timedelta(microseconds=1)
-    while high - low > step:
-        middle = low + (high - low) // 2
-        if _is_ambiguous(middle, zone):
-            low = middle
-        else:
-            high = middle
-    return high
-
-
-def _time_bound(instant: datetime | None, column: sa.ColumnElement[Any], zone: tzinfo) -> datetime | None:
-    if instant is None:
-        return None
-    kind = datetime_type(column.type)
-    if kind is not None and kind.timezone:
-        # UTC: SQLite's plain DateTime(timezone=True) stores the wall time it is given.
-        return instant.astimezone(UTC)
-    return _wall_clock_bound(instant, zone)
 
 
 def _like_pattern(glob: str) -> str:
@@ -313,8 +269,8 @@ def _simple_test(
         case Like(glob):
             return fold_case(value_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
-            start = _time_bound(interval.start, value, zone)
-            end = _time_bound(interval.end, value, zone)
+            start = time_bound(interval.start, value, zone)
+            end = time_bound(interval.end, value, zone)
             tests = [] if start is None else [value >= start]
             if end is not None:
                 tests.append(value < end)
@@ -468,81 +424,47 @@ def _check_meta_depth(plan: Plan) -> None:
             )
 
 
-_ONE_LOOKUP_KINDS = (Kind.EXACT, Kind.USER)
-"""Kinds whose OR of plain values is one ``IN``: their plain value is an :class:`Equals` of text only."""
+@overload
+def compile_clause(
+    query: Plan, mapping: SqlMapping, /, *, dialect: sa.Dialect | str | None = None
+) -> sa.ColumnElement[bool]: ...
 
 
-def _one_lookup(group: Group) -> Group:
-    """A group with its alternatives that are one :class:`Equals` each made one :class:`InSet` (``tag:a tag:b``).
-
-    The same meaning: some value's text equals ``a`` or some value's text
-    equals ``b`` is some value's text in ``{a, b}`` (both read text values
-    only, memory's closures and the SQL alike). But one ``IN`` is one lookup
-    of the value index, where an ``OR`` of two subqueries is a per-row
-    subplan on PostgreSQL. ``META`` is left alone: ``meta.k:5`` is a text
-    comparison there, kept as the user's terms.
-    """
-    if group.field.kind not in _ONE_LOOKUP_KINDS:
-        return group
-    plain = [alternative for alternative in group.alternatives if _is_plain_value(alternative)]
-    if len(plain) < 2:
-        return group
-    values = tuple(dict.fromkeys(condition.value for (condition,) in plain if isinstance(condition, Equals)))
-    merged: tuple[Condition, ...] = (InSet(values, ignore_case=False),)
-    alternatives: list[tuple[Condition, ...]] = []
-    for alternative in group.alternatives:
-        if not _is_plain_value(alternative):
-            alternatives.append(alternative)
-        elif merged not in alternatives:  # where the first plain value stood
-            alternatives.append(merged)
-    return replace(group, alternatives=tuple(alternatives))
-
-
-def _is_plain_value(alternative: tuple[Condition, ...]) -> bool:
-    return len(alternative) == 1 and isinstance(alternative[0], Equals)
-
-
-def _one_lookup_node(node: Node) -> Node:
-    match node:
-        case Group():
-            return _one_lookup(node)
-        case Conjunction(children):
-            return Conjunction(tuple(map(_one_lookup_node, children)))
-        case Disjunction(children):
-            return Disjunction(tuple(map(_one_lookup_node, children)))
-        case Negation(child):
-            return Negation(_one_lookup_node(child))
-        case _:
-            assert_never(node)
-
-
-def _one_lookups(plan: Plan) -> Plan:
-    """``plan`` with every OR of plain values of one EXACT or USER field as one :class:`InSet`."""
-    groups = tuple(map(_one_lookup, plan.groups))
-    if plan.root is None:
-        if all(map(operator.is_, groups, plan.groups)):
-            return plan  # nothing to merge: most filters
-        return replace(plan, groups=groups)
-    return replace(plan, groups=groups, root=_one_lookup_node(plan.root))
-
-
+@overload
 def compile_clause(
     query: Filter | Plan | str,
     schema: Schema,
     mapping: SqlMapping,
+    /,
+    *,
+    now: datetime | None = None,
+    user: str | None = None,
+    tz: tzinfo | None = None,
+    dialect: sa.Dialect | str | None = None,
+) -> sa.ColumnElement[bool]: ...
+
+
+def compile_clause(
+    query: Filter | Plan | str,
+    schema: Schema | SqlMapping,
+    mapping: SqlMapping | None = None,
+    /,
     *,
     now: datetime | None = None,
     user: str | None = None,
     tz: tzinfo | None = None,
     dialect: sa.Dialect | str | None = None,
 ) -> sa.ColumnElement[bool]:
-    """The boolean clause of a filter, for ``select(...).where(...)``.
+    """The boolean clause of a filter, for ``select(...).where(...)``: ``compile_clause(plan, mapping)``.
 
-    ``query`` is filter text, a parsed :class:`~qfilter.core.ast.Filter` or an
-    already bound :class:`~qfilter.core.plan.Plan` (which keeps the ``now`` and
-    ``user`` it was bound with). ``now``, ``user`` and ``tz`` mean what they
-    mean for :func:`qfilter.compile_predicate`; naive ``DateTime`` columns
-    are in the schema's zone, whatever ``tz`` is (spec section 5). Raises a
+    A bound :class:`~qfilter.core.ir.Plan` carries its schema, ``now``,
+    user and zone, so the plan and ``mapping`` are enough. Filter text or a
+    parsed :class:`~qfilter.core.ast.Filter` comes with its schema:
+    ``compile_clause(text, schema, mapping, now=..., user=..., tz=...)``
+    (``now``, ``user`` and ``tz`` mean what they mean for
+    :func:`qfilter.compile_predicate`); so may a Plan, bound under that
+    schema. Naive ``DateTime`` columns are in the schema's zone, whatever
+    ``tz`` is (spec section 5). Raises a
     :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
     when ``mapping`` has no usable location for a qualifier the filter uses.
 
@@ -551,9 +473,16 @@ def compile_clause(
     differ (JSON); the clause then refuses to compile for another one.
     Without it, the clause compiles for any supported database.
     """
-    plan = to_plan(query, schema, now=now, user=user, tz=tz)
+    if isinstance(schema, Schema):
+        if mapping is None:
+            raise TypeError("compile_clause(query, schema, mapping): the SQL mapping is missing")
+        plan = to_plan(query, schema, now=now, user=user, tz=tz)
+    elif mapping is not None or not isinstance(query, Plan):
+        raise TypeError("compile_clause(plan, mapping) takes a bound Plan; text needs its schema: (q, schema, mapping)")
+    else:
+        plan, mapping = query, schema
     # A ValueError for a missing or wrong location, before any SQL is built.
     located = {group.field: locations(group.field, mapping) for group in plan.groups}
     _check_meta_depth(plan)
     backend = SqlBackend(mapping, plan.schema.timezone, dialect_name(dialect), located)  # stored times: schema's zone
-    return Supported(build(_one_lookups(plan), backend))
+    return Supported(build(one_lookup_per_field(plan), backend))

@@ -23,11 +23,11 @@ from typing import Any, assert_never
 
 from django.db.models import Exists, F, OrderBy, OuterRef, Q, TextField
 from django.db.models.functions import Cast
-from django.db.models.lookups import In
+from django.db.models.lookups import Exact, GreaterThan, In, LessThan
 
 from qfilter.core import plan as ir
 from qfilter.core.ast import Filter
-from qfilter.core.backend import build
+from qfilter.core.backend import Comparison, build, build_order
 from qfilter.core.errors import FilterLimitError
 from qfilter.core.plan import (
     AllOf,
@@ -62,6 +62,7 @@ MAX_META_KEYS = 32
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
 _LOOKUPS = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
 _TEXT_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
+_SEEK_LOOKUPS = {"lt": LessThan, "gt": GreaterThan, "eq": Exact}
 
 
 def _false() -> Q:
@@ -249,7 +250,7 @@ def _meta_keys(target: Field) -> tuple[str, ...]:
 
 
 class DjangoBackend:
-    """The :class:`~qfilter.core.backend.Backend` whose results are ``Q`` objects over ``mapping.model``.
+    """The :class:`~qfilter.core.backend.Backend` (``Q`` objects over ``mapping.model``) and Ordering of Django.
 
     ``zone`` is the zone of naive stored times (Django without ``USE_TZ``).
     """
@@ -306,6 +307,43 @@ class DjangoBackend:
         """``NOT``."""
         return ~part
 
+    # The Ordering (qfilter.core.backend): build_order and build_seek state the order, these its parts.
+
+    def _sort_value(self, field: Field | None) -> Any:
+        """What the order compares: the primary key for ``None``; a text kind's text by code point."""
+        if field is None:
+            return F("pk")
+        places = self.places(field)
+        place = places[0]
+        if len(places) != 1 or place.many or place.value_class == "json":
+            raise ValueError(f"sorting by {field.qualifier!r} needs one place of a single value")
+        value: Any = F(place.path)  # a to-one path joins: one row per entity still
+        if field.kind in _TEXT_KINDS:
+            text = Cast(value, output_field=TextField()) if place.value_class == "integer" else value
+            value = ByCodePoint(text)
+        return value
+
+    def sort_key(self, field: Field, *, descending: bool) -> OrderBy:
+        """The field's value, missing values last in both directions."""
+        value = self._sort_value(field)
+        ordered: OrderBy = value.desc(nulls_last=True) if descending else value.asc(nulls_last=True)
+        return ordered
+
+    def id_key(self) -> OrderBy:
+        """The primary key, ascending."""
+        return F("pk").asc()
+
+    def compare(self, field: Field | None, op: Comparison, value: object) -> Q:
+        """The value (the primary key's, for ``None``) compared with ``value`` as the order compares."""
+        if isinstance(value, datetime) and field is not None and field.kind is Kind.TIME:
+            value = _time_bound(value, self.zone)
+        return Q(_SEEK_LOOKUPS[op](self._sort_value(field), value))
+
+    def missing(self, field: Field) -> Q:
+        """The field has no value (NULL)."""
+        self._sort_value(field)  # a ValueError for a field that cannot be sorted by
+        return Q(**{f"{self.places(field)[0].path}__isnull": True})
+
     def order_by(self, keys: Sequence[SortKey]) -> list[OrderBy]:
         """The ``order_by`` expressions of ``keys``, then the primary key, ascending.
 
@@ -314,19 +352,7 @@ class DjangoBackend:
         one place of the model or behind to-one relations (``orm_schema``
         makes only those sortable); anything else is a ``ValueError``.
         """
-        clauses: list[OrderBy] = []
-        for key in keys:
-            places = self.places(key.field)
-            place = places[0]
-            if len(places) != 1 or place.many or place.value_class == "json":
-                raise ValueError(f"sorting by {key.field.qualifier!r} needs one place of a single value")
-            value: Any = F(place.path)  # a to-one path joins: one row per entity still
-            if key.field.kind in _TEXT_KINDS:
-                text = Cast(value, output_field=TextField()) if place.value_class == "integer" else value
-                value = ByCodePoint(text)
-            clauses.append(value.desc(nulls_last=True) if key.descending else value.asc(nulls_last=True))
-        clauses.append(F("pk").asc())
-        return clauses
+        return build_order(keys, self)
 
 
 def _check_meta_depth(plan: Plan) -> None:
