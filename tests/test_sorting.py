@@ -135,6 +135,26 @@ def test_the_order_in_memory(sort: str, expected: list[str]) -> None:
     assert ids(sort_entities(ENTITIES, keys(sort), ITEMS)) == expected
 
 
+def test_ties_break_by_the_id_as_it_is_typed_numbers_numerically_in_memory_and_in_sql() -> None:
+    # Memory once compared ids by their text ("10" before "9") where SQL and Django compare an integer column's.
+    entities = [{"id": number, "name": "same"} for number in (10, 9, 100, 2)]
+    assert [e["id"] for e in sort_entities(entities, keys("name"), ITEMS)] == [2, 9, 10, 100]
+    mixed: list[dict[str, object]] = [{"id": "b"}, {"id": 10}, {"id": "B"}, {"id": 9.5}, {}]
+    assert [e.get("id") for e in sort_entities(mixed, (), ITEMS)] == [9.5, 10, "B", "b", None]  # numbers, texts, none
+    table = sa.Table(
+        "numbered", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String)
+    )
+    engine = sa.create_engine("sqlite://")
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), entities)
+        statement = sa.select(table.c.id).order_by(
+            *order_by(keys("name"), ITEMS, {"name": Column(table.c.name)}, id_column=table.c.id)
+        )
+        assert list(conn.scalars(statement)) == [2, 9, 10, 100]
+    engine.dispose()
+
+
 # -- memory = SQLite = PostgreSQL, paging through every page ---------------------------------------------
 
 

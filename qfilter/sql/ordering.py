@@ -111,11 +111,13 @@ class SqlOrdering:
     def compare(self, field: Field | None, op: Comparison, value: object) -> sa.ColumnElement[bool]:
         """The value (the id's for ``None``) compared with ``value`` as the order compares; NULL never holds."""
         left = self._value(field)
-        bound: object = value
+        bound: sa.ColumnElement[Any]
         if isinstance(left, by_code_point):
             bound = param(str(value))  # compared exactly, as the order's collation does
         elif isinstance(value, datetime) and field is not None and field.kind is Kind.TIME:
-            bound = time_bound(value, left, self.zone)
+            bound = sa.bindparam(None, time_bound(value, left, self.zone), type_=left.type)
+        else:  # bound in the column's own type (SQLAlchemy refuses "col > true" of a Python bool)
+            bound = sa.bindparam(None, value, type_=left.type)
         if op == "lt":
             return left < bound
         if op == "gt":
