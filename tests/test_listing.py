@@ -9,7 +9,10 @@ import pytest
 
 import qfilter
 from qfilter import TIMEPLUS, WAYLAY, FilterError
+from qfilter.core.binder import to_plan
+from qfilter.core.ir import Context
 from qfilter.integrations import listing
+from qfilter.memory import MemoryCompiler, position_of
 from qfilter.service.demo import demo_entities
 
 BASE = "https://ts-analytics.waylay.io/config/query"
@@ -234,10 +237,12 @@ def test_an_empty_filter_is_left_out_of_hrefs() -> None:
 
 
 def test_page_body_over_the_demo_dataset(now: datetime) -> None:
-    """The module docstring's recipe, in memory: filter, order by name, window, page."""
+    """The module docstring's recipe, in memory: filter, order by name, window, page, through a compiler."""
     params = listing.read_query_string("q=tag:demo&limit=4&offset=4", WAYLAY, now=now)
+    compiler = MemoryCompiler(WAYLAY)
+    matches = params.order_by(compiler, default="name")(params.where(compiler).filter(demo_entities()))
     predicate = qfilter.compile_predicate(params.filter, WAYLAY, now=params.now)
-    matches = sorted(predicate.filter(demo_entities()), key=lambda entity: entity["name"])
+    assert matches == sorted(predicate.filter(demo_entities()), key=lambda entity: entity["name"])
     body = listing.page_body(params.window(matches), total=len(matches), params=params, base_url=BASE)
     assert body["messages"] == []
     assert body["queries"] == matches[4:8]
@@ -246,6 +251,36 @@ def test_page_body_over_the_demo_dataset(now: datetime) -> None:
     assert set(body["_links"]) == {"self", "first", "prev", "next", "last"}
     assert body["total_count"] == body["total"]  # the name Waylay's queries SDK reads
     assert all("demo" in entity["meta"]["tags"] for entity in body["queries"])
+
+
+def test_filter_params_hold_the_text_the_plan_and_the_sort_and_read_the_rest_from_the_plan(now: datetime) -> None:
+    params = listing.read_filter("created_by:@me tag:a", schema=WAYLAY, user="users/ann", now=now, sort="-created")
+    assert [name for name in listing.FilterParams.__dataclass_fields__] == ["q", "plan", "sort"]
+    assert params.filter is params.plan.filter and params.filter == qfilter.parse("created_by:@me tag:a")
+    assert params.now == now == params.plan.context.now and params.plan.context.user == "users/ann"
+    assert params.plan == to_plan("created_by:@me tag:a", WAYLAY, context=Context(now=now, user="users/ann"))
+    assert params.keys() == params.sort and [str(key) for key in params.keys("name")] == ["-created"]
+    assert [str(key) for key in listing.read_filter("", schema=WAYLAY).keys("name")] == ["name"]
+
+
+def test_the_helpers_take_a_compiler_for_the_filter_the_order_and_a_seek(now: datetime) -> None:
+    params = listing.read_query_string("q=tag:demo&sort=-created", WAYLAY, now=now)
+    compiler = MemoryCompiler(WAYLAY)
+    ordered = params.order_by(compiler)(params.where(compiler).filter(demo_entities()))
+    assert len(ordered) > 2 and all("demo" in entity["meta"]["tags"] for entity in ordered)
+    first = ordered[0]
+    position = position_of(first, params.sort, WAYLAY)
+    assert position.id == first["name"]  # WAYLAY's id_path
+    assert params.after(compiler, position).filter(ordered) == ordered[1:]
+
+
+def test_to_plan_takes_a_context_or_its_parts_not_both(now: datetime) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        to_plan("tag:a", WAYLAY, now=now, context=Context(now=now))
+    plan = to_plan("tag:a", WAYLAY, context=Context(now=now))
+    with pytest.raises(TypeError, match="carries its own"):
+        to_plan(plan, WAYLAY, context=Context(now=now))
+    assert to_plan(plan, WAYLAY) is plan
 
 
 def test_page_body_items_key_and_messages() -> None:

@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "qfilter",
     "qfilter.core.ast",
     "qfilter.core.backend",
+    "qfilter.core.optimise",
     "qfilter.core.errors",
     "qfilter.core.parser",
     "qfilter.core.plan",
@@ -31,6 +32,8 @@ PUBLIC_MODULES = [
     "qfilter.sql",
     "qfilter.integrations.listing",
     "qfilter.integrations.fastapi",
+    "qfilter.integrations.fastapi_errors",
+    "qfilter.integrations.openapi_text",
     "qfilter.integrations.strategies",
 ]
 

@@ -17,7 +17,7 @@ from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
 from qfilter.integrations import listing
 from qfilter.integrations.fastapi import RequestListing
 from qfilter.memory import sort_entities
-from qfilter.sql import Column, SqlMapping, UtcDateTime, install_sqlite_functions, order_by
+from qfilter.sql import Column, SqlCompiler, SqlMapping, UtcDateTime, install_sqlite_functions, order_by
 
 ITEMS = Schema(
     "items",
@@ -236,24 +236,37 @@ def test_the_fastapi_listing_sorts_in_sql_and_in_memory_alike_and_links_keep_sor
     with engine.begin() as conn:
         conn.execute(TABLE.insert(), [{**e, "created": None, "active": None, "prio": e["prio"]} for e in ENTITIES[:3]])
     in_table = ITEMS.with_fields(f for f in ITEMS.fields if f.qualifier in MAPPING)
-    items = QFilter(in_table, sql_mapping=MAPPING)
+    in_sql = QFilter(in_table, compiler=SqlCompiler(MAPPING, id_column=TABLE.c.id, schema=in_table))
+    shorthand = QFilter(in_table, sql_mapping=MAPPING)  # compiler=SqlCompiler(MAPPING) without the id column
+    in_memory = QFilter(in_table)  # compiler=MemoryCompiler(in_table)
     app = FastAPI()
     install_error_handlers(app)
 
-    @app.get("/sql")
-    def in_sql(page: RequestListing = Depends(items.listing)) -> dict[str, Any]:  # noqa: B008
-        statement = sa.select(TABLE.c.id).where(page.where).order_by(*page.order_by(TABLE.c.id, default="name"))
+    def rows(statement: sa.Select[Any], page: RequestListing) -> dict[str, Any]:
         with engine.connect() as conn:
             found = list(conn.scalars(statement.offset(page.offset).limit(page.limit)))
         return page.page(found, total=3, items_key="ids")
 
+    @app.get("/sql")
+    def sql(page: RequestListing = Depends(in_sql.listing)) -> dict[str, Any]:  # noqa: B008
+        return rows(sa.select(TABLE.c.id).where(page.where).order_by(*page.order_by(default="name")), page)
+
+    @app.get("/shorthand")
+    def sql_shorthand(page: RequestListing = Depends(shorthand.listing)) -> dict[str, Any]:  # noqa: B008
+        return rows(sa.select(TABLE.c.id).where(page.where).order_by(*page.order_by(TABLE.c.id, default="name")), page)
+
     @app.get("/memory")
-    def in_memory(page: RequestListing = Depends(items.listing)) -> dict[str, Any]:  # noqa: B008
+    def memory(page: RequestListing = Depends(in_memory.listing)) -> dict[str, Any]:  # noqa: B008
+        ordered = page.order_by(default="name")(page.where.filter(ENTITIES[:3]))  # the same seam as /sql
+        return page.page([e["id"] for e in page.window(ordered)], total=len(ordered), items_key="ids")
+
+    @app.get("/sorted")
+    def memory_sorted(page: RequestListing = Depends(shorthand.listing)) -> dict[str, Any]:  # noqa: B008
         ordered = page.sorted(page.predicate().filter(ENTITIES[:3]), default="name")
         return page.page([e["id"] for e in page.params.window(ordered)], total=len(ordered), items_key="ids")
 
     with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
-        for path in ("/sql", "/memory"):
+        for path in ("/sql", "/shorthand", "/memory", "/sorted"):
             assert client.get(path).json()["ids"] == ["1", "4", "3"]  # the default order: name
             body = client.get(path, params={"sort": "-prio,-name", "limit": "2"}).json()
             assert body["ids"] == ["1", "3"]
@@ -262,3 +275,25 @@ def test_the_fastapi_listing_sorts_in_sql_and_in_memory_alike_and_links_keep_sor
             assert bad.status_code == 400 and bad.json()["parameter"] == "sort"
             assert "name, owner, created, prio, active" in bad.json()["message"]
     engine.dispose()
+
+
+def test_the_fastapi_dependencies_are_typed_by_their_compiler() -> None:
+    """mypy checks the assert_type lines: where is a ColumnElement[bool] in SQL and a Predicate in memory, no Any."""
+    from typing import assert_type
+
+    from qfilter.integrations.fastapi import QFilter
+    from qfilter.memory import EntityOrder, MemoryCompiler, Predicate
+
+    in_table = ITEMS.with_fields(f for f in ITEMS.fields if f.qualifier in MAPPING)
+    sql_type = QFilter[sa.ColumnElement[bool], list[sa.ColumnElement[Any]]]
+    assert_type(QFilter(in_table, sql_mapping=MAPPING), sql_type)
+    assert_type(QFilter(in_table, compiler=SqlCompiler(MAPPING, id_column=TABLE.c.id)), sql_type)
+    assert_type(QFilter(in_table), QFilter[Predicate, EntityOrder])
+    assert_type(QFilter(in_table, compiler=MemoryCompiler(in_table)), QFilter[Predicate, EntityOrder])
+    params = listing.read_query_string("q=name:a&sort=-prio", in_table)
+    compiler = SqlCompiler(MAPPING, id_column=TABLE.c.id)
+    where = assert_type(params.where(compiler), sa.ColumnElement[bool])
+    order = assert_type(params.order_by(compiler), list[sa.ColumnElement[Any]])
+    assert isinstance(where, sa.ColumnElement) and len(order) == 3  # prio IS NULL, prio DESC, id
+    with pytest.raises(TypeError, match="not both"):
+        QFilter(in_table, sql_mapping=MAPPING, compiler=compiler)  # type: ignore[call-overload]

@@ -151,13 +151,16 @@ except ModuleNotFoundError as error:
 
 
 def test_a_memory_only_fastapi_app_lists_filters_sorts_and_pages(venv: Venv) -> None:
+    """The route is a SQL app's (tests/test_sorting.py) with the memory compiler: where, order_by, a page, a seek."""
     program = """
 import json, sys
 from typing import Annotated, Any
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from qfilter import Field, Kind, Schema
+from qfilter.core.backend import Position
 from qfilter.integrations.fastapi import QFilter, RequestListing, install_error_handlers
+from qfilter.memory import EntityOrder, MemoryCompiler, Predicate, position_of
 
 DEVICES = Schema(
     "devices",
@@ -172,12 +175,18 @@ ROWS = [
 ]
 app = FastAPI()
 install_error_handlers(app)
-devices = QFilter(DEVICES)  # no SQL mapping: filtered, sorted and paged in memory
+devices = QFilter(DEVICES, compiler=MemoryCompiler(DEVICES))  # what a SQL app gives as SqlCompiler(...)
+Listing = RequestListing[Predicate, EntityOrder]
 
 @app.get("/devices")
-def list_devices(listing: Annotated[RequestListing, Depends(devices.listing)]) -> dict[str, Any]:
-    matches = listing.sorted(listing.predicate().filter(ROWS), default="name")
-    page = matches[listing.offset : listing.offset + listing.limit]
+def list_devices(listing: Annotated[Listing, Depends(devices.listing)], after: str | None = None) -> dict[str, Any]:
+    matches = listing.where.filter(ROWS)  # select ... where(listing.where)
+    ordered = listing.order_by(default="name")(matches)  # ... order_by(*listing.order_by(default="name"))
+    if after is not None:  # a keyset page: ... where(listing.after(position)), no offset
+        last = next(row for row in ROWS if row["id"] == after)
+        keys = listing.params.keys("name")
+        ordered = listing.after(position_of(last, keys, DEVICES), default="name").filter(ordered)
+    page = listing.window(ordered)  # ... offset(listing.offset).limit(listing.limit)
     return listing.page([row["id"] for row in page], total=len(matches), items_key="devices")
 
 def ask(**params):
@@ -190,11 +199,13 @@ with TestClient(app) as client:
         "all": ask(),
         "lab, most ports first": ask(q="tag:lab", sort="-ports", limit=2),
         "lab, second page": ask(q="tag:lab", sort="-ports", limit=2, offset=2),
+        "lab, after d1": ask(q="tag:lab", sort="-ports", limit=2, after="d1"),
         "boiler": ask(q="boiler -tag:old"),
         "bad filter": ask(q='tag:"x'),
         "bad sort": ask(sort="tag,nope"),
         "openapi": client.get("/openapi.json").status_code,
     }
+answers["where"] = type(devices.compiler).__name__
 answers["sqlalchemy"] = "sqlalchemy" in sys.modules
 print(json.dumps(answers))
 """
@@ -203,9 +214,11 @@ print(json.dumps(answers))
     # Missing values last in both directions: d3 has no ports.
     assert answers["lab, most ports first"] == [200, ["d4", "d1"], 3, None]
     assert answers["lab, second page"] == [200, ["d3"], 3, None]
+    assert answers["lab, after d1"] == [200, ["d3"], 3, None]  # the seek gives the offset's page
     assert answers["boiler"] == [200, ["d1"], 1, None]
     status, devices, _, message = answers["bad filter"]
     assert status == 400 and devices is None and "unterminated quote" in message
     assert answers["bad sort"][0] == 400
     assert answers["openapi"] == 200
+    assert answers["where"] == "MemoryCompiler"
     assert answers["sqlalchemy"] is False

@@ -1,22 +1,30 @@
-"""FastAPI integration: dependencies that hand a route its checked, compiled filter.
+"""FastAPI integration: dependencies that hand a route its checked, compiled filter, order and page.
 
-Needs the ``server`` extra (``pip install "qfilter-lang[server]"``). Three steps
-add a Waylay-style search to an app::
+Needs the ``server`` extra (``pip install "qfilter-lang[server]"``), and
+SQLAlchemy only for a SQL backend. Three steps add a Waylay-style search to
+an app::
 
     from typing import Annotated
     from fastapi import Depends, FastAPI
-    import qfilter
     from qfilter.integrations.fastapi import QFilter, RequestListing, install_error_handlers
+    from qfilter.sql import SqlCompiler
 
     app = FastAPI()
-    install_error_handlers(app)          # bad q/limit/offset and bodies: 400, not 422
-    devices = QFilter(DEVICES_SCHEMA, sql_mapping=DEVICES_SQL)
+    install_error_handlers(app)          # bad q/sort/limit/offset and bodies: 400, not 422
+    devices = QFilter(DEVICES_SCHEMA, compiler=SqlCompiler(DEVICES_SQL, id_column=Device.id, schema=DEVICES_SCHEMA))
 
     @app.get("/devices")
     def list_devices(listing: Annotated[RequestListing, Depends(devices.listing)]) -> dict:
-        rows = ...  # select ... .where(listing.where) .order_by(...) .offset(listing.offset) .limit(listing.limit)
+        rows = ...  # select ... .where(listing.where) .order_by(*listing.order_by()) .offset(listing.offset) ...
         total = ... # select count() ... .where(listing.where)
         return listing.page(rows, total=total, items_key="devices")
+
+The dependency takes any backend's :class:`~qfilter.core.backend.Compiler`:
+:class:`qfilter.sql.SqlCompiler` (``where`` a SQLAlchemy clause, ``order_by()``
+the ``ORDER BY`` clauses), :class:`qfilter.memory.MemoryCompiler` (a
+:class:`~qfilter.memory.Predicate`, and an order to call on a list; the
+default, so a memory-only app needs no SQLAlchemy), or one of your own.
+``sql_mapping=`` (and ``dialect=``) is short for a ``SqlCompiler``.
 
 The current user, whom ``@me`` stands for, comes from the application:
 ``QFilter(..., current_user=get_user_id)`` takes any dependency FastAPI can
@@ -27,26 +35,52 @@ no current user). This module authenticates nobody: a header is only as
 trustworthy as whatever sets it (a proxy, a middleware).
 """
 
+# No "from __future__ import annotations": FastAPI reads the dependencies' annotations, which name locals.
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast, overload
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import Depends, Header, Query, Request
 
+from qfilter.core.backend import Compiler, Position
 from qfilter.core.errors import FilterError
-from qfilter.core.functions import FUNCTION_NAMES
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
-from qfilter.core.schema import Kind, Schema
-from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
+from qfilter.core.schema import Schema
+from qfilter.core.sorting import SortKey
 from qfilter.integrations import listing
-from qfilter.memory import Predicate, compile_plan, sort_entities
+from qfilter.integrations.fastapi_errors import (
+    ERROR_BODY_SCHEMA,
+    FilterHTTPException,
+    install_error_handlers,
+    validation_error_body,
+)
+from qfilter.integrations.openapi_text import (
+    OFFSET_DESCRIPTION,
+    USER_HEADER_DESCRIPTION,
+    integer_schema,
+    limit_description,
+    q_description,
+    q_examples,
+    sort_description,
+    string_schema,
+)
+from qfilter.memory import EntityOrder, MemoryCompiler, Predicate, compile_plan, sort_entities
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from qfilter.sql import SqlMapping
 
 T = TypeVar("T")
+if TYPE_CHECKING:  # a bare RequestListing (as routes annotate it) is RequestListing[Any, Any]; no runtime need
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    Where = DefaultedTypeVar("Where", default=Any)
+    OrderBy = DefaultedTypeVar("OrderBy", default=Any)
+else:
+    Where = TypeVar("Where")
+    OrderBy = TypeVar("OrderBy")
 
 __all__ = [
     "DEFAULT_USER_HEADER",
@@ -66,125 +100,30 @@ DEFAULT_USER_HEADER = "X-User-Id"
 MAX_USER_LENGTH = 255
 """The longest user id the header may carry (user columns are indexed; index entries are bounded)."""
 
-_SEED_EXAMPLES: dict[str, dict[str, str]] = {
-    "waylay": {
-        "search": "name:demo tag:demo -tag:not-demo resource:151CF",
-        "combined": "resource:APL4995 name:office tag:prio1,demo -tag:preview",
-        "quoted": "created:\"2020-04-22T12:34:00+00:00/\" tag:demo,'ab c'",
-        "relative time": 'created:"2020-04-22T12:34:00+00:00/now-P1W"',
-        "mine": "created_by:@me modified:now-P1W/",
-        "metadata": "meta.description:contains(hourly)",
-        "functions": 'tag:all(like("prj:*"),not(like("*:Done"))) -resource:exists()',
-        "any of": "tag:in(demo,prio1) created_by:in(@me,users/bob)",
-        "ranges": "created:>=2020-04 modified:2021..* meta.prio:gt(5)",
-        "boolean": '(tag:abc OR tag:"My Demo") AND tag:like("prj:*") NOT name:test',
-    },
-    "timeplus": {
-        "tags": "tag:demo -tag:old",
-        "sql": "sql:iot name:streaming",
-        "mine": "created_by:@me modified:now-P1W/",
-        "year": "created:2023",
-        "functions": "tag:inIgnoreCase(demo,iot) name:not(test)",
-        "ranges": "created:2023-01..2023-03",
-        "boolean": "(tag:demo OR sql:iot) AND NOT name:test",
-    },
-}
-# One plain and one newer (spec sections 9 to 11) example per kind, for schemas without seed examples.
-_KIND_SAMPLES: dict[Kind, tuple[str, str]] = {
-    Kind.TEXT: ("demo", "like(demo*)"),
-    Kind.EXACT: ("demo", "in(demo,prio1)"),
-    Kind.USER: ("@me", "in(@me,users/bob)"),
-    Kind.TIME: ("now-P1W/", ">=2020-04"),
-    Kind.META: ("x", "gt(5)"),
-    Kind.NUMBER: (">=5", "1..5"),
-    Kind.BOOLEAN: ("true", "not(true)"),
-}
 
-
-def q_examples(schema: Schema) -> dict[str, str]:
-    """Example filters for ``schema``, shown in the OpenAPI description of ``q``.
-
-    The presets get the seeds' examples; another schema gets one per qualifier kind it has.
-    """
-    if schema.name in _SEED_EXAMPLES:
-        return dict(_SEED_EXAMPLES[schema.name])
-    examples = {"everything": ""}
-    for field in schema.fields:
-        sample, newer = _KIND_SAMPLES[field.kind]
-        qualifier = f"{field.qualifier}.key" if field.kind is Kind.META else field.qualifier
-        examples.setdefault(field.kind.value, f"{qualifier}:{sample}")
-        examples.setdefault(f"{field.kind.value}, newer forms", f"{qualifier}:{newer}")
-    plain = [value for key, value in examples.items() if value and "," not in key]
-    if len(plain) >= 3:
-        examples["boolean"] = f"({plain[0]} OR {plain[1]}) AND NOT {plain[2]}"
-    elif plain:
-        examples["boolean"] = f"{plain[0]} OR NOT {plain[1]}" if len(plain) == 2 else f"NOT {plain[0]}"
-    return examples
-
-
-def _q_description(schema: Schema, user_header: str | None, signed_in: bool = False) -> str:
-    me = f"`@me` is the user named by the `{user_header}` header. " if user_header else ""
-    if signed_in:
-        me = "`@me` is the signed-in user. "
-    return (
-        "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. "
-        "Terms with the same qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, "
-        "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
-        f"Functions: {', '.join(f'`{name}()`' for name in FUNCTION_NAMES)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
-        "`-tag:exists()`); times also take ranges (`created:>=2020-04`, `created:2020..2021`). "
-        "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses: `(tag:a OR name:x) AND NOT tag:old`; "
-        "`NOT` binds tighter than `AND`, `AND` tighter than `OR`; terms side by side keep the rules above, "
-        'and each parenthesised or `NOT` item is one more AND-ed part. To search for the word, quote it (`"OR"`). '
-        f"{me}Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
-        "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."
-    )
-
-
-def _integer_schema(minimum: int, maximum: int, default: int) -> Callable[[dict[str, Any]], None]:
-    """Document a parameter as an integer although the route receives its raw text.
-
-    The text is checked by :mod:`qfilter.integrations.listing`, so a bad value gets the same
-    400 body in every framework instead of FastAPI's 422.
-    """
-
-    def rewrite(json_schema: dict[str, Any]) -> None:
-        json_schema.pop("anyOf", None)
-        json_schema.update(type="integer", minimum=minimum, maximum=maximum, default=default)
-
-    return rewrite
-
-
-def _string_schema(json_schema: dict[str, Any]) -> None:
-    """Document ``q`` as a string: an absent parameter is not a JSON null."""
-    json_schema.pop("anyOf", None)
-    json_schema["type"] = "string"
-
-
-class FilterHTTPException(HTTPException):
-    """A 400 whose body is ``body`` itself (with :func:`install_error_handlers`).
-
-    Without those handlers FastAPI still answers 400, with the body under ``detail``.
-    """
-
-    def __init__(self, body: Mapping[str, object], status_code: int = listing.ERROR_STATUS) -> None:
-        super().__init__(status_code=status_code, detail=dict(body))
-        self.body = dict(body)
+def _with_id_column(compiler: Compiler[Where, OrderBy], id_column: object) -> Compiler[Where, OrderBy]:
+    with_id = getattr(compiler, "with_id_column", None)
+    if with_id is None:
+        raise TypeError(f"order_by(id_column) is for a SQL compiler; a {type(compiler).__name__} knows its id")
+    return cast(Compiler[Where, OrderBy], with_id(id_column))
 
 
 @dataclass(frozen=True, slots=True)
-class RequestFilter:
+class RequestFilter(Generic[Where, OrderBy]):
     """What a filter dependency hands a route: the request's checked filter, compiled, and its ``sort``.
 
-    ``where`` is the SQLAlchemy clause when the :class:`QFilter` has a SQL
-    mapping (``None`` otherwise); :meth:`predicate` filters in memory.
+    ``where`` is the filter in the :class:`QFilter`'s compiler's terms (a
+    SQLAlchemy clause for :class:`~qfilter.sql.SqlCompiler`, a
+    :class:`~qfilter.memory.Predicate` for :class:`~qfilter.memory.MemoryCompiler`);
+    :meth:`order_by` is the order asked for in the same terms.
     """
 
     params: listing.FilterParams
     user: str | None
     schema: Schema
     base_url: str
-    where: Any = None
-    sql_mapping: Any = None
+    where: Where
+    compiler: Compiler[Where, OrderBy]
 
     @property
     def q(self) -> str:
@@ -196,34 +135,39 @@ class RequestFilter:
         """The instant ``now`` stood for when the filter was compiled."""
         return self.params.now
 
-    def predicate(self) -> Predicate:
-        """The filter as an in-memory predicate over entities."""
-        return compile_plan(self.params.plan)
-
     @property
     def sort(self) -> tuple[SortKey, ...]:
         """The sort keys asked for; empty when the request gives no ``sort``."""
         return self.params.sort
 
-    def order_by(self, id_column: Any, *, default: str = "") -> list[Any]:
-        """The SQL ``ORDER BY`` clauses (:func:`qfilter.sql.order_by`): ``sort``, else ``default``, then the id.
+    def predicate(self) -> Predicate:
+        """The filter as an in-memory predicate over entities (``where`` itself, with a memory compiler)."""
+        if isinstance(self.where, Predicate):
+            return self.where
+        return compile_plan(self.params.plan)
+
+    def order_by(self, id_column: object = None, *, default: str = "") -> OrderBy:
+        """The order asked for (``sort``, else ``default``), ties by id, in the compiler's terms.
 
         ``default`` is the listing's own order in ``sort=`` syntax (``"name"``).
+        With SQL: the ``ORDER BY`` clauses, for ``.order_by(*clauses)``;
+        ``id_column`` names the id for a compiler made without one (the
+        ``sql_mapping=`` shorthand). In memory: an order to call on entities.
         """
-        from qfilter.sql import order_by
+        compiler = self.compiler if id_column is None else _with_id_column(self.compiler, id_column)
+        return self.params.order_by(compiler, default=default)
 
-        if self.sql_mapping is None:
-            raise ValueError("order_by needs the QFilter's sql_mapping")
-        keys = self.params.sort or parse_sort(default, self.schema)
-        return order_by(keys, self.schema, self.sql_mapping, id_column=id_column)
+    def after(self, position: Position, *, default: str = "") -> Where:
+        """The rows strictly after ``position`` in the order of :meth:`order_by` (a keyset page's ``where``)."""
+        return self.params.after(self.compiler, position, default=default)
 
     def sorted(self, entities: Iterable[T], *, default: str = "") -> list[T]:
         """``entities`` in the order asked for (``sort``, else ``default``), ties by id, in memory."""
-        return sort_entities(entities, self.params.sort or parse_sort(default, self.schema), self.schema)
+        return sort_entities(entities, self.params.keys(default), self.schema)
 
 
 @dataclass(frozen=True, slots=True)
-class RequestListing(RequestFilter):
+class RequestListing(RequestFilter[Where, OrderBy]):
     """A :class:`RequestFilter` with the page asked for (``limit``, ``offset``)."""
 
     params: listing.ListingParams
@@ -237,6 +181,10 @@ class RequestListing(RequestFilter):
     def offset(self) -> int:
         """Matches skipped before the page."""
         return self.params.offset
+
+    def window(self, items: Sequence[T]) -> Sequence[T]:
+        """The page of an already filtered and ordered sequence."""
+        return self.params.window(items)
 
     def page(
         self, items: Sequence[Any], *, total: int, items_key: str = "queries", messages: Sequence[Any] = ()
@@ -260,8 +208,8 @@ def _base_url(request: Request) -> str:
     return str(request.url.replace(query="", fragment=""))
 
 
-class QFilter:
-    """FastAPI dependencies for filtering one kind of entity.
+class QFilter(Generic[Where, OrderBy]):
+    """FastAPI dependencies for filtering, ordering and paging one kind of entity through a backend's compiler.
 
     - :attr:`listing` reads ``q``, ``sort``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
     - :attr:`filter` reads ``q`` and ``sort`` and gives a :class:`RequestFilter`;
@@ -270,23 +218,29 @@ class QFilter:
       given, else the ``user_header`` header's value (none when ``None``).
 
     Each documents its parameters in the OpenAPI description (``q`` with
-    examples). ``sql_mapping`` (for :func:`qfilter.sql.compile_clause`) makes
-    the dependencies compile the filter to a SQL clause as well (on SQLite,
-    call :func:`qfilter.sql.install_sqlite_functions` on the engine); it is
-    checked here (:func:`qfilter.sql.check_mapping`), so a qualifier it misses
-    or maps onto a column of the wrong type is a ``ValueError`` when the app
-    is built, not a 500 at the first request that uses it; ``dialect``
-    (``engine.dialect`` or its name), when given, has the clause built for
-    that database only, which is cheaper per request. ``clock``
-    gives the instant ``now`` stands for (tests pin it). A bad request raises
-    a :class:`FilterHTTPException`: a 400 with a :func:`qfilter.integrations.listing.error_body`.
+    examples). ``compiler`` (a :class:`~qfilter.core.backend.Compiler`)
+    gives ``where`` and ``order_by()`` their terms; by default
+    :class:`~qfilter.memory.MemoryCompiler`. ``sql_mapping`` (for
+    :func:`qfilter.sql.compile_clause`) is short for
+    ``compiler=SqlCompiler(sql_mapping, dialect=dialect, schema=schema)``
+    (on SQLite, call :func:`qfilter.sql.install_sqlite_functions` on the
+    engine); the mapping is checked here (:func:`qfilter.sql.check_mapping`),
+    so a qualifier it misses or maps onto a column of the wrong type is a
+    ``ValueError`` when the app is built, not a 500 at the first request
+    that uses it; ``dialect`` (``engine.dialect`` or its name), when given,
+    has the clause built for that database only, which is cheaper per
+    request. ``clock`` gives the instant ``now`` stands for (tests pin it).
+    A bad request raises a :class:`FilterHTTPException`: a 400 with a
+    :func:`qfilter.integrations.listing.error_body`.
     """
 
+    @overload
     def __init__(
-        self,
+        self: "QFilter[Predicate, EntityOrder]",
         schema: Schema,
         *,
-        sql_mapping: Any = None,
+        compiler: None = None,
+        sql_mapping: None = None,
         user_header: str | None = DEFAULT_USER_HEADER,
         current_user: Callable[..., Any] | None = None,
         limits: Limits = DEFAULT_LIMITS,
@@ -294,12 +248,66 @@ class QFilter:
         max_limit: int = listing.MAX_LIMIT,
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
-        dialect: Any = None,
-    ) -> None:
-        if sql_mapping is not None:
-            from qfilter.sql import check_mapping
+        dialect: None = None,
+    ) -> None: ...
 
-            check_mapping(schema, sql_mapping)  # now, not at the first request that uses a bad qualifier
+    @overload
+    def __init__(
+        self: "QFilter[sa.ColumnElement[bool], list[sa.ColumnElement[Any]]]",
+        schema: Schema,
+        *,
+        compiler: None = None,
+        sql_mapping: "SqlMapping",
+        user_header: str | None = DEFAULT_USER_HEADER,
+        current_user: Callable[..., Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        default_limit: int = listing.DEFAULT_LIMIT,
+        max_limit: int = listing.MAX_LIMIT,
+        examples: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        dialect: "sa.Dialect | str | None" = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        compiler: Compiler[Where, OrderBy],
+        sql_mapping: None = None,
+        user_header: str | None = DEFAULT_USER_HEADER,
+        current_user: Callable[..., Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        default_limit: int = listing.DEFAULT_LIMIT,
+        max_limit: int = listing.MAX_LIMIT,
+        examples: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        dialect: None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        compiler: Compiler[Any, Any] | None = None,
+        sql_mapping: "SqlMapping | None" = None,
+        user_header: str | None = DEFAULT_USER_HEADER,
+        current_user: Callable[..., Any] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        default_limit: int = listing.DEFAULT_LIMIT,
+        max_limit: int = listing.MAX_LIMIT,
+        examples: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        dialect: "sa.Dialect | str | None" = None,
+    ) -> None:
+        if compiler is not None and sql_mapping is not None:
+            raise TypeError("give compiler= or sql_mapping= (short for compiler=SqlCompiler(...)), not both")
+        if compiler is None and sql_mapping is not None:
+            from qfilter.sql import SqlCompiler  # SQLAlchemy only for a SQL app
+
+            compiler = SqlCompiler(sql_mapping, dialect=dialect, schema=schema)  # checks the mapping now
+        made: Compiler[Any, Any] = MemoryCompiler(schema) if compiler is None else compiler
+        self.compiler = cast(Compiler[Where, OrderBy], made)  # the overloads tie the types to the compiler
         self.schema = schema
         self.sql_mapping = sql_mapping
         self.dialect = dialect
@@ -310,26 +318,16 @@ class QFilter:
         user_hint = _user_hint(self.user_header, current_user)
         shown = q_examples(schema) if examples is None else dict(examples)
         q_param = Query(
-            description=_q_description(schema, self.user_header, signed_in=current_user is not None),
-            json_schema_extra=_string_schema,
+            description=q_description(schema, self.user_header, signed_in=current_user is not None),
+            json_schema_extra=string_schema,
             openapi_examples={name: {"summary": name, "value": value} for name, value in shown.items()},
         )
         limit_param = Query(
-            description=f"The most entities in the page, 0 to {max_limit} (default {default_limit}).",
-            json_schema_extra=_integer_schema(0, max_limit, default_limit),
+            description=limit_description(max_limit, default_limit),
+            json_schema_extra=integer_schema(0, max_limit, default_limit),
         )
-        offset_param = Query(
-            description="How many matches to skip (default 0).",
-            json_schema_extra=_integer_schema(0, listing.MAX_OFFSET, 0),
-        )
-        sortable = ", ".join(f.qualifier for f in sortable_fields(schema)) or "none"
-        sort_param = Query(
-            description=(
-                "Comma-separated fields to order by, each optionally prefixed by '-' for descending "
-                f"(e.g. -{sortable.split(', ')[0]}); missing values last, ties by id. Sortable: {sortable}."
-            ),
-            json_schema_extra=_string_schema,
-        )
+        offset_param = Query(description=OFFSET_DESCRIPTION, json_schema_extra=integer_schema(0, listing.MAX_OFFSET, 0))
+        sort_param = Query(description=sort_description(schema), json_schema_extra=string_schema)
         current_user = self.current_user
 
         # The parameters are declared for the OpenAPI document; their values are read from the raw
@@ -340,7 +338,7 @@ class QFilter:
             user: Annotated[str | None, Depends(current_user)],
             q: Annotated[str | None, q_param] = None,
             sort: Annotated[str | None, sort_param] = None,
-        ) -> RequestFilter:
+        ) -> RequestFilter[Where, OrderBy]:
             try:
                 values = listing.read_query_values(request.scope.get("query_string", b""), ("q", "sort"))
                 params = listing.read_filter(
@@ -354,7 +352,7 @@ class QFilter:
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
-            return RequestFilter(params, user, schema, _base_url(request), self._where(params), self.sql_mapping)
+            return RequestFilter(params, user, schema, _base_url(request), self._where(params), self.compiler)
 
         def listing_dependency(
             request: Request,
@@ -363,7 +361,7 @@ class QFilter:
             limit: Annotated[str | None, limit_param] = None,
             offset: Annotated[str | None, offset_param] = None,
             sort: Annotated[str | None, sort_param] = None,
-        ) -> RequestListing:
+        ) -> RequestListing[Where, OrderBy]:
             try:
                 values = listing.read_query_values(request.scope.get("query_string", b""))
                 params = listing.read_params(
@@ -381,10 +379,10 @@ class QFilter:
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
-            return RequestListing(params, user, schema, _base_url(request), self._where(params), self.sql_mapping)
+            return RequestListing(params, user, schema, _base_url(request), self._where(params), self.compiler)
 
-        self.filter: Callable[..., RequestFilter] = filter_dependency
-        self.listing: Callable[..., RequestListing] = listing_dependency
+        self.filter: Callable[..., RequestFilter[Where, OrderBy]] = filter_dependency
+        self.listing: Callable[..., RequestListing[Where, OrderBy]] = listing_dependency
 
     @staticmethod
     def _user_dependency(user_header: str | None, current_user: Callable[..., Any] | None) -> Callable[..., str | None]:
@@ -401,14 +399,7 @@ class QFilter:
                 return None
 
             return no_user
-        header = Header(
-            alias=user_header,
-            max_length=MAX_USER_LENGTH,
-            description=(
-                "The current user's id, which `@me` in a filter stands for. Nothing checks it: "
-                "put it behind something that authenticates."
-            ),
-        )
+        header = Header(alias=user_header, max_length=MAX_USER_LENGTH, description=USER_HEADER_DESCRIPTION)
 
         def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
             if user is None:
@@ -425,138 +416,8 @@ class QFilter:
     def _bad_request(self, error: FilterError | listing.ParameterError) -> FilterHTTPException:
         return FilterHTTPException(listing.error_body(error))
 
-    def _where(self, params: listing.FilterParams) -> Any:
-        if self.sql_mapping is None:
-            return None
-        from qfilter.sql import compile_clause
-
+    def _where(self, params: listing.FilterParams) -> Where:
         try:
-            return compile_clause(params.plan, self.schema, self.sql_mapping, dialect=self.dialect)
-        except FilterError as error:
+            return params.where(self.compiler)
+        except FilterError as error:  # one the backend finds (SQL: a meta.<path> too deep)
             raise self._bad_request(error) from None
-
-
-def validation_error_body(error: RequestValidationError) -> dict[str, object]:
-    """A 400 body for what FastAPI would answer 422: ``code``, ``message`` and each problem."""
-    problems: list[dict[str, object]] = []
-    for item in error.errors():
-        location = [str(part) for part in item.get("loc", ())]
-        message = str(item.get("msg", "invalid"))
-        context = item.get("ctx") or {}
-        if isinstance(context.get("error"), str) and context["error"] not in message:
-            message = f"{message}: {context['error']}"
-        problems.append({"location": ".".join(location), "message": message})
-    first = problems[0] if problems else {"location": "request", "message": "invalid request"}
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    body: dict[str, object] = {
-        "code": listing.ERROR_STATUS,
-        "message": f"{first['location']}: {first['message']}{more}",
-        "error": "invalid request",
-        "errors": problems,
-    }
-    return body
-
-
-async def _filter_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, FilterHTTPException)
-    return JSONResponse(exc.body, status_code=exc.status_code)
-
-
-async def _validation_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse(validation_error_body(exc), status_code=listing.ERROR_STATUS)
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    # Starlette's own 404 and 405, and the app's HTTPExceptions: the error shape, with FastAPI's "detail" kept.
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (204, 304):  # no body allowed
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    try:
-        phrase = HTTPStatus(exc.status_code).phrase
-    except ValueError:
-        phrase = "error"
-    message = exc.detail if isinstance(exc.detail, str) and exc.detail.strip() else phrase
-    body = {"code": exc.status_code, "message": message, "detail": exc.detail}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-_INTERNAL_ERROR = 500
-
-
-async def _unexpected_exception(request: Request, exc: Exception) -> JSONResponse:
-    # A bug: Starlette re-raises it after this answer, so the server logs it with its traceback and closes
-    # the connection (hence "Connection: close", lest the client send its next request on a dead one).
-    # The client learns nothing of it but that it happened (its text may hold SQL, paths or data).
-    body = {"code": _INTERNAL_ERROR, "message": "internal error: the server failed to answer this request"}
-    return JSONResponse(body, status_code=_INTERNAL_ERROR, headers={"Connection": "close"})
-
-
-ERROR_BODY_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["code", "message"],
-    "properties": {
-        "code": {"type": "integer", "description": "The HTTP status."},
-        "message": {"type": "string", "description": "What is wrong, and where."},
-        "parameter": {"type": "string", "description": "The request parameter at fault, if one is."},
-        "position": {
-            "type": ["integer", "null"],
-            "description": "For a bad filter: the 0-based character position of the problem in `q`.",
-        },
-        "hint": {"type": ["string", "null"], "description": "How to fix it, when known."},
-        "detail": {"type": "string", "description": "For a bad filter: the filter with a caret under the problem."},
-    },
-    "additionalProperties": True,
-}
-"""The JSON schema of every error body (:func:`~qfilter.integrations.listing.error_body`,
-:func:`validation_error_body`)."""
-
-
-def _document_400_not_422(app: FastAPI) -> None:
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = generate()
-        for path in document.get("paths", {}).values():
-            for operation in path.values():
-                responses = operation.get("responses") if isinstance(operation, dict) else None
-                if responses is None or "422" not in responses:
-                    continue
-                del responses["422"]
-                responses.setdefault(
-                    "400",
-                    {
-                        "description": "Bad request: a bad parameter, filter or body, named in the message",
-                        "content": {"application/json": {"schema": ERROR_BODY_SCHEMA}},
-                    },
-                )
-        document.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
-        document.get("components", {}).get("schemas", {}).pop("ValidationError", None)
-        app.openapi_schema = document
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer bad requests with 400 and a flat JSON body that names the problem, and failures in that shape too.
-
-    A :class:`FilterHTTPException` gets its body as is; FastAPI's request
-    validation errors (a bad JSON body, a missing field) become 400 with
-    :func:`validation_error_body` instead of 422, and the OpenAPI document
-    says so (a 400 with :data:`ERROR_BODY_SCHEMA` where FastAPI would list 422).
-    Other HTTP errors (an unknown path's 404, a 405, the app's own
-    ``HTTPException``) get the same shape, ``code`` and ``message``, beside
-    FastAPI's ``detail``, which stays as the app gave it. An unexpected
-    exception is a 500 with that body too (a ``message`` that leaks nothing
-    of the exception), not Starlette's plain text; the exception still
-    propagates to the server, which logs it.
-    """
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(FilterHTTPException, _filter_exception)
-    app.add_exception_handler(RequestValidationError, _validation_exception)
-    app.add_exception_handler(Exception, _unexpected_exception)
-    _document_400_not_422(app)

@@ -5,24 +5,27 @@ read and check the parameters, turn any bad input into a 400 body that
 says what is wrong and where, and build the paged response with its links.
 It knows nothing of web frameworks; a handler needs a handful of lines::
 
-    from qfilter import WAYLAY, FilterError, compile_predicate
+    from qfilter import WAYLAY, FilterError
     from qfilter.integrations import listing
+    from qfilter.memory import MemoryCompiler
+
+    COMPILER = MemoryCompiler(WAYLAY)
 
     def list_queries(query_string: str, user: str | None) -> tuple[int, dict]:
         try:
             params = listing.read_query_string(query_string, WAYLAY, user=user)
         except (FilterError, listing.ParameterError) as error:
             return listing.ERROR_STATUS, listing.error_body(error)
-        predicate = compile_predicate(params.plan, WAYLAY)  # the plan keeps its user, now and zone
-        matches = predicate.filter(ENTITIES)
-        matches.sort(key=lambda entity: entity["name"])
+        matches = params.order_by(COMPILER, default="name")(params.where(COMPILER).filter(ENTITIES))
         return 200, listing.page_body(
             params.window(matches), total=len(matches), params=params,
             base_url="https://example.com/config/query",
         )
 
-A database-backed service filters and counts in SQL instead and passes the
-page and the count to :func:`page_body` the same way.
+The helpers take any :class:`~qfilter.core.backend.Compiler`: a
+database-backed service gives a :class:`qfilter.sql.SqlCompiler` instead,
+filters, orders and counts in SQL, and passes the page and the count to
+:func:`page_body` the same way.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from qfilter.core.ast import Filter
+from qfilter.core.backend import Compiler, Position
+from qfilter.core.binder import to_plan
 from qfilter.core.errors import FilterError, FilterSyntaxError
-from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
-from qfilter.core.plan import Context, Plan, bind
+from qfilter.core.ir import Context, Plan
+from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Schema
 from qfilter.core.sorting import SortError, SortKey, parse_sort
 
@@ -64,6 +69,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+Where = TypeVar("Where")
+OrderBy = TypeVar("OrderBy")
 
 DEFAULT_LIMIT = 10
 """Entities in a page when the request gives no ``limit``."""
@@ -146,25 +153,50 @@ def read_offset(value: str | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class FilterParams:
-    """A checked filter parameter.
+    """A checked filter parameter and ``sort``.
 
-    ``q`` is the filter text as given (``""`` when absent), ``filter`` its
-    parse and ``plan`` its meaning, bound to the schema, the current user and
-    ``now``, the instant every ``now`` in the filter stands for. A compiler
-    given ``filter`` rather than ``plan`` should be given the same ``now`` and user.
+    ``q`` is the filter text as given (``""`` when absent) and ``plan`` its
+    meaning, bound to the schema, the current user and ``now``, the instant
+    every ``now`` in the filter stands for; :attr:`filter` and :attr:`now`
+    are the plan's. :meth:`where` and :meth:`order_by` hand them to a
+    backend's :class:`~qfilter.core.backend.Compiler`.
     """
 
     q: str
-    filter: Filter = field(compare=False)
     plan: Plan = field(compare=False, repr=False)
-    now: datetime = field(compare=False)
     sort: tuple[SortKey, ...] = ()
     """The order asked for; empty when the request gives no ``sort`` (the listing's own order applies)."""
+
+    @property
+    def filter(self) -> Filter:
+        """The parsed filter."""
+        return self.plan.filter
+
+    @property
+    def now(self) -> datetime:
+        """The instant every ``now`` in the filter stands for."""
+        return self.plan.context.instant()
 
     @property
     def sort_text(self) -> str:
         """``sort`` as the request would write it (``-created,name``), ``""`` for none."""
         return ",".join(map(str, self.sort))
+
+    def keys(self, default: str = "") -> tuple[SortKey, ...]:
+        """The sort keys: ``sort``, else ``default`` (the listing's own order, in ``sort=`` syntax: ``"name"``)."""
+        return self.sort or parse_sort(default, self.plan.schema)
+
+    def where(self, compiler: Compiler[Where, OrderBy]) -> Where:
+        """The filter in ``compiler``'s terms (a :class:`~qfilter.memory.Predicate`, a SQL clause)."""
+        return compiler.where(self.plan)
+
+    def order_by(self, compiler: Compiler[Where, OrderBy], *, default: str = "") -> OrderBy:
+        """The order asked for (:meth:`keys`), ties by id, in ``compiler``'s terms."""
+        return compiler.order(self.keys(default))
+
+    def after(self, compiler: Compiler[Where, OrderBy], position: Position, *, default: str = "") -> Where:
+        """The rows strictly after ``position`` in that order, in ``compiler``'s terms (for a keyset page)."""
+        return compiler.after(self.keys(default), position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +234,7 @@ def read_filter(
     NUL character, which no database column can hold.
 
     The result's ``plan`` is what :func:`qfilter.compile_predicate` and
-    :func:`qfilter.sql.compile_clause` take as it is (without ``now`` or ``user``).
+    :func:`qfilter.sql.compile_clause` take as it is (without ``now``, user or schema).
     """
     keys = read_sort(sort, schema)
     text = q or ""
@@ -211,10 +243,8 @@ def read_filter(
         raise FilterSyntaxError(
             "the filter holds a NUL character", text=text, position=text.index("\x00"), hint="remove it"
         )
-    instant = now or datetime.now(UTC)
-    parsed = parse(text, default_qualifier=schema.default_qualifier, limits=limits)
-    plan = bind(parsed, schema, Context(now=instant, user=user, tz=tz, user_hint=user_hint))
-    return FilterParams(q=text, filter=parsed, plan=plan, now=instant, sort=keys)
+    context = Context(now=now or datetime.now(UTC), user=user, tz=tz, user_hint=user_hint)
+    return FilterParams(q=text, plan=to_plan(text, schema, context=context, limits=limits), sort=keys)
 
 
 def read_params(
@@ -242,15 +272,7 @@ def read_params(
     page_limit = read_limit(limit, default=default_limit, maximum=max_limit)
     page_offset = read_offset(offset)
     found = read_filter(q, schema=schema, user=user, now=now, tz=tz, limits=limits, user_hint=user_hint, sort=sort)
-    return ListingParams(
-        q=found.q,
-        filter=found.filter,
-        plan=found.plan,
-        now=found.now,
-        sort=found.sort,
-        limit=page_limit,
-        offset=page_offset,
-    )
+    return ListingParams(q=found.q, plan=found.plan, sort=found.sort, limit=page_limit, offset=page_offset)
 
 
 def read_query_string(
