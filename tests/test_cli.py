@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import DEMO_NOW_TEXT, examples
 
-from qfilter import cli
-from qfilter.cli import main
+from qfilter.cli import jsonstream, main
 from qfilter.core.schema import PRESETS
 from qfilter.memory import compile_predicate
 from qfilter.service.demo import demo_entities
@@ -218,7 +218,7 @@ def test_numbers_compare_as_json_load_reads_them(
     want = expected(query, path)
     assert main(["filter", "--now", DEMO_NOW_TEXT, "--", query, str(path)]) == 0
     same_json(capsys.readouterr().out, want)
-    monkeypatch.setattr(cli, "_CHUNK", 7)  # every number cut across reads, the same answers
+    monkeypatch.setattr(jsonstream, "_CHUNK", 7)  # every number cut across reads, the same answers
     assert main(["filter", "--now", DEMO_NOW_TEXT, "--", query, str(path)]) == 0
     same_json(capsys.readouterr().out, want)
 
@@ -236,7 +236,7 @@ def test_any_chunk_size_reads_the_same_entities(
     path.write_text(
         " \r\n\t[" + " ,\n".join(json.dumps(e, ensure_ascii=i % 2 == 0) for i, e in enumerate(entities)) + "]\n"
     )
-    monkeypatch.setattr(cli, "_CHUNK", chunk)
+    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
     assert main(["filter", "--now", DEMO_NOW_TEXT, "--format", "jsonl", "", str(path)]) == 0
     # Only "\n" ends a line: U+2028 stays as it is in a JSON string.
     assert [json.loads(line) for line in capsys.readouterr().out.split("\n")[:-1]] == json.loads(path.read_text())
@@ -411,7 +411,7 @@ def test_progress_on_a_terminal_only(
     path = tmp_path / "items.json"
     path.write_text(json.dumps(ENTITIES * 2000))
     size = path.stat().st_size
-    monkeypatch.setattr(cli, "_PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(jsonstream, "_PROGRESS_EVERY", 0.0)
     assert main(["filter", "--format", "jsonl", "tag:demo", str(path)]) == 0
     assert capsys.readouterr().err == ""  # not a terminal: not a byte
     terminal = Terminal()
@@ -449,7 +449,13 @@ def test_a_time_zone_too_long_for_a_file_name_is_an_unknown_zone() -> None:
         (["serve", "--host", "\x00"], 2, "--host: cannot listen on '\\x00'"),
         (["serve", "--load", "\x00"], 1, "cannot read (embedded null byte)"),
         (["serve", "--db", "oracle://scott@127.0.0.1:1/x"], 1, "serve: a module the database needs is missing"),
-        (["filter", "--schema", "x" * 5000, "tag:x"], 2, "argument --schema: invalid choice"),
+        (["filter", "--schema", "x" * 5000, "tag:x"], 2, "qfilter: --schema: unknown schema 'xxxx"),
+        (["filter", "--schema", "a:b:c", "tag:x"], 2, "--schema: expected MODULE:NAME"),
+        (["filter", "--schema-file", "\x00.toml", "tag:x"], 1, "cannot read (embedded null byte)"),
+        (["filter", "--schema-file", "schema.yaml", "tag:x"], 2, "expected a .toml or .json file"),
+        (["sql", "--mapping", "x" * 5000, "tag:x"], 2, "--mapping: expected MODULE:NAME"),
+        (["sql", "--tz", "Mars/Olympus", "tag:x"], 2, "argument --tz: unknown time zone 'Mars/Olympus'"),
+        (["completion", "fish"], 2, "argument SHELL: invalid choice: 'fish'"),
         (["nonsense"], 2, "invalid choice: 'nonsense'"),
     ],
 )
@@ -481,16 +487,21 @@ HOSTILE = st.one_of(
 )
 """Option values of every kind a user, a script or a fuzzer may pass: huge, empty, NUL, non-ASCII, near-valid."""
 
+FILTER_OPTIONS = ["--schema", "--schema-file", "--query", "--query-file"]
+CONTEXT_OPTIONS = ["--now", "--user", "--tz"]
 OPTIONS = {
-    "explain": ["--schema", "--query-file"],
-    "filter": ["--schema", "--now", "--user", "--tz", "--format", "--query-file", "--demo"],
-    "sql": ["--schema", "--dialect", "--now", "--user", "--query-file"],
+    "explain": FILTER_OPTIONS,
+    "filter": [*FILTER_OPTIONS, *CONTEXT_OPTIONS, "--format", "--demo"],
+    "sql": [*FILTER_OPTIONS, *CONTEXT_OPTIONS, "--mapping", "--dialect"],
     "serve": ["--db", "--load", "--host", "--port", "--workers"],
+    "completion": [],
 }
 FLAGS = {"--demo"}
 # Values each option takes, so that one hostile value meets the others working (and the command gets far).
 USABLE = {
-    "--schema": ["waylay", "timeplus"],
+    "--schema": ["waylay", "timeplus", "devices_schema:DEVICES", "devices_schema:NOT_A_SCHEMA", "broken_schema:X"],
+    "--schema-file": ["devices.toml", "devices.json", "bad.toml", "bad.json", "items.json"],
+    "--mapping": ["devices_schema:DEVICES_SQL", "devices_schema:DEVICES"],
     "--dialect": ["sqlite", "postgresql", "mariadb"],
     "--format": ["json", "jsonl", "pretty"],
     "--now": [DEMO_NOW_TEXT, "now-P1D", "2020"],
@@ -503,8 +514,45 @@ USABLE = {
     "--port": ["0", "8000"],
     "--workers": ["1", "2"],
     "QUERY": ["tag:demo", "created:9999 -tag:x", "meta.prio:>10", "created_by:@me", 'created:"now P1D/"', "x"],
+    "--query": ["tag:demo", "-tag:x", "created_by:@me"],
     "FILE": ["items.json", "-", "bad.json"],
+    "SHELL": ["bash", "zsh", "tcsh"],
 }
+DEVICES_MODULE = """
+import sqlalchemy as sa
+from qfilter import Field, Kind, Schema
+from qfilter.sql import Column, JsonObject, Related
+
+DEVICES = Schema("devices", (
+    Field("name", Kind.TEXT, "name"),
+    Field("tag", Kind.EXACT, "labels", many=True),
+    Field("created", Kind.TIME, "created_at"),
+    Field("created_by", Kind.USER, "owner"),
+    Field("meta", Kind.META, "meta"),
+), default_qualifier="name")
+NOT_A_SCHEMA = ["a list"]
+_tables = sa.MetaData()
+devices = sa.Table("devices", _tables, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True)), sa.Column("owner", sa.Text), sa.Column("meta", sa.JSON))
+labels = sa.Table("labels", _tables, sa.Column("device_id", sa.ForeignKey(devices.c.id)), sa.Column("label", sa.Text))
+DEVICES_SQL = {"name": Column(devices.c.name), "tag": Related(labels, labels.c.device_id, labels.c.label),
+    "created": Column(devices.c.created_at), "created_by": Column(devices.c.owner), "meta": JsonObject(devices.c.meta)}
+"""
+DEVICES_TOML = """
+default_qualifier = "name"
+[[fields]]
+qualifier = "name"
+kind = "text"
+[[fields]]
+qualifier = "tag"
+kind = "exact"
+paths = "labels"
+many = true
+[[fields]]
+qualifier = "created"
+kind = "time"
+paths = ["created_at"]
+"""
 
 
 def value_for(option: str) -> st.SearchStrategy[str]:
@@ -513,11 +561,16 @@ def value_for(option: str) -> st.SearchStrategy[str]:
 
 @st.composite
 def command_lines(draw: st.DrawFn) -> list[str]:
+    if draw(st.integers(0, 20)) == 0:
+        return [draw(st.sampled_from(["--version", "--help", "-h", "--nonsense", "-tag:x"]))]
     command = draw(st.sampled_from(sorted(OPTIONS)))
     args = [command]
-    for option in draw(st.lists(st.sampled_from(OPTIONS[command]), unique=True, max_size=4)):
+    options = draw(st.lists(st.sampled_from(OPTIONS[command]), unique=True, max_size=4)) if OPTIONS[command] else []
+    for option in options:
         args += [option] if option in FLAGS else [option, draw(value_for(option))]
-    if command != "serve":
+    if command == "completion":
+        args.append(draw(value_for("SHELL")))
+    elif command != "serve" and draw(st.integers(0, 9)) > 0:  # now and then no filter: a usage error
         args.append(draw(value_for("QUERY")))
     if command == "filter" and draw(st.booleans()):
         args.append(draw(value_for("FILE")))
@@ -542,6 +595,13 @@ def test_no_option_value_makes_a_traceback(
     (tmp_path / "items.json").write_bytes(ENTITIES_JSON)
     (tmp_path / "query.txt").write_text("tag:demo created:9999\n")
     (tmp_path / "bad.json").write_bytes(b'[{"name": 1e999999999}, ' + b"[" * 100_000)
+    (tmp_path / "devices_schema.py").write_text(DEVICES_MODULE)
+    (tmp_path / "broken_schema.py").write_text("raise RuntimeError('a module that fails')\n")
+    (tmp_path / "devices.toml").write_text(DEVICES_TOML)
+    (tmp_path / "devices.json").write_text(json.dumps(tomllib.loads(DEVICES_TOML)))
+    (tmp_path / "bad.toml").write_text('[[fields]]\nqualifier = "x"\nkind = "txt"\n')
+    monkeypatch.setattr(sys, "path", list(sys.path))  # --schema MODULE:NAME puts the directory first
+    monkeypatch.delitem(sys.modules, "devices_schema", raising=False)
     out, err = io.BytesIO(), io.BytesIO()
     # What a real process has: a strict UTF-8 stdout (a pipe), a stderr that escapes what it cannot encode.
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
