@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -614,3 +618,171 @@ def test_no_option_value_makes_a_traceback(
     assert code in (0, 1, 2), code
     assert "Traceback" not in message
     assert (code == 0) or message.strip(), "a failure says why"
+
+
+# --- the conventions of a command: version, usage errors, exit statuses, completion ------------------
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"qfilter {importlib.metadata.version('qfilter-lang')}\n"
+
+
+@pytest.mark.parametrize("command", [["explain"], ["filter", "--demo"], ["sql"]])
+@pytest.mark.parametrize("term", ["-tag:old", "-name:x", "-created:2020/"])
+def test_a_filter_taken_for_an_option_gets_the_hint_that_works(
+    capsys: pytest.CaptureFixture[str], command: list[str], term: str
+) -> None:
+    assert main([*command, term]) == 2
+    err = capsys.readouterr().err
+    hint = f"qfilter {command[0]} -- {term} (or --query={term})"
+    assert hint in err and "Traceback" not in err
+    # Both spellings the hint gives work, and mean the same.
+    assert main([*command, "--", term]) == 0
+    after_dashes = capsys.readouterr().out
+    assert main([*command, f"--query={term}"]) == 0
+    assert capsys.readouterr().out == after_dashes
+
+
+def test_a_filter_that_starts_like_help_gets_the_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "-hidden:x"]) == 2  # argparse reads -h with the value 'idden:x'
+    assert "qfilter explain -- -hidden:x (or --query=-hidden:x)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["explain", "--shema", "waylay", "tag:x"], ["explain", "--", "-tag:x", "more"]])
+def test_other_usage_errors_get_no_dash_hint(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "usage: qfilter" in err and "goes after '--'" not in err
+
+
+@pytest.mark.parametrize("command", [["explain"], ["filter", "--demo"], ["sql", "--dialect", "postgresql"]])
+def test_a_missing_filter_is_a_usage_error(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"usage: qfilter {command[0]}" in err
+    assert "error: give a filter: QUERY, --query TEXT or --query-file PATH" in err
+
+
+def test_a_filter_given_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    query = tmp_path / "query.txt"
+    query.write_text("tag:x")
+    for args in (
+        ["--query", "tag:a", "tag:b"],
+        ["--query-file", str(query), "tag:b"],
+        ["--query", "a", "--query-file", "-"],
+    ):
+        assert main(["explain", *args]) == 2
+        assert "give the filter once" in capsys.readouterr().err
+
+
+def test_with_query_the_positional_argument_of_filter_is_its_file(
+    capsys: pytest.CaptureFixture[str], items: Path
+) -> None:
+    assert filtered(capsys, "--query=-tag:old", str(items)) == ["151CF-temperature", "Ünïcode"]
+
+
+def test_help_lists_the_exit_statuses_the_command_gives(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, items: Path
+) -> None:
+    assert main(["--help"]) == 0
+    listed = dict(re.findall(r"^  (\d)  (\S.*)$", capsys.readouterr().out, re.MULTILINE))
+    assert set(listed) == {"0", "1", "2"}
+    assert listed["0"] == "success"
+    assert listed["1"].startswith("input that cannot be read")
+    assert listed["2"].startswith("a usage error: a bad filter")
+    # Each status as listed: success, unreadable input, a bad filter, a missing filter, an unknown option.
+    assert main(["filter", "tag:x", str(items)]) == 0
+    assert main(["filter", "tag:x", str(tmp_path / "missing.json")]) == 1
+    assert main(["filter", "tag:", str(items)]) == 2
+    assert main(["filter"]) == 2
+    assert main(["filter", "--nonsense", "tag:x"]) == 2
+
+
+def test_a_query_file_that_is_not_utf8_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stdin_bytes(monkeypatch, b"tag:\xff")
+    assert main(["sql", "--query-file", "-"]) == 1
+    assert capsys.readouterr().err == "qfilter: stdin: not UTF-8 text (byte 0xff at offset 4)\n"
+    path = tmp_path / "query.txt"
+    path.write_bytes("tag:Zürich".encode("latin-1"))
+    assert main(["explain", "--query-file", str(path)]) == 1
+    assert capsys.readouterr().err == f"qfilter: {path}: not UTF-8 text (byte 0xfc at offset 5)\n"
+
+
+def sql_parameters(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    assert main(["sql", *args]) == 0
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("-- :")]
+
+
+def test_sql_tz_reads_the_filter_and_now_in_that_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    # Waylay's zone is UTC; Tokyo is 9 hours ahead: its midnight is 15:00 the day before in UTC.
+    assert sql_parameters(capsys, "--now", "2020-01-02T00:00", "created:2020-01-01/now") == [
+        "-- :created_1 = 2020-01-01T00:00:00+00:00",
+        "-- :created_2 = 2020-01-02T00:00:00+00:00",
+    ]
+    assert sql_parameters(capsys, "--tz", "Asia/Tokyo", "--now", "2020-01-02T00:00", "created:2020-01-01/now") == [
+        "-- :created_1 = 2019-12-31T15:00:00+00:00",
+        "-- :created_2 = 2020-01-01T15:00:00+00:00",
+    ]
+
+
+def test_sql_over_ones_own_mapping(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "devices_schema.py").write_text(DEVICES_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "devices_schema", raising=False)
+    own = ["--schema", "devices_schema:DEVICES", "--mapping", "devices_schema:DEVICES_SQL"]
+    assert main(["sql", *own, "--dialect", "postgresql", "lamp -tag:old"]) == 0
+    out = capsys.readouterr().out
+    # The filtered table's key, and the labels subquery correlated with it (not a cross join of its own).
+    assert out.startswith("SELECT devices.id \nFROM devices \nWHERE ")
+    assert "EXISTS (SELECT * \nFROM labels \nWHERE labels.device_id = devices.id" in out
+    assert out.endswith("-- :param_1 = '%lamp%'\n-- :param_2 = 'old'\n")
+    for args, words in [
+        (["--schema", "devices_schema:DEVICES"], "--mapping: a schema of your own needs its SQL mapping"),
+        (["--schema", "devices_schema:DEVICES", "--mapping", "devices_schema:DEVICES"], "not a SQL mapping"),
+        (["--mapping", "devices_schema:DEVICES_SQL"], "--mapping: the SQL mapping has no location for 'resource'"),
+    ]:
+        assert main(["sql", *args, "resource:x"]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1
+
+
+def test_completion_scripts_for_each_shell(capsys: pytest.CaptureFixture[str]) -> None:
+    for shell, mark in [("bash", "complete -o bashdefault -F _shtab_qfilter qfilter"), ("zsh", "#compdef qfilter")]:
+        assert main(["completion", shell]) == 0
+        assert mark in capsys.readouterr().out
+    assert main(["completion", "tcsh"]) == 0
+    assert "complete qfilter" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completes_commands_options_choices_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["completion", "bash"]) == 0
+    (tmp_path / "qfilter.bash").write_text(capsys.readouterr().out)
+    (tmp_path / "devices.toml").write_text("")
+
+    def completed(*words: str) -> list[str]:
+        script = f"source qfilter.bash; COMP_WORDS=(qfilter {shlex.join(words)}); COMP_CWORD={len(words)}; "
+        script += '_shtab_qfilter; printf "%s\\n" "${COMPREPLY[@]}"'
+        result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return sorted(filter(None, result.stdout.split("\n")))
+
+    assert completed("ex") == ["explain"]
+    assert completed("filter", "--sch") == ["--schema", "--schema-file"]
+    assert completed("filter", "--format", "") == ["json", "jsonl", "pretty"]
+    assert completed("sql", "--schema-file", "dev") == ["devices.toml"]
+    assert completed("completion", "") == ["bash", "tcsh", "zsh"]
+
+
+def test_completion_without_shtab_names_the_extra(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "shtab", None)  # as if not installed
+    assert main(["completion", "bash"]) == 1
+    assert capsys.readouterr() == ("", "qfilter: completion needs shtab: pip install 'qfilter-lang[completion]'\n")

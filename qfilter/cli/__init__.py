@@ -63,7 +63,7 @@ def _schema_options(parser: argparse.ArgumentParser, files: object) -> None:
     chosen.add_argument(
         "--schema",
         metavar="NAME",
-        default="waylay",
+        # None, not "waylay": argparse lets a value equal to the default pass beside its exclusive --schema-file.
         help="a preset, waylay (the default) or timeplus, or your own Schema as MODULE:NAME (mypkg.schemas:DEVICES)",
     )
     _files(

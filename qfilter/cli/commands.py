@@ -32,7 +32,7 @@ def chosen_schema(args: argparse.Namespace) -> Schema:
     """The schema of ``--schema`` (a preset or ``MODULE:NAME``) or ``--schema-file``."""
     if args.schema_file is not None:
         return read_schema_file(args.schema_file)
-    return preset_or_module(args.schema)
+    return preset_or_module("waylay" if args.schema is None else args.schema)
 
 
 def filter_text(args: argparse.Namespace) -> str | None:

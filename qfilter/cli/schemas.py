@@ -18,7 +18,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -222,7 +222,9 @@ def _text(data: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def _zone(data: Mapping[str, Any]) -> tzinfo:
-    name = data.get("timezone", "UTC")
+    if "timezone" not in data:
+        return UTC  # the Schema's own default: a file without one makes the same Schema as Python without one
+    name = data.get("timezone")
     if not isinstance(name, str):
         raise _BadKey(f"timezone: expected a time zone name such as Europe/Brussels, got {_shown(name)}", "timezone")
     try:
