@@ -384,25 +384,151 @@ def _four_kb_inputs() -> tuple[str, dict[str, str]]:
     return valid, invalid
 
 
+# Issue 18: a random mutation search, seeded so that every run tries the same inputs, for
+# rejections that cost more than the valid parse they were made from. Each shape is a
+# valid filter of about 4 KB; a mutation makes one to three edits of a character or a
+# word (the issue's case: a stray bare word early in a long mixed filter).
+MUTATION_SEED = 18
+_MUTATION_CHARACTERS = list(" \t,:-\"'\\()*./@é") + ["\n", "\xa0"]
+_MUTATION_WORDS = ["word", "x", "AND", "OR", "NOT", "tag:", "tag:a,", "foo(a)", "(", ")", '"a b"', "-x", "NOT("]
+_MUTATION_WORDS += ["name:like(", "meta.k:>5", "in(a", "'", "a)b", "tag:not(in(a", "))"]
+
+
+def _mutation_shapes() -> dict[str, str]:
+    """Valid filters of about 4 KB (at most 64 terms and operators), one per shape the search mutates."""
+    import random
+
+    rng = random.Random(MUTATION_SEED)
+
+    def word(size: int) -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789-_") for _ in range(size))
+
+    def fill(items: list[str], size: int = 4000) -> str:
+        kept: list[str] = []
+        for item in items:
+            if sum(map(len, kept)) + len(kept) + len(item) > size:
+                break
+            kept.append(item)
+        return " ".join(kept)
+
+    qualifiers = ["tag", "name", "resource", "-tag", "created_by", "-name", "meta.kind"]
+    terms = [f"{qualifiers[i % len(qualifiers)]}:{word(54)}" for i in range(64)]
+    functions = [
+        [
+            f"tag:in({word(14)},{word(14)},{word(14)})",
+            f"name:like(*{word(44)}*)",
+            f"meta.kind:contains({word(40)})",
+            f"tag:equals({word(40)})",
+            f"-resource:inIgnoreCase({word(30)}, {word(12)})",
+            f"created:gt(2020-0{i % 9 + 1}-1{i % 9}T12:34:56Z)",
+        ][i % 6]
+        for i in range(64)
+    ]
+    quotes = [
+        [
+            f'tag:"{word(20)} {word(20)}, {word(8)}"',
+            f"name:'{word(24)} {word(24)}'",
+            f'created:"2020-04-{i % 20 + 10}T12:34:00+00:00/now-P1W"',
+            f'meta.kind:"{word(20)}\\"{word(20)}",{word(10)}',
+        ][i % 4]
+        for i in range(64)
+    ]
+    groups = [f"(tag:{word(110)} OR name:{word(110)}) AND NOT resource:{word(110)}" for _ in range(9)]
+    mixed = [  # 48 terms, 6 of them ORs in parentheses: 60 terms and operators
+        [
+            f"tag:{word(70)}",
+            f"name:like(*{word(66)}*)",
+            f'name:"{word(35)} {word(35)}"',
+            f"created:now-P{i + 1}D/",
+            f"-resource:{word(70)}",
+            f"tag:in({word(33)},{word(33)})",
+            f"(meta.kind:{word(30)} OR tag:{word(30)})",
+        ][i % 7]
+        for i in range(48)
+    ]
+    return {
+        "terms": fill(terms),
+        "functions": fill(functions),
+        "quotes": fill(quotes),
+        "boolean": " OR ".join(groups),
+        "mixed": fill(mixed),
+    }
+
+
+def _mutated(rng: Any, text: str) -> tuple[str, str]:
+    """``text`` with one to three random edits, and what they were."""
+    edits = []
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(text) + 1)
+        action = rng.choice(["insert", "delete", "replace", "insert word", "delete word", "replace word"])
+        if action.endswith("word"):
+            start = text.rfind(" ", 0, at) + 1  # the word around `at`, and what stands for it
+            end = text.find(" ", at)
+            end = len(text) if end < 0 else end
+            piece = rng.choice(_MUTATION_WORDS)
+            if action == "insert word":
+                text = text[:start] + piece + " " + text[start:]
+            elif action == "delete word":
+                piece, text = text[start:end], text[:start] + text[end + 1 :]
+            else:
+                text = text[:start] + piece + text[end:]
+            at = start
+        else:
+            piece = rng.choice(_MUTATION_CHARACTERS)
+            if action == "insert":
+                text = text[:at] + piece + text[at:]
+            elif action == "delete":
+                piece, text = text[at : at + 1], text[:at] + text[at + 1 :]
+            else:
+                text = text[:at] + piece + text[at + 1 :]
+        edits.append(f"{action} {piece[:12]!r} at {at}")
+    return text, "; ".join(edits)
+
+
+def mutation_search(valid: str, *, tries: int, keep: int, seed: int = MUTATION_SEED) -> list[tuple[str, str]]:
+    """The ``keep`` slowest rejections among ``tries`` seeded mutations of ``valid``: (text, the edits made).
+
+    The mutations are the same in every run; which are the slowest is timed
+    (the best of a few calls each), so it may change a little between runs.
+    """
+    import random
+    import timeit
+
+    import qfilter
+
+    rng = random.Random(f"{seed}:{valid}")
+    found: dict[str, tuple[float, str]] = {}
+    for _ in range(tries):
+        text, edits = _mutated(rng, valid)
+        if text in found:
+            continue
+        try:
+            qfilter.parse(text, cache=False)
+        except qfilter.FilterError:
+            timer = timeit.Timer(partial(_rejected, text))
+            found[text] = (min(timer.repeat(repeat=3, number=2)), edits)
+    slowest = sorted(found.items(), key=lambda item: -item[1][0])[:keep]
+    return [(text, edits) for text, (_, edits) in slowest]
+
+
+def _rejected(text: str) -> None:
+    import qfilter
+
+    try:
+        qfilter.parse(text, cache=False)
+    except qfilter.FilterError:
+        return
+    raise AssertionError(f"accepted: {text[:40]!r}...")
+
+
 def reject_suite(config: Config) -> list[Row]:
-    """Issue 13: rejecting any 4 KB input costs at most 3x a valid parse of the same length (uncached)."""
+    """Issues 13 and 18: rejecting any 4 KB input costs at most 3x a valid parse of the same length (uncached)."""
     import qfilter
 
     valid, invalid = _four_kb_inputs()
     qfilter.parse(valid, cache=False)
-
-    def rejecting(text: str) -> Callable[[], None]:
-        def reject() -> None:
-            try:
-                qfilter.parse(text, cache=False)
-            except qfilter.FilterError:
-                return
-            raise AssertionError(f"accepted: {text[:40]!r}...")
-
-        return reject
-
     cases: dict[str, Any] = {"valid": partial(qfilter.parse, valid, cache=False)}
-    cases.update({name: rejecting(text) for name, text in invalid.items()})
+    cases.update({name: partial(_rejected, text) for name, text in invalid.items()})
     timings = measure(cases, rounds=config.rounds, sample_time=config.sample_time)
     worst = max(invalid, key=lambda name: timings[name].median)
     rows = [
@@ -427,6 +553,35 @@ def reject_suite(config: Config) -> list[Row]:
                     timings[name],
                     "valid parse",
                     timings["valid"],
+                )
+            )
+    return rows + _mutation_rows(config)
+
+
+def _mutation_rows(config: Config) -> list[Row]:
+    """The mutation search's slowest rejections per shape, each against a valid parse of that shape."""
+    import qfilter
+
+    tries, keep = (20, 1) if config.smoke else (400, 3)
+    rows = []
+    for shape, valid in _mutation_shapes().items():
+        qfilter.parse(valid, cache=False)
+        found = mutation_search(valid, tries=tries, keep=keep)
+        cases: dict[str, Any] = {"valid": partial(qfilter.parse, valid, cache=False)}
+        cases.update({edits: partial(_rejected, text) for text, edits in found})
+        timings = measure(cases, rounds=config.rounds, sample_time=config.sample_time)
+        for text, edits in found:
+            rows.append(
+                Row(
+                    "reject",
+                    f"4 KB {shape}, mutated ({edits})",
+                    "qfilter.parse rejects",
+                    timings[edits],
+                    f"valid parse of the {shape} filter ({len(valid):,} characters)",
+                    timings["valid"],
+                    target="≤ 3x",
+                    limit=3.0,
+                    note=f"seed {MUTATION_SEED}, {tries} mutations; rejected at {len(text):,} characters",
                 )
             )
     return rows

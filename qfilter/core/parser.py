@@ -364,7 +364,7 @@ def _syntax_error(
                 hint="a matcher must follow ':' and ','; quote a matcher that holds spaces",
             )
         closing = at_end or str(token).strip() == ")"
-        keyword = _AFTER_KEYWORD.search(previous)
+        keyword = _AFTER_KEYWORD.search(previous[-4:])  # the keyword ends `previous`, a character before it
         if keyword is not None and closing:
             return FilterSyntaxError(f"expected a term or '(' after {keyword.group(1)}", text=text, position=position)
         if previous.endswith("(") and closing and "_LPAR" in expected:
@@ -393,10 +393,11 @@ def _syntax_error(
 #
 # The same tokens as the grammar's terminals, with possessive quantifiers: a
 # lexer takes each token greedily and never gives characters back, and so do
-# these. A term is recognised only in its qualified form with a lowercase
-# qualifier head; a quoted matcher must not be empty. Everything else (bare
-# terms, function matchers, errors of any kind) is left to Lark: a bare
-# matcher stops at '(' and the term then fails its lookahead.
+# these. A term is qualified with a lowercase qualifier head, or bare (no
+# qualifier: what the lexer reads where neither a qualifier nor, without a
+# '-', a keyword matches); a quoted matcher must not be empty. Everything else
+# (nested functions, errors of any kind) is left to Lark: a bare matcher stops
+# at '(' and the term then fails its lookahead.
 _F_QUOTED = r"""(?:"(?:[^"\\]|\\.)++"|'(?:[^'\\]|\\.)++')"""
 _F_BARE = r"""[^\s,"'()]++"""
 _F_VALUE = rf"(?:{_F_QUOTED}|{_F_BARE})"
@@ -404,11 +405,16 @@ _F_VALUE = rf"(?:{_F_QUOTED}|{_F_BARE})"
 # always a function, so it is tried before a bare matcher.
 _F_FUNCTION = rf"[A-Za-z]++\(\s*+(?:{_F_VALUE}(?:\s*+,\s*+{_F_VALUE})*+)?+\s*+\)"
 _F_MATCHER = rf"(?:{_F_FUNCTION}|{_F_VALUE})"
-_FAST_TERM = re.compile(
-    r"\s*+(-)?+([a-z_][a-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+):"
-    rf"(?:({_F_BARE})|({_F_MATCHER}(?:,{_F_MATCHER})*+))(?=\s|\Z)",
-    re.S,
+# What the lexer takes before a bare matcher where an item starts: the grammar's QUALIFIER (any
+# letter case: `Tag:x` is an error), and, unless a '-' came first, the keywords AND, OR and NOT.
+_F_QUALIFIER = r"[A-Za-z_][A-Za-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+:"
+_F_KEYWORD = r"(?:AND|OR)(?=[\s)]|\Z)|NOT(?=[\s()]|\Z)"
+_F_TERM = (
+    r"\s*+(-)?+"
+    rf"(?:([a-z_][a-z0-9_]*+(?:\.[A-Za-z0-9_-]++)*+):(?:({_F_BARE})|({_F_MATCHER}(?:,{_F_MATCHER})*+))"
+    rf"|(?!{_F_QUALIFIER})(?(1)|(?!{_F_KEYWORD}))({_F_MATCHER}(?:,{_F_MATCHER})*+))"
 )
+_FAST_TERM = re.compile(_F_TERM + r"(?=\s|\Z)", re.S)
 _FAST_MATCHER = re.compile(
     rf"""([A-Za-z]++)\(\s*+((?:{_F_VALUE}(?:\s*+,\s*+{_F_VALUE})*+)?+)\s*+\)|({_F_QUOTED})|({_F_BARE})""", re.S
 )
@@ -448,41 +454,53 @@ def _fast_matchers(text: str, start: int, end: int) -> tuple[Matcher, ...] | Non
     return tuple(matchers)
 
 
-def _fast_prefix(text: str) -> tuple[list[Term], int]:
-    """The terms the fast path reads from the start of ``text``, and where it stopped."""
-    terms: list[Term] = []
+def _fast_term(text: str, match: re.Match[str]) -> tuple[int, Term] | None:
+    """The term a match of :data:`_FAST_TERM` read, and where its text starts; ``None`` for a function Lark refuses."""
+    minus, qualifier, bare, _, _ = match.groups()
+    if qualifier is None:  # a bare term: qualifier filled in by _checked(), placed as the grammar's callback does
+        matchers = _fast_matchers(text, match.start(5), match.end())
+        if matchers is None:
+            return None
+        if minus is None:
+            return match.start(5), Term("", matchers, False, matchers[0].position)
+        return match.start(1), Term("", matchers, True, match.start(1))
+    matchers = (Value(bare, match.start(3)),) if bare is not None else _fast_matchers(text, match.start(4), match.end())
+    if matchers is None:
+        return None
+    if minus is None:
+        return match.start(2), Term(qualifier, matchers, False, match.start(2))
+    return match.start(1), Term(qualifier, matchers, True, match.start(1))
+
+
+def _fast_prefix(text: str) -> tuple[list[tuple[int, int, Term]], int]:
+    """The terms the fast path reads from the start of ``text`` with their spans, and where it stopped."""
+    read: list[tuple[int, int, Term]] = []
     match_term = _FAST_TERM.match
     end = 0
     # Each term is matched where the last one ended (never searched for), so that
     # text the fast path does not take costs one failed attempt, not one per position.
     while (match := match_term(text, end)) is not None:
-        minus, qualifier, bare, _ = match.groups()
-        matchers = (
-            (Value(bare, match.start(3)),) if bare is not None else _fast_matchers(text, match.start(4), match.end())
-        )
-        if matchers is None:  # a function Lark must refuse, with its message
+        found = _fast_term(text, match)
+        if found is None:  # a function Lark must refuse, with its message
             break
         end = match.end()
-        if minus is None:
-            terms.append(Term(qualifier, matchers, False, match.start(2)))
-        else:
-            terms.append(Term(qualifier, matchers, True, match.start(1)))
-    return terms, end
+        read.append((found[0], end, found[1]))
+    return read, end
 
 
 def _fast_terms(text: str) -> tuple[Term, ...] | None:
     """The terms of a well-formed filter, exactly as Lark would build them; ``None`` otherwise."""
-    terms, end = _fast_prefix(text)
-    if not terms or (end != len(text) and _TRAILING_SPACE.match(text, end) is None):
+    read, end = _fast_prefix(text)
+    if not read or (end != len(text) and _TRAILING_SPACE.match(text, end) is None):
         return None
-    return tuple(terms)
+    return tuple(term for _, _, term in read)
 
 
 # The fast path of boolean expressions: the same terms, and between them the
 # keywords and parentheses the grammar's terminals take (the same look-aheads,
 # the same white space rules), put together with an explicit stack, as the
 # parser's callbacks would. Anything else, errors included, is Lark's.
-_FAST_ITEM_TERM = re.compile(_FAST_TERM.pattern.replace(r"(?=\s|\Z)", r"(?=[\s)]|\Z)"), re.S)
+_FAST_ITEM_TERM = re.compile(_F_TERM + r"(?=[\s)]|\Z)", re.S)
 _FAST_AND_OR = re.compile(r"(AND|OR)(?=[\s(]|\Z)")
 _FAST_NOT = re.compile(r"NOT(?=[\s()]|\Z)")
 _FAST_SPACE = re.compile(r"\s++")
@@ -490,16 +508,22 @@ _BOOLEAN_AHEAD = re.compile(r"\s*+(?:[()]|(?:AND|OR|NOT)(?=[\s()]|\Z))")
 
 
 class _Frame:
-    """One level of parentheses being read: its OR parts, the AND parts and items of the current ones."""
+    """One level of parentheses being read: its OR parts, the AND parts and items of the current ones.
 
-    __slots__ = ("or_parts", "and_parts", "items", "nots", "outer_nots")
+    ``prefix_at`` is where the text of this level's item starts (its first
+    ``NOT``, or its ``(``), ``opened_at`` where its ``(`` is.
+    """
 
-    def __init__(self, outer_nots: int) -> None:
+    __slots__ = ("or_parts", "and_parts", "items", "nots", "outer_nots", "prefix_at", "opened_at")
+
+    def __init__(self, outer_nots: int, prefix_at: int = 0, opened_at: int = 0) -> None:
         self.or_parts: list[Expression] = []
         self.and_parts: list[Expression] = []
         self.items: list[Item] = []
         self.nots = 0  # NOTs waiting for this level's next item
         self.outer_nots = outer_nots  # the NOTs before this level's '('
+        self.prefix_at = prefix_at
+        self.opened_at = opened_at
 
     def add(self, item: Item) -> None:
         for _ in range(self.nots):
@@ -513,16 +537,50 @@ class _Frame:
         return any_of(tuple(self.or_parts))
 
 
-def _fast_expression(text: str, read: list[tuple[int, int, Term]]) -> Filter | None:
-    """A filter with AND, OR, NOT or parentheses, exactly as Lark would build it; ``None`` otherwise.
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Where the fast path stopped, and what it had read: the state Lark must be brought to there.
 
-    ``read`` receives the span and the term of every term read, for :func:`_lark_skeleton`.
+    ``frames`` are the open levels (the first is the whole filter); ``stop``
+    is just after the last token read. ``tail`` is where the text Lark must
+    read as written starts: the last item with the ``NOT``s before it (its
+    kind and matchers decide what Lark may take next), or the ``NOT``s
+    still waiting for an item, or ``stop``. When the last item is a closed
+    group, ``group`` is where its ``(`` is and ``group_expression`` what it
+    holds: Lark reads it as a stand-in in parentheses.
+    """
+
+    frames: list[_Frame]
+    item_done: bool
+    stop: int
+    tail: int
+    group: int | None = None
+    group_expression: Expression | None = None
+
+
+def _fast_expression(text: str, read: list[tuple[int, int, Term]], position: int = 0) -> Filter | _Stop:
+    """A filter with AND, OR, NOT or parentheses, exactly as Lark would build it; where it stopped otherwise.
+
+    ``read`` holds the spans and terms :func:`_fast_prefix` read up to
+    ``position``, where this goes on (the terms are not read twice).
     """
     frames = [_Frame(0)]
     frame = frames[0]
-    position, size = 0, len(text)
-    item_done = False  # the last thing read was a term or a ')'
+    frame.items = [term for _, _, term in read]
+    size = len(text)
+    item_done = bool(read)  # the last thing read was a term or a ')'
+    last_start = read[-1][0] if read else 0  # where the last item read (its NOTs included) begins
+    group: int | None = None  # and its '(', when it is a closed group
+    group_expression: Expression | None = None
+    waiting = 0  # where the NOTs waiting for the next item begin
+
+    def stopped(stop: int) -> _Stop:
+        if item_done:
+            return _Stop(frames, True, stop, last_start, group, group_expression)
+        return _Stop(frames, False, stop, waiting if frame.nots else stop)
+
     while True:
+        stop = position
         space = _FAST_SPACE.match(text, position)
         if space is not None:
             position = space.end()
@@ -532,17 +590,19 @@ def _fast_expression(text: str, read: list[tuple[int, int, Term]]) -> Filter | N
         if item_done:
             if char == ")":
                 if len(frames) == 1:
-                    return None
+                    return stopped(stop)
                 inner = frames.pop()
                 frame = frames[-1]
                 frame.nots = inner.outer_nots
-                frame.add(inner.close())
+                group_expression = inner.close()
+                frame.add(group_expression)
+                last_start, group = inner.prefix_at, inner.opened_at
                 position += 1
                 continue
             keyword = _FAST_AND_OR.match(text, position)
             if keyword is not None:
                 if space is None:
-                    return None
+                    return stopped(stop)
                 frame.and_parts.append(sequence(tuple(frame.items)))
                 frame.items = []
                 if keyword.group() == "OR":
@@ -551,46 +611,106 @@ def _fast_expression(text: str, read: list[tuple[int, int, Term]]) -> Filter | N
                 position, item_done = keyword.end(), False
                 continue
             if space is None:  # two items side by side need white space between them
-                return None
+                return stopped(stop)
+        begins = waiting if frame.nots else position  # where the item read next begins, its NOTs included
         if char == "(":
-            frames.append(_Frame(frame.nots))
+            frames.append(_Frame(frame.nots, begins, position))
             frame.nots = 0
             frame = frames[-1]
             position, item_done = position + 1, False
             continue
         if char == ")":
-            return None
+            return stopped(stop)
         negated = _FAST_NOT.match(text, position)
         if negated is not None:
+            if not frame.nots:
+                waiting = position
             frame.nots += 1
             position, item_done = negated.end(), False
             continue
         match = _FAST_ITEM_TERM.match(text, position)
-        if match is None:
-            return None
-        minus, qualifier, bare, _ = match.groups()
-        matchers = (
-            (Value(bare, match.start(3)),) if bare is not None else _fast_matchers(text, match.start(4), match.end())
-        )
-        if matchers is None:
-            return None
-        start = match.start(2) if minus is None else match.start(1)
-        term = Term(qualifier, matchers, minus is not None, start)
-        read.append((start, match.end(), term))
-        frame.add(term)
+        found = None if match is None else _fast_term(text, match)
+        if match is None or found is None:
+            return stopped(stop)
         position, item_done = match.end(), True
+        last_start, group, group_expression = begins, None, None
+        read.append((found[0], position, found[1]))
+        frame.add(found[1])
     if not item_done or len(frames) != 1:
-        return None
+        return stopped(stop)
     return Filter.of(frame.close())
 
 
-# Where the fast path took some terms and then stopped, Lark reads only the rest,
-# after this one stand-in term: the terms before the rest are a sequence the
-# grammar reads the same whatever they hold, so the rest parses, or fails, as in
-# the whole text (its positions shifted). A 4 KB filter with an error in its last
-# term so costs a short Lark parse, not a 4 KB one (issue 13).
+# Where the fast path stopped, Lark reads what follows after a skeleton of what the
+# fast path read: the same levels of parentheses, NOTs and operators, each run of
+# parts or items before the last item one stand-in term (two where the grammar's
+# state tells one from several), and the last item as written. Lark's state at the
+# end of the skeleton is then the state it would reach in the whole text, so the
+# rest parses, or fails, as there (its positions shifted), whatever its length
+# before: a 4 KB filter broken anywhere costs about one valid parse (issues 13, 18).
 _STAND_IN = "x:x"
-_NOT_BEFORE = re.compile(r"(?:^|[\s()])NOT\s*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _StandIn:
+    """What a stand-in term of a skeleton stands for: items of a sequence, or a whole expression."""
+
+    items: tuple[Item, ...] = ()
+    expression: Expression | None = None
+
+
+def _skeleton(text: str, stop: _Stop) -> tuple[str, dict[int, _StandIn], int]:
+    """The skeleton Lark reads for ``stop``, its stand-ins by position, and where the original text resumes in it."""
+    pieces: list[str] = []
+    size = 0
+    originals: dict[int, _StandIn] = {}
+
+    def put(piece: str) -> None:
+        nonlocal size
+        pieces.append(piece)
+        size += len(piece)
+
+    def stand_in(original: _StandIn, after: str = "") -> None:
+        originals[size] = original
+        put(_STAND_IN + after)
+
+    last = len(stop.frames) - 1
+    for index, frame in enumerate(stop.frames):
+        if index:
+            put(text[frame.prefix_at : frame.opened_at + 1])  # its NOTs and '('
+        for parts, keyword, joined in ((frame.or_parts, " OR ", any_of), (frame.and_parts, " AND ", all_of)):
+            if parts:
+                stand_in(_StandIn(expression=parts[0]), keyword)
+            if len(parts) > 1:
+                stand_in(_StandIn(expression=joined(tuple(parts[1:]))), keyword)
+        items = frame.items[:-1] if index == last and stop.item_done else frame.items
+        if items:
+            stand_in(_StandIn(items=tuple(items)), " ")
+    if stop.group is None:
+        resume = stop.tail
+    else:  # the last item is a closed group: its NOTs as written, the group one stand-in
+        put(text[stop.tail : stop.group] + "(")
+        stand_in(_StandIn(expression=stop.group_expression), ")")
+        resume = stop.stop
+    return "".join(pieces), originals, resume - size
+
+
+def _lark_from(text: str, stop: _Stop, until: int) -> Filter:
+    """The filter as Lark reads it after a skeleton of what the fast path read up to ``stop``.
+
+    Lark reads the text up to ``until`` only: past an unclosed quote (its
+    position plus one), which Lark calls an unterminated quote when it gets
+    there, nothing can change what it says (it would only read the rest of
+    the filter twice, looking for the closing quote).
+    """
+    skeleton, originals, shift = _skeleton(text, stop)
+    if not originals:
+        return _Skeleton(text[:until], text).parse()
+    resumes = len(skeleton)
+    parsed = _Skeleton(skeleton + text[resumes + shift : until], text, resumes, shift).parse()
+    if parsed.expression is None:
+        return Filter(tuple(_restored_items(parsed.terms, originals, shift)))  # type: ignore[arg-type]
+    return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
 
 
 def _shifted(node: Any, offset: int) -> Any:
@@ -613,46 +733,45 @@ def _shifted(node: Any, offset: int) -> Any:
     raise TypeError(f"not a node: {node!r}")
 
 
-def _spliced(node: Expression, prefix: list[Term], offset: int) -> Expression:
-    """The rest's expression with the stand-in (its first term) replaced by the terms of the prefix."""
-    match node:
-        case Sequence(items):
-            return Sequence((*prefix, *(_shifted(item, offset) for item in items[1:])))
-        case And(parts):
-            return And((_spliced(parts[0], prefix, offset), *(_shifted(part, offset) for part in parts[1:])))
-        case Or(parts):
-            return Or((_spliced(parts[0], prefix, offset), *(_shifted(part, offset) for part in parts[1:])))
-    raise AssertionError("the stand-in term begins the first sequence")
+def _restored(node: Item, originals: dict[int, _StandIn], offset: int) -> Item:
+    """A node of the skeleton's parse with its stand-ins replaced and the rest shifted (bounded recursion).
 
-
-def _restored(node: Item, originals: dict[int, tuple[Term, ...]], offset: int) -> Item:
-    """A node of the skeleton's parse with its stand-ins replaced and the rest shifted (bounded recursion)."""
+    Built again with the AST's normal-form constructors, so that a stand-in
+    for several parts flattens into its AND or OR as the parts themselves
+    would have.
+    """
     match node:
         case Term():
             original = originals.get(node.position)
             if original is None:
                 moved: Term = _shifted(node, offset)
                 return moved
-            return original[0] if len(original) == 1 else Sequence(original)
+            if original.expression is not None:
+                return original.expression
+            return original.items[0] if len(original.items) == 1 else Sequence(original.items)
         case Sequence(items):
+            if len(items) == 1 and isinstance(items[0], Term):
+                alone = originals.get(items[0].position)
+                if alone is not None and alone.expression is not None:
+                    return alone.expression
             return Sequence(tuple(_restored_items(items, originals, offset)))
         case And(parts):
-            return And(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
+            return all_of(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
         case Or(parts):
-            return Or(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
+            return any_of(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
         case Not(item):
-            return Not(_restored(item, originals, offset))
+            return negation(_restored(item, originals, offset))
 
 
-def _restored_items(items: tuple[Item, ...], originals: dict[int, tuple[Term, ...]], offset: int) -> list[Item]:
-    """The items of a sequence, each stand-in giving back every term it stands for."""
+def _restored_items(items: tuple[Item, ...], originals: dict[int, _StandIn], offset: int) -> list[Item]:
+    """The items of a sequence, each stand-in of items giving back every item it stands for."""
     restored: list[Item] = []
     for item in items:
         original = originals.get(item.position) if isinstance(item, Term) else None
-        if original is None:
+        if original is None or original.expression is not None:
             restored.append(_restored(item, originals, offset))
         else:
-            restored.extend(original)
+            restored.extend(original.items)
     return restored
 
 
@@ -665,112 +784,65 @@ class _InsideStandIn(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class _Skeleton:
-    """Text for Lark in which some spans of the original are one stand-in term each.
+    """Text for Lark whose start may be a skeleton of the original: from ``resumes`` on, the original moved.
 
-    ``spans`` lists, in order, where each stand-in starts in the skeleton and
-    how far what follows it moves to be back in the original.
+    A position of the skeleton at or after ``resumes`` is ``shift`` more in
+    the original; one before it belongs to the skeleton's stand-ins.
     """
 
     text: str
     original: str
-    spans: tuple[tuple[int, int], ...]
+    resumes: int = 0
+    shift: int = 0
 
     def place(self, position: int) -> int:
         """Where ``position`` of the skeleton lies in the original (:class:`_InsideStandIn` for a stand-in's)."""
-        shift = 0
-        for start, moved in self.spans:
-            if position < start:
-                break
-            if position < start + len(_STAND_IN):
-                raise _InsideStandIn(position)
-            shift = moved
-        return position + shift
+        if position < self.resumes:
+            raise _InsideStandIn(position)
+        return position + self.shift
 
     def parse(self) -> Filter:
         """Lark's reading of the skeleton; its errors are placed in, and worded from, the original text.
 
         What a syntax error says depends on the characters around it, so the
-        message is made from the original: Lark stops after the last
-        stand-in, where the skeleton is the original text moved. Should it
-        stop on a stand-in, the original is parsed whole instead (slower, but
-        the same words as without the fast path). Without spans, Lark reads
-        the original itself.
+        message is made from the original: Lark stops after the skeleton,
+        where the text is the original moved. Should it stop inside the
+        skeleton, the original is parsed whole instead (slower, but the same
+        words as without the fast path). Without a skeleton, Lark reads the
+        original itself.
         """
         from lark.exceptions import UnexpectedInput
 
         # Trailing white space is dropped, not parsed: the grammar's separators all
         # look ahead at what follows them, and positions before it do not move.
         body = self.text.rstrip()
+        failure: FilterError | None = None
         try:
             return _lark().parse(body)  # type: ignore[return-value]  # the transformer builds a Filter
         except UnexpectedInput as error:
             try:
-                message = _syntax_error(error, self.original, len(self.original.rstrip()), self.place)
+                failure = _syntax_error(error, self.original, len(self.original.rstrip()), self.place)
             except _InsideStandIn:
-                return _lark_filter(self.original)
-            raise message from None
+                pass
         except FilterError as error:  # raised by the callbacks, with a position only
-            position = error.position
             try:
-                placed = None if position is None else self.place(position)
+                placed = None if error.position is None else self.place(error.position)
+                failure = type(error)(error.message, text=self.original, position=placed, hint=error.hint)
             except _InsideStandIn:
-                return _lark_filter(self.original)
-            raise type(error)(error.message, text=self.original, position=placed, hint=error.hint) from None
-
-
-def _lark_skeleton(text: str, read: list[tuple[int, int, Term]]) -> Filter:
-    """The filter as Lark reads it, from a skeleton in which the terms the fast path read, but the last, are stand-ins.
-
-    What Lark costs is tokens, and the terms before the point where the fast
-    path stopped are valid whatever they hold: each run of them side by side
-    is one stand-in term, and Lark reads the keywords and parentheses between
-    them and the rest of the text as written. An error lies in the rest, and
-    is placed back in ``text``; a filter gets its terms back. A term right
-    after ``NOT`` stands alone, since ``NOT`` takes only the item after it.
-    """
-    runs: list[tuple[int, int, list[Term]]] = []
-    joinable = False  # the last run may take the next term: it doesn't follow NOT
-    previous_end = 0
-    for start, end, term in read[:-1]:
-        gap = text[previous_end:start]
-        if joinable and gap.isspace():
-            runs[-1][2].append(term)
-            runs[-1] = (runs[-1][0], end, runs[-1][2])
-        else:
-            runs.append((start, end, [term]))
-            joinable = _NOT_BEFORE.search(gap) is None
-        previous_end = end
-    pieces: list[str] = []
-    originals: dict[int, tuple[Term, ...]] = {}
-    spans: list[tuple[int, int]] = []
-    copied = shift = 0
-    for start, end, terms in runs:
-        pieces.append(text[copied:start])
-        at = start - shift
-        originals[at] = tuple(terms)
-        pieces.append(_STAND_IN)
-        shift += (end - start) - len(_STAND_IN)
-        spans.append((at, shift))
-        copied = end
-    pieces.append(text[copied:])
-    parsed = _Skeleton("".join(pieces), text, tuple(spans)).parse()
-    if parsed.expression is None:
-        return Filter(tuple(_restored_items(parsed.terms, originals, shift)))  # type: ignore[arg-type]
-    return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
-
-
-def _lark_rest(text: str, prefix: list[Term], end: int) -> Filter:
-    """The filter whose first terms are ``prefix`` (up to ``end``), with Lark parsing only what follows."""
-    offset = end - len(_STAND_IN)
-    parsed = _Skeleton(_STAND_IN + text[end:], text, ((0, offset),)).parse()
-    if parsed.expression is None:
-        return Filter((*prefix, *(_shifted(term, offset) for term in parsed.terms[1:])))
-    return Filter.of(_spliced(parsed.expression, prefix, offset))
+                pass
+        if failure is None:
+            return _lark_filter(self.original)
+        # Raised here, not in the except block: the error keeps no reference to Lark's (and so
+        # to its parser's state), and none from this frame, so a rejection leaves no garbage cycle.
+        try:
+            raise failure
+        finally:
+            del failure
 
 
 def _lark_filter(text: str) -> Filter:
     """A non-blank filter as Lark's LALR parser reads it; its syntax errors."""
-    return _Skeleton(text, text, ()).parse()  # no stand-ins: Lark reads the text itself
+    return _Skeleton(text, text).parse()  # no skeleton: Lark reads the text itself
 
 
 def _lark_terms(text: str) -> tuple[Term, ...]:
@@ -788,21 +860,24 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
         )
     if not text or text.isspace():
         return Filter()
-    _prescan(text, limits)
+    masked = _prescan(text, limits)
     if fast_path:
-        terms, end = _fast_prefix(text)
-        if terms and (end == len(text) or _TRAILING_SPACE.match(text, end) is not None):
-            return _checked(Filter(tuple(terms)), text, default_qualifier, limits)
-        read: list[tuple[int, int, Term]] = []
+        read, end = _fast_prefix(text)
+        if read and (end == len(text) or _TRAILING_SPACE.match(text, end) is not None):
+            return _checked(Filter(tuple(term for _, _, term in read)), text, default_qualifier, limits)
+        frame = _Frame(0)
+        frame.items = [term for _, _, term in read]
+        stop = _Stop([frame], bool(read), end, read[-1][0] if read else end)
         # Only a keyword or a parenthesis where the terms stopped makes a boolean expression.
         if _BOOLEAN_AHEAD.match(text, end) is not None:
-            expression = _fast_expression(text, read)
-            if expression is not None:
+            expression = _fast_expression(text, read, end)
+            if isinstance(expression, Filter):
                 return _checked(expression, text, default_qualifier, limits)
-        if len(read) > len(terms) + 1:  # keywords or parentheses among the terms read
-            return _checked(_lark_skeleton(text, read), text, default_qualifier, limits)
-        if terms:
-            return _checked(_lark_rest(text, terms, end), text, default_qualifier, limits)
+            stop = expression
+        # Quoted matchers are masked: a quote left is one never closed.
+        unclosed = [index for index in (masked.find('"'), masked.find("'")) if index >= 0]
+        until = min(unclosed) + 1 if unclosed else len(text)
+        return _checked(_lark_from(text, stop, until), text, default_qualifier, limits)
     return _checked(_lark_filter(text), text, default_qualifier, limits)
 
 
@@ -815,8 +890,10 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
 # filter within the limits; on other text it may refuse first what Lark
 # would have called a syntax error. Quoted matchers are masked first, so that
 # nothing inside them counts.
-_QUOTED = re.compile(r"""(?:"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+')""", re.S)
-_PIECES = re.compile(r"\s+|\(|\)|[^\s()]+")
+# One quote character class first, the closing quote a back reference: the engine then skips to the
+# next quote in C, where two alternatives of one quote each are tried at every character.
+_QUOTED = re.compile(r"""(["'])(?:(?!\1)[^\\]|\\.)*+\1""", re.S)
+_SPACED_PIECES = re.compile(r"(\s*+)(\(|\)|[^\s()]++)")  # a parenthesis or a piece, and the white space before
 _CHUNKS = re.compile(r"\S+")
 
 
@@ -867,15 +944,16 @@ def _too_many_matchers(text: str, position: int, count: int, limit: int) -> Filt
     )
 
 
-def _prescan(text: str, limits: Limits) -> None:
-    """Raise the limit errors the parsed filter would get, without parsing it (see above)."""
+def _prescan(text: str, limits: Limits) -> str:
+    """Raise the limit errors the parsed filter would get, without parsing it (see above); the masked text."""
     masked = _masked(text)
     if "(" in masked or ")" in masked:
-        _prescan_nested(text, masked, limits)
-        return
+        if not _within_bounds(masked, limits):
+            _prescan_nested(text, masked, limits)
+        return masked
     chunks = masked.split()
     if not chunks:
-        return
+        return masked
     max_terms, max_matchers = limits.max_terms, limits.max_matchers
     if max_terms is not None and len(chunks) > max_terms:
         extra = next(islice(_CHUNKS.finditer(masked), max_terms, None))
@@ -892,6 +970,25 @@ def _prescan(text: str, limits: Limits) -> None:
             depth = depth + 1 if match.group() == "NOT" else 0
             if depth > limit:
                 raise _too_deep(text, match.start(), limit)
+    return masked
+
+
+_ITEM_PIECES = re.compile(r"[^\s()]+")
+
+
+def _within_bounds(masked: str, limits: Limits) -> bool:
+    """Whether bounds counted in C keep a text with parentheses within every limit, so it needs no scan.
+
+    Each count is at least what :func:`_prescan_nested` counts: an item is a
+    piece between white space and parentheses, a level of nesting a '(' or a
+    NOT, a matcher a ',' (plus one).
+    """
+    max_terms, max_matchers = limits.max_terms, limits.max_matchers
+    if max_matchers is not None and masked.count(",") + 1 > max_matchers:
+        return False
+    if masked.count("(") + masked.count("NOT") > limits.depth:
+        return False
+    return max_terms is None or len(_ITEM_PIECES.findall(masked)) <= max_terms
 
 
 def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
@@ -904,22 +1001,22 @@ def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
     opened: list[int] = []  # per open parenthesis: the depth it added (0: a function's)
     in_term = False  # the last piece belongs to a term that white space has not ended yet
     term_start = matchers = 0
-    for match in _PIECES.finditer(masked):
-        piece = match.group()
-        if piece.isspace():
+    for match in _SPACED_PIECES.finditer(masked):
+        if match.group(1):  # white space ends a term, but not inside a function's parentheses
             in_term = in_term and functions > 0
-        elif piece == "(":
+        piece = match.group(2)
+        if piece == "(":
             if in_term:  # `word(`: a function
                 functions += 1
                 opened.append(0)
                 if functions > limit:
-                    raise _too_deep(text, match.start(), limit, functions=True)
+                    raise _too_deep(text, match.start(2), limit, functions=True)
             else:
                 added = pending + 1
                 depth, pending = depth + added, 0
                 opened.append(added)
                 if depth > limit:
-                    raise _too_deep(text, match.start(), limit)
+                    raise _too_deep(text, match.start(2), limit)
         elif piece == ")":
             if opened:
                 added = opened.pop()
@@ -936,19 +1033,20 @@ def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
                 position = _matcher_position(text, masked, term_start, max_matchers)
                 raise _too_many_matchers(text, position, matchers, max_matchers)
         else:
+            start = match.start(2)
             items += 1
             if max_terms is not None and items > max_terms:
-                raise _too_many_items(text, match.start(), max_terms)
+                raise _too_many_items(text, start, max_terms)
             if piece in KEYWORDS:
                 if piece == "NOT":
                     pending += 1
                     if depth + pending > limit:
-                        raise _too_deep(text, match.start(), limit)
+                        raise _too_deep(text, start, limit)
                 continue
             if depth + pending > limit:
-                raise _too_deep(text, match.start(), limit)
+                raise _too_deep(text, start, limit)
             pending = 0
-            in_term, term_start, matchers = True, match.start(), piece.count(",") + 1
+            in_term, term_start, matchers = True, start, piece.count(",") + 1
             if max_matchers is not None and matchers > max_matchers:
                 position = _matcher_position(text, masked, term_start, max_matchers)
                 raise _too_many_matchers(text, position, matchers, max_matchers)
