@@ -27,9 +27,11 @@ from support import NOW, examples
 from test_sql_differential import FLOATS, cases, fragments, instants, jsonb_values, meta_objects, texts, users
 
 from qfilter import Field, FilterError, Kind, compile_predicate, parse
+from qfilter.core.backend import build_seek
 from qfilter.core.sorting import SortKey, parse_sort
 from qfilter.django import DjangoMapping, compile_q, order_by, orm_mapping, orm_schema
-from qfilter.memory import sort_entities
+from qfilter.django.orm import DjangoBackend
+from qfilter.memory import MemoryCompiler, position_of, sort_entities
 
 ME = "users/alice"
 EXAMPLES = examples(300)
@@ -415,6 +417,24 @@ def test_django_sorts_as_memory_does(
         ordered = Device.objects.using(alias).order_by(*order_by(keys, DEVICES, DEVICES_Q))
         got = list(ordered.values_list("id", flat=True))
         assert got == expected, f"{alias} orders {','.join(map(str, keys))} otherwise"
+
+    _rolled_back(aliases, entities, check)
+
+
+@SETTINGS
+@given(entities=devices(), keys=sort_keys, pick=st.integers(0, 7))
+def test_django_seeks_past_a_row_as_memory_does(
+    aliases: list[str], entities: list[dict[str, Any]], keys: tuple[SortKey, ...], pick: int
+) -> None:
+    """build_seek over DjangoBackend's Ordering: the rows after a position in the order, as memory has them."""
+    ordered = sort_entities(entities, keys, DEVICES)
+    position = position_of(entities[pick % len(entities)], keys, DEVICES)
+    expected = [e["id"] for e in MemoryCompiler(DEVICES).after(keys, position).filter(ordered)]
+    after = build_seek(keys, position, DjangoBackend(DEVICES_Q, DEVICES.timezone))
+
+    def check(alias: str) -> None:
+        found = Device.objects.using(alias).filter(after).order_by(*order_by(keys, DEVICES, DEVICES_Q))
+        assert list(found.values_list("id", flat=True)) == expected, f"{alias} seeks past {position} otherwise"
 
     _rolled_back(aliases, entities, check)
 
