@@ -36,6 +36,7 @@ MAX_WORKERS = 64
 """The most ``serve --workers``: each worker holds its own connection pool (PostgreSQL allows 100 connections)."""
 _FILTER_COMMANDS = ("explain", "filter", "sql")
 _DASH = "A filter that starts with '-' goes after '--': qfilter filter -- -tag:old items.json"
+_QUERY_HELP = "the filter; one that starts with '-' goes after '--'"
 _DIGITS_ONLY = re.compile(r"[0-9]{1,6}")  # ASCII: str.isdigit() takes '²' and '٥' too
 _NEGATIVE_NUMBER = re.compile(r"-\d+$|-\d*\.\d+$")  # what argparse itself takes for a value, not an option
 
@@ -119,7 +120,7 @@ def _build(files: object = None) -> tuple[argparse.ArgumentParser, dict[str, arg
     explain.epilog = _DASH.replace("filter -- -tag:old items.json", "explain -- -tag:old")
     _schema_options(explain, files)
     _filter_options(explain, files)
-    explain.add_argument("query", metavar="QUERY", nargs="?")
+    explain.add_argument("query", metavar="QUERY", nargs="?", help=_QUERY_HELP)
 
     filter_ = command("filter", "print the entities of a JSON array that match", commands.filter_)
     filter_.epilog = _DASH
@@ -133,12 +134,12 @@ def _build(files: object = None) -> tuple[argparse.ArgumentParser, dict[str, arg
         help="json: a JSON array, one entity a line (default); jsonl: JSON Lines; pretty: an indented JSON array",
     )
     _filter_options(filter_, files)
-    filter_.add_argument("query", metavar="QUERY", nargs="?")
+    filter_.add_argument("query", metavar="QUERY", nargs="?", help=_QUERY_HELP)
     _files(
         filter_.add_argument("file", metavar="FILE", nargs="?", help="JSON array of entities (default: stdin)"), files
     )
 
-    sql = command("sql", "print the SQL WHERE clause of a filter over the reference tables", commands.sql)
+    sql = command("sql", "print the SQL statement of a filter over the reference tables or yours", commands.sql)
     sql.epilog = _DASH.replace("filter -- -tag:old items.json", "sql -- -tag:old")
     _schema_options(sql, files)
     sql.add_argument(
@@ -147,11 +148,11 @@ def _build(files: object = None) -> tuple[argparse.ArgumentParser, dict[str, arg
     sql.add_argument(
         "--mapping",
         metavar="MODULE:NAME",
-        help="the SQL mapping of your own tables (a qfilter.sql mapping); prints the WHERE clause alone",
+        help="the SQL mapping (a qfilter.sql mapping) of your own tables, for your own --schema",
     )
     _context_options(sql, user_default=ME, user_help="the current user, for @me (default: @me itself)")
     _filter_options(sql, files)
-    sql.add_argument("query", metavar="QUERY", nargs="?")
+    sql.add_argument("query", metavar="QUERY", nargs="?", help=_QUERY_HELP)
 
     serve = command("serve", "serve the Waylay query search and Timeplus saved queries over HTTP", commands.serve)
     serve.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: a SQLite file with the demo dataset)")
