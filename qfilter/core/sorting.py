@@ -7,7 +7,9 @@ restrict them further (:attr:`~qfilter.core.schema.Schema.sortable`). Every
 backend orders the same way: text by code point, times as instants, numbers
 numerically, ``false`` before ``true``; missing values last in both
 directions; ties broken by the entity's id, ascending, so that paging is
-stable.
+stable. :mod:`qfilter.core.backend` states that order once
+(``build_order``, and ``build_seek`` for the rows after one); each backend's
+``Ordering`` only says how to express its parts.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ condition a closure, so filtering a list costs a few function calls per
 entity. On top of it :mod:`.codegen` writes each filter out as one Python
 function (and one loop for :meth:`Predicate.filter`), about as fast as a
 hand-written function (``docs/performance.md``;
-``tests/test_memory_fastpath.py`` holds the two equal).
+``tests/test_memory_fastpath.py`` holds the two equal). :mod:`.sorting` is
+memory's order and seek; :class:`MemoryCompiler` puts the three together for
+a listing (``qfilter.integrations``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any, TypeVar, overload
 
 from qfilter.core.ast import Filter
 from qfilter.core.backend import Position, build
+from qfilter.core.binder import to_plan
 from qfilter.core.ir import Plan
 from qfilter.core.optimise import one_lookup_per_field
-from qfilter.core.binder import to_plan
 from qfilter.core.schema import Schema
 from qfilter.core.sorting import SortKey
 
