@@ -97,3 +97,26 @@ def test_a_field_pickled_in_another_process_keys_the_same_dictionaries() -> None
 
     by_field = {field: field.qualifier for field in qfilter.WAYLAY.fields}
     assert [by_field[field] for field in fields] == [field.qualifier for field in qfilter.WAYLAY.fields]
+
+
+def test_a_plan_is_enough_where_a_plan_and_its_schema_were_asked_for() -> None:
+    """``compile_predicate(plan)`` and ``compile_clause(plan, mapping)``; the forms with the schema keep working."""
+    import sqlalchemy as sa
+
+    from qfilter.sql import Column, compile_clause
+
+    table = sa.Table("t", sa.MetaData(), sa.Column("name", sa.String))
+    mapping = {"name": Column(table.c.name)}
+    schema = qfilter.Schema("s", (qfilter.Field("name", qfilter.Kind.TEXT, "name"),))
+    plan = qfilter.bind(qfilter.parse("name:a -name:b"), schema)
+    entities = [{"name": "xa"}, {"name": "ab"}, {}]
+    assert qfilter.compile_predicate(plan).filter(entities) == qfilter.compile_predicate(plan, schema).filter(entities)
+    assert qfilter.compile_predicate(plan).filter(entities) == [{"name": "xa"}]
+    dialect = sa.create_engine("sqlite://").dialect
+    assert str(compile_clause(plan, mapping).compile(dialect=dialect)) == str(
+        compile_clause("name:a -name:b", schema, mapping).compile(dialect=dialect)
+    )
+    with pytest.raises(TypeError, match="bound Plan"):
+        compile_clause("name:a", mapping)  # type: ignore[call-overload]  # text needs its schema
+    with pytest.raises(TypeError, match="needs the schema"):
+        qfilter.compile_predicate("name:a")  # type: ignore[call-overload]
