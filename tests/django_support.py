@@ -223,8 +223,8 @@ def clear(alias: str) -> None:
         model.objects.using(alias).all().delete()
 
 
-PRICES = [Decimal(text) for text in ("0.00", "0.50", "1.75", "2.50", "-3.25", "5.00", "123.25", "999999.75")]
-"""Prices that are also exact binary fractions: memory compares a Decimal with a filter's float exactly."""
+PRICES = [Decimal(text) for text in ("0.00", "0.01", "0.10", "2.50", "9.99", "-3.33", "10.00", "123.45", "999999.99")]
+"""Prices at the decimal column's scale, most of them no binary fraction (9.99): memory compares them exactly."""
 
 
 # -- databases ---------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ result is the IR of :mod:`.ir`, which every backend walks.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, tzinfo
 from typing import assert_never
@@ -46,6 +45,7 @@ from .ir import (
     ValuePredicate,
     Within,
 )
+from .numbers import read_number
 from .parser import DEFAULT_LIMITS, MAX_SAFE_DEPTH, Limits, checked_function, parse
 from .schema import Field, Kind, Schema
 from .times import parse_comparison, parse_interval
@@ -54,27 +54,19 @@ __all__ = ["bind", "to_plan", "json_number"]
 
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", re.A)
-_INT64 = range(-(2**63), 2**63)
 _BOOLEANS = {"true": True, "false": False}
 _NUMBER_COMPARISONS: tuple[tuple[str, Operator], ...] = ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"))
 _NUMBER_FORMS_HINT = "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*"
 
 
 def json_number(text: str) -> Number | None:
-    """The number ``text`` spells in JSON syntax (``5``, ``-2.5``, ``1e3``); ``None`` if it spells none.
+    """The number ``text`` spells in JSON syntax (``5``, ``-2.5``, ``1e3``), exactly; ``None`` if it spells none.
 
-    Integers beyond 64 bits are read as floats, as SQL databases hold them; a
-    number too large for a float is ``None`` too (the callers say why).
+    An ``int`` when integral, whatever its size (``-9223372036854775809``),
+    else a ``Decimal`` (``9.99``): :func:`~qfilter.core.numbers.read_number`.
+    A number beyond the largest double is ``None`` too (the callers say why).
     """
-    match = _JSON_NUMBER.fullmatch(text)
-    if match is None:
-        return None
-    if not match["real"] and len(text) < 25:
-        whole = int(text)
-        if whole in _INT64:
-            return whole
-    number = float(text)
-    return number if math.isfinite(number) else None
+    return read_number(text)
 
 
 def _kind_names(kinds: frozenset[Kind]) -> str:
@@ -131,11 +123,13 @@ class _Binder:
             case "any":
                 return AnyOf(tuple(self.predicate(a) for a in arguments))
             case "equals" | "eq" | "in":
-                return self.one_of(values, ignore_case=False, function=spec.name)
+                return self.one_of(values, ignore_case=self.target.ignore_case, function=spec.name)
             case "inIgnoreCase":
                 return self.one_of(values, ignore_case=True, function=spec.name)
             case "like":
                 return Like(values[0].text)
+            case "contains" if self.target.ignore_case:
+                return Contains(values[0].text.lower(), ignore_case=True)
             case "contains":
                 return Contains(values[0].text, ignore_case=False)
             case "lt" | "lte" | "gt" | "gte":
@@ -150,11 +144,15 @@ class _Binder:
         match self.target.kind:
             case Kind.TEXT:
                 return Contains(value.text.lower(), ignore_case=True)
+            case Kind.EXACT if self.target.ignore_case:
+                return InSet((self.choice(value).lower(),), ignore_case=True)
             case Kind.EXACT:
-                return Equals(value.text)
+                return Equals(self.choice(value))
             case Kind.META:
                 # A bare `>10` or `5..12` compares JSON numbers (spec section 10); quoted, or `>abc`, it is text.
                 return self.number_matcher(value) if value.number_range else Equals(value.text)
+            case Kind.USER if self.target.ignore_case:
+                return InSet((self.user(value).lower(),), ignore_case=True)
             case Kind.USER:
                 return Equals(self.user(value))
             case Kind.TIME:
@@ -168,6 +166,30 @@ class _Binder:
                 return IsBoolean(self.boolean(value))
             case _:
                 assert_never(self.target.kind)
+
+    def choice(self, value: Value, *, ignore_case: bool = False) -> str:
+        """``value``'s text, when the field has no ``choices`` or it is one of them; else an error that suggests one.
+
+        Compared ignoring case when the field or the function (``inIgnoreCase``) does.
+        """
+        choices = self.target.choices
+        if choices is None:
+            return value.text
+        fold = str.lower if self.target.ignore_case or ignore_case else str
+        text = fold(value.text)
+        folded = {fold(choice): choice for choice in choices}
+        if text in folded:
+            return value.text
+        import difflib  # for a suggestion in an error message only: not worth importing at start-up
+
+        close = difflib.get_close_matches(text, list(folded), n=1, cutoff=0.6)
+        suggestion = f"did you mean {Value(folded[close[0]])}? " if close else ""
+        listed = ", ".join(str(Value(choice)) for choice in choices)
+        raise self.error(
+            f"{self.target.qualifier!r} has no value {value.text!r}",
+            value.position,
+            hint=f"{suggestion}{self.target.qualifier} is one of: {listed}",
+        )
 
     def user(self, value: Value) -> str:
         if value.text != ME:
@@ -237,7 +259,7 @@ class _Binder:
         if kind is Kind.BOOLEAN:
             booleans = tuple(dict.fromkeys(self.boolean(v) for v in values))
             return IsBoolean(booleans[0]) if len(booleans) == 1 else AnyOf(tuple(map(IsBoolean, booleans)))
-        texts = [self.user(v) if kind is Kind.USER else v.text for v in values]
+        texts = [self.user(v) if kind is Kind.USER else self.choice(v, ignore_case=ignore_case) for v in values]
         if ignore_case:
             texts = [t.lower() for t in texts]
         unique = tuple(dict.fromkeys(texts))

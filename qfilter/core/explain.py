@@ -10,9 +10,9 @@ from typing import assert_never
 
 from .ast import Function, Matcher, Value
 from .plan import ME, Condition, Conjunction, Disjunction, Group, Negation, Node, Plan, Within
-from .schema import Kind
+from .schema import Field, Kind
 
-__all__ = ["describe", "logic_tree"]
+__all__ = ["choices_words", "describe", "logic_tree"]
 
 _COMPARISON_WORDS = {
     "lt": ("less than", "before"),
@@ -188,11 +188,24 @@ def _group_words(group: Group) -> str:
     return "have none of: " + ", ".join(alternatives)
 
 
+def choices_words(field: Field) -> str:
+    """The values an enum field can hold, in words (``status is one of running, stopped``); ``""`` for another field."""
+    if field.choices is None:
+        return ""
+    return f"{field.qualifier} is one of {', '.join(str(Value(choice)) for choice in field.choices)}"
+
+
+def _with_choices(group: Group, words: str) -> str:
+    """A group's words, followed by the values its field can hold when it is an enum (which an exclusion leaves)."""
+    choices = choices_words(group.field)
+    return f"{words} ({choices})" if choices else words
+
+
 def _node_words(node: Node) -> str:
     """A node of the logic tree in words; parentheses show how the parts nest (recursion: the depth is bounded)."""
     match node:
         case Group():
-            return _group_words(node)
+            return _with_choices(node, _group_words(node))
         case Conjunction(children):
             return ", and ".join(_part_words(child) for child in children)
         case Disjunction(children):
@@ -206,7 +219,7 @@ def _node_words(node: Node) -> str:
 def _part_words(node: Node) -> str:
     words = _node_words(node)
     simple = isinstance(node, Negation) or (
-        isinstance(node, Group) and not any(joint in words for joint in (" or ", " and ", ", "))
+        isinstance(node, Group) and not any(joint in _group_words(node) for joint in (" or ", " and ", ", "))
     )
     return words if simple else f"({words})"
 
@@ -217,7 +230,7 @@ def describe(plan: Plan, noun: str = "entities") -> str:
         return f"all {noun} are selected"
     if plan.root is not None:
         return f"selected {noun} must " + _node_words(plan.root)
-    return f"selected {noun} must " + ", and ".join(_group_words(g) for g in plan.groups)
+    return f"selected {noun} must " + ", and ".join(_with_choices(g, _group_words(g)) for g in plan.groups)
 
 
 def _group_lines(group: Group, indent: str, lines: list[str]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Literal, TypeAlias
 
 from .ast import Filter, Term
@@ -111,8 +112,9 @@ class Within:
     interval: Interval
 
 
-Number: TypeAlias = int | float
-"""A number of a filter: an ``int`` when written without fraction or exponent and within 64 bits."""
+Number: TypeAlias = int | Decimal | float
+"""A number of a filter, exact: an ``int`` when integral, else a ``Decimal`` (:mod:`.numbers`; a ``float`` only in
+a plan built in code). Each backend compares it in the stored value's own type (spec section 10)."""
 Operator: TypeAlias = Literal["eq", "lt", "lte", "gt", "gte"]
 
 

@@ -16,13 +16,15 @@ builds its own::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, tzinfo
+from typing import Any
 
 from .errors import UnknownQualifierError
 
-__all__ = ["Kind", "Field", "Schema", "WAYLAY", "TIMEPLUS", "PRESETS", "get_schema"]
+__all__ = ["Kind", "Field", "Schema", "WAYLAY", "TIMEPLUS", "PRESETS", "choices_of", "get_schema"]
 
 
 class Kind(enum.Enum):
@@ -48,6 +50,27 @@ def _segments(path: str) -> tuple[str, ...]:
     return tuple(part.removesuffix("[*]") for part in path.split("."))
 
 
+def choices_of(values: type[enum.Enum] | Iterable[object]) -> tuple[str, ...]:
+    """The texts of an enum's members' values (``Status`` gives ``("running", "stopped")``), for ``choices=``.
+
+    Any other iterable gives the texts of its items (numbers in decimal, as
+    memory reads them), each once.
+    """
+    from .values import as_text  # values imports this module
+
+    items: Iterable[object] = [member.value for member in values] if isinstance(values, type) else values
+    found = []
+    for item in items:
+        text = as_text(item)
+        if text is None:
+            raise ValueError(f"a choice must be a text, a number or a boolean, not {item!r}")
+        found.append(text)
+    return tuple(dict.fromkeys(found))
+
+
+_CASE_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One qualifier of a schema.
@@ -57,6 +80,9 @@ class Field:
     reminder). An entity matches when any value found on any path does. For
     :attr:`Kind.META` the qualifier is the prefix (``meta``) and the path the
     object the ``meta.<key>`` keys are looked up in.
+
+    The options after ``many`` (``ignore_case``, ``choices``, ``compute``)
+    are an application's own vocabulary (docs/extending.md).
     """
 
     qualifier: str
@@ -69,12 +95,21 @@ class Field:
 
     Several paths alone do not: they may be alternative places of one value
     (a user given as ``{"id": ...}`` or as its id)."""
+    ignore_case: bool = False
+    """Every comparison of the field's text ignores case (``str.lower`` on both sides, as ``inIgnoreCase``
+    does): ``label:prod`` holds for ``Prod``. TEXT, EXACT and USER fields."""
+    choices: tuple[str, ...] | None = None
+    """The values an EXACT field can hold (an enum): a filter naming another value is an error that
+    suggests the closest (``status:runing``: did you mean running?). See :func:`choices_of`."""
+    compute: Callable[[Any], Any] | None = None
+    """A function of the entity giving the field's value (or a list of values) in memory, read instead
+    of ``paths`` (which may then be empty): a computed field. What it raises is no value."""
     segments: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         paths = (self.paths,) if isinstance(self.paths, str) else tuple(self.paths)
-        if not paths:
+        if not paths and self.compute is None:
             raise ValueError(f"field {self.qualifier!r} needs at least one path")
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "segments", tuple(_segments(path) for path in paths))
@@ -82,15 +117,33 @@ class Field:
             object.__setattr__(self, "many", True)
         if not self.label:
             object.__setattr__(self, "label", self.qualifier.replace("_", " "))
-        object.__setattr__(self, "_hash", hash((self.qualifier, self.kind, self.paths, self.label, self.many)))
+        self._check_options()
+        object.__setattr__(self, "_hash", hash(self._options()))
+
+    def _check_options(self) -> None:
+        if self.ignore_case and self.kind not in _CASE_KINDS:
+            raise ValueError(f"field {self.qualifier!r}: ignore_case is for TEXT, EXACT and USER fields")
+        if self.choices is not None:
+            if self.kind is not Kind.EXACT:
+                raise ValueError(f"field {self.qualifier!r}: choices are for EXACT fields")
+            choices = tuple(self.choices)
+            if not choices or not all(isinstance(choice, str) for choice in choices):
+                raise ValueError(f"field {self.qualifier!r}: choices must be texts, at least one (see choices_of)")
+            object.__setattr__(self, "choices", choices)
+        if self.compute is not None and not callable(self.compute):
+            raise ValueError(f"field {self.qualifier!r}: compute must be a function of the entity")
+
+    def _options(self) -> tuple[Any, ...]:
+        """Every argument the field was made with, in order: what it is equal by, hashes and pickles by."""
+        return tuple(getattr(self, option.name) for option in dataclass_fields(self) if option.init)
 
     def __hash__(self) -> int:
         # Fields key the compilers' dictionaries, several lookups per term and request: hash once.
         return self._hash
 
-    def __reduce__(self) -> tuple[type[Field], tuple[str, Kind, tuple[str, ...] | str, str, bool]]:
+    def __reduce__(self) -> tuple[type[Field], tuple[Any, ...]]:
         # Made again, not restored: string hashes differ between processes.
-        return (Field, (self.qualifier, self.kind, self.paths, self.label, self.many))
+        return (Field, self._options())
 
     def metadata_key(self, qualifier: str) -> Field:
         """The field for ``meta.<key>`` under this metadata field."""

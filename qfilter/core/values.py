@@ -11,11 +11,21 @@ entity's own exception (``Exception``; ``KeyboardInterrupt`` and the like
 go through). Every backend that reads entities
 in Python (the in-memory compiler, the reference tables' loaders) uses these,
 so they agree on what a field's values are.
+
+A field with a ``compute`` function (a computed field) has the values that
+function gives, read the same way: ``None`` is no value, a list or tuple
+its elements, and what it raises is no value.
+
+An ``enum.Enum`` member reads as its value (``Status.RUNNING`` as
+``"running"``), and a ``Decimal`` as its decimal text (``9.99``); a
+``Decimal`` that is not finite is no scalar.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from .schema import Field
@@ -29,14 +39,19 @@ Values = Callable[[Any], list[Any]]
 def as_text(value: object) -> str | None:
     """A scalar's text as the language compares it; ``None`` for non-scalars.
 
-    Booleans are ``true``/``false`` as in JSON, numbers their usual spelling.
+    Booleans are ``true``/``false`` as in JSON, numbers their usual spelling
+    (a ``Decimal`` its ``str``), an enum member its value's text.
     """
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, enum.Enum):  # before int: an IntEnum's str() is its name in some Pythons
+        return as_text(value.value)
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
     return None
 
 
@@ -71,8 +86,25 @@ def _path_values(segments: tuple[str, ...]) -> Values:
     return values
 
 
+def _computed_values(compute: Callable[[Any], Any]) -> Values:
+    def values(entity: Any) -> list[Any]:
+        try:
+            value = compute(entity)
+        except Exception:  # as a property that raises: the value cannot be computed
+            return []
+        if value is None:
+            return []
+        if isinstance(value, (list, tuple)):
+            return [v for v in value if v is not None]
+        return [value]
+
+    return values
+
+
 def field_values(target: Field) -> Values:
-    """A function giving the values of ``target`` in an entity (every path; lists flattened)."""
+    """A function giving the values of ``target`` in an entity (every path, or its ``compute``; lists flattened)."""
+    if target.compute is not None:
+        return _computed_values(target.compute)
     getters = [_path_values(segments) for segments in target.segments]
     if len(getters) == 1:
         return getters[0]

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from qfilter.core.ast import Value
 from qfilter.core.functions import FUNCTION_NAMES
-from qfilter.core.schema import Kind, Schema
+from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.sorting import sortable_fields
 
 __all__ = [
@@ -76,6 +77,9 @@ def q_examples(schema: Schema) -> dict[str, str]:
     examples = {"everything": ""}
     for field in schema.fields:
         sample, newer = _KIND_SAMPLES[field.kind]
+        if field.choices is not None:  # an enum takes its own values only
+            sample = str(Value(field.choices[0]))
+            newer = f"in({','.join(str(Value(choice)) for choice in field.choices[:2])})"
         qualifier = f"{field.qualifier}.key" if field.kind is Kind.META else field.qualifier
         examples.setdefault(field.kind.value, f"{qualifier}:{sample}")
         examples.setdefault(f"{field.kind.value}, newer forms", f"{qualifier}:{newer}")
@@ -101,9 +105,20 @@ def q_description(schema: Schema, user_header: str | None, signed_in: bool = Fal
         "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses: `(tag:a OR name:x) AND NOT tag:old`; "
         "`NOT` binds tighter than `AND`, `AND` tighter than `OR`; terms side by side keep the rules above, "
         'and each parenthesised or `NOT` item is one more AND-ed part. To search for the word, quote it (`"OR"`). '
-        f"{me}Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
+        f"{me}Qualifiers: {', '.join(map(_qualifier_words, schema.fields))}. "
         "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."
     )
+
+
+def _qualifier_words(field: Field) -> str:
+    """A qualifier as ``q``'s description lists it: an enum with its values, a case-insensitive one said so."""
+    name = f"`{field.qualifier}.<key>`" if field.kind is Kind.META else f"`{field.qualifier}`"
+    notes = []
+    if field.choices is not None:
+        notes.append("one of " + ", ".join(f"`{Value(choice)}`" for choice in field.choices))
+    if field.ignore_case:
+        notes.append("ignoring case")
+    return f"{name} ({'; '.join(notes)})" if notes else name
 
 
 def sort_description(schema: Schema) -> str:

@@ -302,6 +302,7 @@ def terms(
                 st.builds(lambda h, ks: ".".join([h, *ks]), _qualifier_heads, st.lists(_path_keys, max_size=2))
             )
             kind = None
+            texts = values
         else:
             target = draw(st.sampled_from(schema.fields))
             kind = target.kind
@@ -309,7 +310,9 @@ def terms(
                 qualifier = f"{target.qualifier}.{draw(meta_keys)}"
             else:
                 qualifier = draw(_field_qualifier(target))
-        found = draw(st.lists(matchers(kind, values=values, with_me=with_me), min_size=1, max_size=max_matchers))
+            # An enum field takes its own values only (any other is an error).
+            texts = values if target.choices is None else st.sampled_from(target.choices)
+        found = draw(st.lists(matchers(kind, values=texts, with_me=with_me), min_size=1, max_size=max_matchers))
         return Term(qualifier, tuple(found), draw(st.booleans()))
 
     return build()

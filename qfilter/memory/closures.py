@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, assert_never
 
+from qfilter.core.numbers import nearest_double
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
@@ -26,6 +27,8 @@ from qfilter.core.plan import (
     IsBoolean,
     Like,
     Not,
+    Number,
+    Operator,
     ValuePredicate,
     Within,
 )
@@ -59,12 +62,44 @@ def within_one(start: datetime | None, end: datetime | None, tz: tzinfo) -> Call
     return inside
 
 
-_OPERATORS = {"eq": operator.eq, "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 def is_number(value: Any) -> bool:
-    """Whether a value is a number as the language compares them (a boolean is not)."""
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    """Whether a value is a number as the language compares them (a boolean is not, nor a ``Decimal`` NaN)."""
+    if isinstance(value, Decimal):
+        return not value.is_nan()  # comparing a Decimal NaN raises
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number_test(op: Operator, number: Number) -> Callable[[Any], bool]:
+    """Whether one value is a number and ``value <op> number`` holds, in the value's own type (spec section 10).
+
+    An ``int`` or a ``Decimal`` compares exactly (``Decimal("9.99")`` equals
+    the filter's 9.99), a float with the double nearest to ``number``.
+    """
+    compare = _OPERATORS[op]
+    double = nearest_double(number)
+
+    def test(value: Any) -> bool:
+        kind = type(value)
+        if kind is float:
+            return compare(value, double)
+        if kind is int:
+            return compare(value, number)
+        if kind is Decimal:
+            return not value.is_nan() and compare(value, number)
+        if not is_number(value):
+            return False
+        return compare(value, double) if isinstance(value, float) else compare(value, number)
+
+    return test
 
 
 def readable(kind: Kind, tz: tzinfo) -> Callable[[Any], bool]:
@@ -108,10 +143,10 @@ def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
                 return lambda v: (t := as_text(v)) is not None and t.lower() in members
             return lambda v: as_text(v) in members
         case Compare(op, number):
-            compare = _OPERATORS[op]
-            return lambda v: is_number(v) and compare(v, number)
+            return number_test(op, number)
         case InNumbers(numbers):
-            return lambda v: is_number(v) and any(v == n for n in numbers)
+            equal = [number_test("eq", n) for n in numbers]
+            return lambda v: any(test(v) for test in equal)
         case IsBoolean(value):
             return lambda v: type(v) is bool and v is value
         case Not(inner):

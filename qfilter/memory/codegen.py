@@ -97,12 +97,16 @@ def _kind_code(condition: Condition) -> Code:
 
 
 def _shape(plan: Plan) -> Shape:
+    # A computed field's values come from its function, not from paths: the closures read them.
     return tuple(
         GroupShape(
-            group.field.segments,
+            () if group.field.compute else group.field.segments,
             group.field.kind is Kind.TIME,
             group.excluded,
-            tuple(tuple(_kind_code(c) for c in conditions) for conditions in group.alternatives),
+            tuple(
+                tuple("other" if group.field.compute else _kind_code(c) for c in conditions)
+                for conditions in group.alternatives
+            ),
         )
         for group in plan.groups
     )

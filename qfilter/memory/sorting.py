@@ -24,7 +24,7 @@ from qfilter.core.sorting import SortKey
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
 
-from .closures import Check
+from .closures import Check, is_number
 
 __all__ = ["EntityKey", "EntityOrder", "MemoryOrdering", "position_of", "sort_entities"]
 
@@ -51,7 +51,7 @@ def _comparable(field: Field, tz: tzinfo) -> Read:
 
             def number(entity: Any) -> Any:
                 value = first(entity)
-                return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+                return value if is_number(value) else None  # a Decimal too: Python orders it with the others exactly
 
             return number
         case Kind.BOOLEAN:

@@ -48,13 +48,14 @@ from .dialects import SUPPORTED_DIALECTS
 from .dialects.mysql import MARIADB_BINARY, MARIADB_CASE
 from .dialects.postgresql import POSTGRESQL_COLLATION
 from .dialects.sqlite import SQLITE_LOWER, install_sqlite_functions
-from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
+from .mappings import Column, Derived, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
 from .ordering import SqlCompiler, SqlOrdering, order_by
 from .orm import OrmPaths, orm_mapping, orm_schema
-from .types import UtcDateTime, exact_string, json_keeping_numbers
+from .types import UtcDateTime, exact_string, folded_case, json_keeping_numbers
 
 __all__ = [
     "Column",
+    "Derived",
     "Related",
     "JsonArray",
     "JsonObject",
@@ -62,6 +63,7 @@ __all__ = [
     "SqlMapping",
     "UtcDateTime",
     "exact_string",
+    "folded_case",
     "json_keeping_numbers",
     "check_mapping",
     "orm_mapping",

@@ -52,10 +52,12 @@ from .mappings import (
     Location,
     Related,
     SqlMapping,
+    enum_value,
     locations,
     value_class,
     value_text,
 )
+from .numbers import decimal_compare, float_compare, numbers_in
 from .stored_times import time_bound
 
 __all__ = ["MAX_META_KEYS", "SqlBackend", "SqlValue", "compile_clause", "value_test"]
@@ -101,15 +103,11 @@ def _equals(value: sa.ColumnElement[Any], text: str, dialect: str | None = None)
             if text not in ("true", "false"):
                 return sa.false()
             return value == sa.bindparam(None, text == "true", type_=value.type)
-        case "enum":
-            enums = getattr(_impl_type(value.type), "enums", ())
-            return value == sa.bindparam(None, text, type_=value.type) if text in enums else sa.false()
+        case "enum":  # the member (or string) memory reads as text, bound in the column's own type
+            member = enum_value(value.type, text)
+            return sa.false() if member is None else value == sa.bindparam(None, member, type_=value.type)
         case _:
             return value == param(text)
-
-
-def _impl_type(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
-    return type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
 
 
 @dataclass(frozen=True)
@@ -124,6 +122,8 @@ class SqlValue:
     """The value as a boolean (a BOOLEAN column); ``None``: it is never one."""
     present: sa.ColumnElement[bool] | None = None
     """True when there is a value the field's kind reads (``None``: ``value IS NOT NULL``)."""
+    folded: sa.ColumnElement[Any] | None = None
+    """The value's text with its case folded, stored (a generated column); ``None``: folded where compared."""
 
     def is_present(self) -> sa.ColumnElement[bool]:
         """The value is one the field's kind reads: never NULL."""
@@ -170,11 +170,22 @@ def _integer_in(
 
 
 def _compare(value: sa.ColumnElement[Any], op: Operator, number: Number, dialect: str | None) -> sa.ColumnElement[bool]:
-    """``value <op> number``: on an integer column exactly in its range, else (JSON numbers) bound exactly."""
-    if value_class(value.type) == "integer":
-        return _integer_compare(value, op, number, dialect)
-    compared: sa.ColumnElement[bool] = getattr(value, _OPERATORS[op])(number_param(number))
-    return compared
+    """``value <op> number`` in the column's own type (:mod:`.integers`, :mod:`.numbers`); a JSON number's exactly."""
+    match value_class(value.type):
+        case "integer":
+            return _integer_compare(value, op, number, dialect)
+        case "float":
+            return float_compare(value, op, number)
+        case "decimal":
+            return decimal_compare(value, op, number, dialect)
+        case _:
+            compared: sa.ColumnElement[bool] = getattr(value, _OPERATORS[op])(number_param(number))
+            return compared
+
+
+def _folded(value: sa.ColumnElement[Any], folded: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
+    """The value's text with its case folded: the stored folded column when there is one."""
+    return fold_case(value_text(value)) if folded is None else folded
 
 
 def _has_not(condition: Condition) -> bool:
@@ -188,14 +199,18 @@ def _has_not(condition: Condition) -> bool:
 
 
 def _in_set(
-    value: sa.ColumnElement[Any], values: tuple[str, ...], ignore_case: bool, dialect: str | None = None
+    value: sa.ColumnElement[Any],
+    values: tuple[str, ...],
+    ignore_case: bool,
+    dialect: str | None = None,
+    folded: sa.ColumnElement[Any] | None = None,
 ) -> sa.ColumnElement[bool]:
     """``in()``/``inIgnoreCase()``: one ``IN`` of bound texts (values with U+0000 match nothing)."""
     texts = [text for text in values if "\x00" not in text]
     if not texts:
         return sa.false()
     if ignore_case:
-        return fold_case(value_text(value)).in_([param(text) for text in texts])
+        return _folded(value, folded).in_([param(text) for text in texts])
     if value_class(value.type) in ("integer", "boolean", "enum"):
         return sa.or_(*(_equals(value, text, dialect) for text in texts))  # each in the column's own type
     return value.in_([param(text) for text in texts])
@@ -214,7 +229,9 @@ def value_test(
     an integer column).
     """
     if isinstance(condition, _SIMPLE):  # the common case first: it reads the value's text only
-        return _simple_test(condition, value.value if isinstance(value, SqlValue) else value, zone, dialect)
+        if isinstance(value, SqlValue):
+            return _simple_test(condition, value.value, zone, dialect, value.folded)
+        return _simple_test(condition, value, zone, dialect)
     if not isinstance(value, SqlValue):
         value = SqlValue(value)
     one = value.value
@@ -222,7 +239,7 @@ def value_test(
         case Exists():
             return value.is_present()
         case InSet(values, ignore_case):
-            return _in_set(one, values, ignore_case, dialect)
+            return _in_set(one, values, ignore_case, dialect, value.folded)
         case Compare(op, number):
             if value.number is None:
                 return sa.false()
@@ -230,8 +247,11 @@ def value_test(
         case InNumbers(numbers):
             if value.number is None:
                 return sa.false()
-            if value_class(value.number.type) == "integer":
-                return _integer_in(value.number, numbers, dialect)
+            match value_class(value.number.type):
+                case "integer":
+                    return _integer_in(value.number, numbers, dialect)
+                case "float" | "decimal" as stored:
+                    return numbers_in(value.number, numbers, dialect, decimal=stored == "decimal")
             return value.number.in_([number_param(n) for n in numbers])
         case IsBoolean(expected):
             if value.boolean is None:
@@ -255,19 +275,23 @@ def _matched_text(condition: Contains | Equals | Like) -> str:
 
 
 def _simple_test(
-    condition: Contains | Equals | Like | Within, value: sa.ColumnElement[Any], zone: tzinfo, dialect: str | None
+    condition: Contains | Equals | Like | Within,
+    value: sa.ColumnElement[Any],
+    zone: tzinfo,
+    dialect: str | None,
+    folded: sa.ColumnElement[Any] | None = None,
 ) -> sa.ColumnElement[bool]:
     """The four conditions of sections 1 to 8, on a column or a JSON element's text."""
     if not isinstance(condition, Within) and "\x00" in _matched_text(condition):
         return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
     match condition:
         case Contains(text, ignore_case):
-            haystack = fold_case(value_text(value)) if ignore_case else value_text(value)
+            haystack = _folded(value, folded) if ignore_case else value_text(value)
             return contains(haystack, text)
         case Equals(text):
             return _equals(value, text, dialect)
         case Like(glob):
-            return fold_case(value_text(value)).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
+            return _folded(value, folded).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
             start = time_bound(interval.start, value, zone)
             end = time_bound(interval.end, value, zone)
@@ -296,7 +320,7 @@ def _at(
     guard = _has_not(condition)
     match location:
         case Column(column):
-            test = value_test(condition, _typed(column, kind), zone, dialect)
+            test = value_test(condition, _typed(column, kind, location.folded), zone, dialect)
             # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
             return sa.and_(column.is_not(None), test) if two_valued or guard else test
         case Related(_, fk, value, references):
@@ -328,12 +352,13 @@ def _at(
             assert_never(location)
 
 
-def _typed(column: sa.ColumnElement[Any], kind: Kind) -> SqlValue:
+def _typed(column: sa.ColumnElement[Any], kind: Kind, folded: sa.ColumnElement[Any] | None = None) -> SqlValue:
     """A column's value; NUMBER and BOOLEAN columns are read as such."""
     return SqlValue(
         column,
         number=column if kind is Kind.NUMBER else None,
         boolean=column if kind is Kind.BOOLEAN else None,
+        folded=folded,
     )
 
 

@@ -6,6 +6,7 @@ whose SQL each module of :mod:`qfilter.sql.dialects` supplies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
+
+from qfilter.core.numbers import json_operand
 
 __all__ = [
     "LIKE_ESCAPE",
@@ -132,22 +135,24 @@ def _contains(element: contains, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 class number_param(FunctionElement[Any]):
-    """A filter's number (``gt(5)``, ``prio:1..5``), bound, to compare with a JSON number's value exactly.
+    """A filter's number (``gt(5)``, ``prio:1..5``), bound, to compare with a JSON number's value.
 
-    It carries the number twice: as a Python ``int``/``float`` (what SQLite
-    and MariaDB compare their JSON numbers with) and as its shortest text
-    (``repr``), which PostgreSQL reads as ``NUMERIC``, the type its JSON
-    numbers are read in. Each dialect compiles the one it needs; by default
-    the first.
+    It carries the number twice: as a Python ``int`` or ``float`` (what
+    SQLite and MariaDB compare their JSON numbers with) and as text, which
+    PostgreSQL reads as ``NUMERIC``, the type its JSON numbers are read in.
+    Each dialect compiles the one it needs; by default the first. Both are
+    :func:`~qfilter.core.numbers.json_operand`'s: an integer exactly, a
+    fraction as the double nearest to it, as memory reads JSON.
     """
 
     type = sa.Numeric()
     inherit_cache = True
     name = "qfilter_number"
 
-    def __init__(self, number: int | float) -> None:
-        as_type: sa.types.TypeEngine[Any] = sa.Integer() if isinstance(number, int) else sa.Float()
-        super().__init__(sa.bindparam(None, number, type_=as_type), sa.bindparam(None, repr(number), type_=sa.String()))
+    def __init__(self, number: int | float | Decimal) -> None:
+        bound, text = json_operand(number)
+        as_type: sa.types.TypeEngine[Any] = sa.Integer() if isinstance(bound, int) else sa.Float()
+        super().__init__(sa.bindparam(None, bound, type_=as_type), sa.bindparam(None, text, type_=sa.String()))
 
 
 @compiles(number_param)

@@ -86,9 +86,10 @@ def _as_integer_comparison(op: Operator, number: Number) -> IntegerTest:
         return op, number
     match op:
         case "eq":
-            return ("eq", int(number)) if number.is_integer() else False
+            whole = math.floor(number)
+            return ("eq", whole) if whole == number else False
         case "gt" | "lte":
-            return op, math.floor(number)  # exact: a float is a rational
+            return op, math.floor(number)  # exact: a float or a Decimal is a rational
         case "gte" | "lt":
             return op, math.ceil(number)
 

@@ -9,7 +9,7 @@ filter uses.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import lru_cache
@@ -18,11 +18,13 @@ from typing import Any, Literal, TypeAlias, assert_never
 import sqlalchemy as sa
 
 from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.values import as_text
 
 from .elements import constant
 
 __all__ = [
     "Column",
+    "Derived",
     "Related",
     "JsonArray",
     "JsonObject",
@@ -32,6 +34,8 @@ __all__ = [
     "as_column",
     "check_mapping",
     "datetime_type",
+    "enum_choices",
+    "enum_value",
     "filtered_table",
     "locations",
     "value_class",
@@ -70,12 +74,50 @@ class Column:
     For a time qualifier the column is a ``DateTime``: with ``timezone=True``
     (or :class:`UtcDateTime`) it holds instants, without it wall-clock times
     in the schema's time zone.
+
+    ``folded`` is a column of the same table holding this one's text with its
+    case folded (a generated column, ``sqlalchemy.Computed(folded_case("label"))``):
+    case-insensitive tests (an ``ignore_case`` field, ``inIgnoreCase``,
+    ``like``, ``name:``) compare it instead of folding each row, so its index
+    serves them on every database (docs/sql.md: case-insensitive fields).
     """
 
     column: Any
+    folded: Any = dataclass_field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "column", as_column(self.column, "Column(column)"))
+        object.__setattr__(self, "column", as_column(self.column, f"{type(self).__name__}(column)"))
+        if self.folded is not None:
+            object.__setattr__(self, "folded", as_column(self.folded, "Column(folded=)"))
+
+
+@dataclass(frozen=True, eq=False)
+class Derived(Column):
+    """A computed field: its value is a SQL expression over the filtered row (NULL: no value).
+
+    ``expression`` is any column expression (``func.lower(User.email)``, a
+    correlated ``select(func.count())...scalar_subquery()``, a hybrid
+    property's expression); ``python`` is the function of an entity that
+    computes the same value in memory, which the schema's field must compute
+    with (``Field(..., compute=python)``, or :meth:`field`): when both are
+    given and differ, the mapping is refused. Without ``python`` memory reads
+    the field as its schema says (the attribute of an ORM object, say).
+    Filtering and sorting treat it as a column.
+    """
+
+    python: Callable[[Any], Any] | None = dataclass_field(default=None, kw_only=True)
+
+    @property
+    def expression(self) -> sa.ColumnElement[Any]:
+        """The SQL expression (the ``column`` of a :class:`Column`)."""
+        expression: sa.ColumnElement[Any] = self.column
+        return expression
+
+    def field(self, qualifier: str, kind: Kind, **options: Any) -> Field:
+        """The schema's field of this computed value: memory computes it with ``python``."""
+        if self.python is None:
+            raise ValueError(f"Derived for {qualifier!r} has no python function to compute it in memory")
+        return Field(qualifier, kind, (), compute=self.python, **options)
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,7 +220,7 @@ _ALLOWED: dict[Kind, tuple[type, ...]] = {
     Kind.BOOLEAN: (Column, Related),
 }
 
-ValueClass: TypeAlias = Literal["text", "enum", "integer", "boolean", "time", "json"]
+ValueClass: TypeAlias = Literal["text", "enum", "integer", "float", "decimal", "boolean", "time", "json"]
 """How the compiler reads a column's values: what its SQLAlchemy type makes them, as memory sees them."""
 
 
@@ -195,19 +237,24 @@ def value_class(type_: sa.types.TypeEngine[Any]) -> ValueClass | None:
     """What a column of this type holds, for the compiler; ``None`` for a type no filter can read exactly.
 
     Memory compares a value by its text (``as_text``): strings as they are,
-    integers in decimal, booleans as ``true``/``false``. Those are the
-    columns whose values SQL can compare the same way. Floats and decimals
-    are not among them: their text is not the same in Python and in SQL.
+    integers in decimal, booleans as ``true``/``false``, an enum member as
+    its value. Those are the columns whose values SQL can compare the same
+    way. Floats and decimals are numbers only (NUMBER fields): their text is
+    not the same in Python and in SQL.
     """
     impl = _impl(type_)
     if isinstance(impl, sa.Enum):  # before String, which it extends
-        return "enum" if impl.enum_class is None else None  # Python enum members have no text in memory
+        return "enum"
     if isinstance(impl, sa.String):
         return "text"
     if isinstance(impl, sa.Boolean):
         return "boolean"
     if isinstance(impl, sa.Integer):
         return "integer"
+    if isinstance(impl, sa.Float):  # before Numeric, which it extends
+        return "float"
+    if isinstance(impl, sa.Numeric):
+        return "decimal"
     if isinstance(impl, sa.DateTime):
         return "time"
     if isinstance(impl, sa.JSON):
@@ -215,10 +262,53 @@ def value_class(type_: sa.types.TypeEngine[Any]) -> ValueClass | None:
     return None
 
 
+def _stored_members(type_: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    """An ``Enum`` column's stored strings, each with what it stands for: a Python enum's member, or itself."""
+    impl = _impl(type_)
+    stored: list[str] = list(getattr(impl, "enums", ()))
+    if getattr(impl, "enum_class", None) is None:
+        return {text: text for text in stored}
+    # SQLAlchemy's own table from stored string (a name, or values_callable's) to member.
+    objects: dict[str, Any] = getattr(impl, "_object_lookup", {})
+    return {text: objects[text] for text in stored if text in objects}
+
+
+def _enum_members(type_: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    """What to bind for each text memory reads in an ``Enum`` column: a member's value's text, or the string."""
+    members: dict[str, Any] = {}
+    for member in _stored_members(type_).values():
+        text = as_text(member)
+        if text is not None:
+            members.setdefault(text, member)
+    return members
+
+
+def enum_choices(type_: sa.types.TypeEngine[Any]) -> tuple[str, ...]:
+    """The texts the values of an ``Enum`` column read as in memory: a Python enum's values, or the strings."""
+    return tuple(_enum_members(type_))
+
+
+def enum_value(type_: sa.types.TypeEngine[Any], text: str) -> Any:
+    """What to bind, in an ``Enum`` column's own type, for the value memory reads as ``text``; ``None``: none."""
+    return _enum_members(type_).get(text)
+
+
 def value_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A value's text as memory spells it (``as_text``): integers in decimal, ``true``/``false``, text as it is."""
+    """A value's text as memory spells it (``as_text``): integers in decimal, ``true``/``false``, text as it is.
+
+    A Python enum's member is stored under its name (unless the column's
+    ``values_callable`` says otherwise), and memory reads its value: the
+    stored text is mapped to the value's where the two differ.
+    """
     match value_class(value.type):
-        case "integer" | "enum":
+        case "enum":
+            members = _stored_members(value.type).items()
+            texts = {stored: text for stored, member in members if (text := as_text(member)) is not None}
+            if all(stored == text for stored, text in texts.items()):
+                return sa.cast(value, sa.String())
+            # The stored strings bound in the column's type (a PostgreSQL ENUM's own), the texts as strings.
+            return sa.case({stored: sa.literal(text, sa.String()) for stored, text in texts.items()}, value=value)
+        case "integer":
             return sa.cast(value, sa.String())
         case "boolean":
             return sa.case((value.is_(True), constant("true")), (value.is_(False), constant("false")))
@@ -237,7 +327,7 @@ def _readable_classes(kind: Kind) -> tuple[ValueClass, ...]:
         case Kind.META:
             return ("json",)
         case Kind.NUMBER:
-            return ("integer",)  # floats and decimals: their text differs between Python and SQL
+            return ("integer", "float", "decimal")  # compared as numbers, each in the column's own type
         case Kind.BOOLEAN:
             return ("boolean",)
         case _:
@@ -251,7 +341,7 @@ def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[
     if target.kind is Kind.TIME:
         return f"{target.qualifier!r} is a time: its column {column} must be a DateTime, not {column.type}"
     wanted = {"text": "String", "enum": "Enum", "integer": "Integer", "boolean": "Boolean", "time": "DateTime"}
-    wanted["json"] = "JSON"
+    wanted.update(json="JSON", float="Float", decimal="Numeric")
     names = " or ".join(dict.fromkeys(wanted[name] for name in readable))
     return (
         f"{target.qualifier!r} ({target.kind.value}) cannot be matched against {column} of type {column.type}: "
@@ -266,6 +356,14 @@ def _location_problem(target: Field, location: Location) -> str | None:
         names = " or ".join(kind.__name__ for kind in allowed)
         return f"{target.qualifier!r} ({target.kind.value}) needs {names}, not {type(location).__name__}"
     match location:
+        case Derived(expression) if location.python is not None and target.compute is not location.python:
+            return (
+                f"{target.qualifier!r} is computed in SQL by {expression} with a python function its field does "
+                "not compute with: give the field compute= that function (Derived.field makes it)"
+            )
+        case Column(column) if location.folded is not None and value_class(location.folded.type) != "text":
+            folded = location.folded
+            return f"{target.qualifier!r}: its folded column {folded} must be a String, not {folded.type}"
         case Column(column):
             return _type_problem(target, column, _readable_classes(target.kind))
         case Related(_, _, value):
@@ -277,8 +375,15 @@ def _location_problem(target: Field, location: Location) -> str | None:
 
 
 def filtered_table(location: Location) -> sa.FromClause | None:
-    """The table whose rows a location's test is about: the one in the statement's FROM."""
+    """The table whose rows a location's test is about: the one in the statement's FROM.
+
+    ``None`` for a :class:`Derived` expression that names no table of its own
+    (a correlated subquery): the statement it stands in decides.
+    """
     match location:
+        case Derived(expression):
+            tables = [table for table in expression._from_objects if isinstance(table, sa.FromClause)]
+            return tables[0] if len(set(tables)) == 1 else None
         case Column(column) | JsonArray(column) | JsonObject(column):
             return _table_of(column)
         case Related(_, _, _, references):
@@ -324,12 +429,14 @@ def check_mapping(schema: Schema, mapping: SqlMapping, *, table: Any = None) -> 
     if table is not None:
         expected = table.__table__ if hasattr(table, "__table__") else table
     else:
-        counts = Counter(filtered_table(location) for places in found.values() for location in places)
+        counts = Counter(
+            table for places in found.values() for location in places if (table := filtered_table(location)) is not None
+        )
         expected = counts.most_common(1)[0][0] if counts else None
     for qualifier, places in found.items():
         for location in places:
             actual = filtered_table(location)
-            if expected is not None and actual is not expected:
+            if expected is not None and actual is not None and actual is not expected:
                 problems.append(
                     f"SQL mapping: {qualifier!r} is about table {_described(actual)}, not the filtered table "
                     f"{_described(expected)}: nothing connects it to the rows being filtered"

@@ -9,7 +9,10 @@
     DEVICES, DEVICES_SQL = orm_schema(Device, {...})  # the schema too, kinds read from the column types
 
 A path is attribute names joined by dots: relationships (many-to-one,
-one-to-many, many-to-many through a ``secondary`` table), then a column.
+one-to-many, many-to-many through a ``secondary`` table), then a column;
+or the name of a computed attribute of the model itself (a
+``hybrid_property`` with a SQL expression, a ``column_property``), which is
+a :class:`~qfilter.sql.mappings.Derived`.
 A path through relationships becomes a :class:`~qfilter.sql.mappings.Related`
 whose subquery joins an alias of every table on the way, so it gets the same
 ``IN`` / ``NOT EXISTS`` forms, NULL-safety and exclusion rules. What the
@@ -20,17 +23,31 @@ behind a relationship, a path that ends at a relationship.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from qfilter.core.schema import Field, Kind, Schema
 
-from .mappings import Column, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping, value_class
+from .mappings import (
+    Column,
+    Derived,
+    JsonArray,
+    JsonObject,
+    Location,
+    Related,
+    SqlMapping,
+    as_column,
+    check_mapping,
+    enum_choices,
+    value_class,
+)
+from .types import folded_source
 
 __all__ = ["OrmPaths", "orm_mapping", "orm_schema"]
 
@@ -117,6 +134,25 @@ class _Hop:
         return out
 
 
+def _computed(mapper: Mapper[Any], name: str) -> tuple[str, sa.ColumnElement[Any]] | None:
+    """A computed attribute's sort (``hybrid_property``, ``column_property``) and its SQL; ``None`` for another."""
+    descriptor = mapper.all_orm_descriptors.get(name)
+    if getattr(descriptor, "extension_type", None) is HybridExtensionType.HYBRID_PROPERTY:
+        owner = mapper.class_.__name__
+        try:
+            expression = as_column(getattr(mapper.class_, name), name)
+        except Exception as error:  # its Python code does not run on columns: it has no SQL meaning
+            raise _PathError(
+                f"{owner}.{name} is a hybrid_property without a SQL expression ({type(error).__name__}: {error}); "
+                f"give it one with @{name}.inplace.expression"
+            ) from None
+        return "hybrid_property", expression
+    attribute = mapper.column_attrs.get(name)
+    if attribute is not None and not (len(attribute.columns) == 1 and isinstance(attribute.columns[0], sa.Column)):
+        return "column_property", as_column(getattr(mapper.class_, name), name)
+    return None
+
+
 def _resolve(mapper: Mapper[Any], path: str) -> tuple[list[_Hop], sa.ColumnElement[Any]]:
     """The relationships a path goes through and the column it ends at (a column of the last mapper's table)."""
     names = path.split(".")
@@ -135,6 +171,11 @@ def _resolve(mapper: Mapper[Any], path: str) -> tuple[list[_Hop], sa.ColumnEleme
         raise _PathError(
             f"{path!r} ends at a relationship: name a column of {current.relationships[last].mapper.class_.__name__}"
         )
+    computed = _computed(current, last)
+    if computed is not None:
+        if hops:
+            raise _PathError(f"{path!r}: a {computed[0]} behind a relationship is not supported; map its own model")
+        return hops, computed[1]
     attribute = current.column_attrs.get(last)
     if attribute is None or len(attribute.columns) != 1 or not isinstance(attribute.columns[0], sa.Column):
         raise _PathError(f"{current.class_.__name__} has no column attribute {last!r} (on the path {path!r})")
@@ -144,13 +185,29 @@ def _resolve(mapper: Mapper[Any], path: str) -> tuple[list[_Hop], sa.ColumnEleme
     return hops, column
 
 
-def _location(mapper: Mapper[Any], path: str, kind: Kind | None) -> Location:
+def _folded_column(column: sa.ColumnElement[Any]) -> sa.Column[Any] | None:
+    """A generated column of the same table holding ``column``'s folded case (:func:`~qfilter.sql.folded_case`)."""
+    table = getattr(column, "table", None)
+    if not isinstance(table, sa.Table):
+        return None
+    found: list[sa.Column[Any]] = [
+        other
+        for other in table.columns
+        if other.computed is not None and folded_source(other.computed.sqltext) == column.name
+    ]
+    return found[0] if found else None
+
+
+def _location(mapper: Mapper[Any], path: str, target: Field | None) -> Location:
+    kind = target.kind if target else None
     hops, column = _resolve(mapper, path)
+    if not isinstance(column, sa.Column):  # a computed attribute of the model itself
+        return Derived(column, python=target.compute if target else None)
     is_json = value_class(column.type) == "json"
     if not hops:
         if is_json:
             return JsonObject(column) if kind in (None, Kind.META) else JsonArray(column)
-        return Column(column)
+        return Column(column, folded=_folded_column(column))
     if is_json:
         raise _PathError(f"{path!r}: a JSON column behind a relationship is not supported; map its own table")
     source: sa.FromClause | None = None
@@ -173,8 +230,11 @@ def orm_mapping(model: Any, paths: OrmPaths, *, schema: Schema | None = None) ->
     A column of the model itself is a :class:`~qfilter.sql.mappings.Column`
     (a JSON column a :class:`~qfilter.sql.mappings.JsonObject`, or with
     ``schema`` a :class:`~qfilter.sql.mappings.JsonArray` for a qualifier
-    that is not ``Kind.META``); a path through relationships a
-    :class:`~qfilter.sql.mappings.Related`. A path that cannot be mapped
+    that is not ``Kind.META``), with its ``folded`` generated column when
+    the table has one (:func:`~qfilter.sql.folded_case`); a computed
+    attribute a :class:`~qfilter.sql.mappings.Derived` (computed in memory
+    with ``schema``'s ``compute`` of the field, when it has one); a path
+    through relationships a :class:`~qfilter.sql.mappings.Related`. A path that cannot be mapped
     exactly raises a ``ValueError`` naming its qualifier; with ``schema``,
     the whole mapping is checked against it too (:func:`check_mapping`).
     """
@@ -184,7 +244,7 @@ def orm_mapping(model: Any, paths: OrmPaths, *, schema: Schema | None = None) ->
     for qualifier, found in paths.items():
         target = schema.by_qualifier.get(qualifier) if schema is not None else None
         try:
-            places = tuple(_location(mapper, path, target.kind if target else None) for path in _paths(found))
+            places = tuple(_location(mapper, path, target) for path in _paths(found))
         except _PathError as error:
             problems.append(f"{qualifier!r}: {error}")
             continue
@@ -203,9 +263,11 @@ def _inferred_kind(mapper: Mapper[Any], path: str) -> Kind:
             return Kind.TIME
         case "json":
             return Kind.META
-        case "text" | "enum":
+        case "enum":
+            return Kind.EXACT
+        case "text":
             return Kind.EXACT if any(hop.multi_valued for hop in hops) else Kind.TEXT
-        case "integer":
+        case "integer" | "float" | "decimal":
             return Kind.NUMBER
         case "boolean":
             return Kind.BOOLEAN
@@ -213,11 +275,21 @@ def _inferred_kind(mapper: Mapper[Any], path: str) -> Kind:
             raise _PathError(f"{path!r}: no filter can read a {column.type} column ({column}) exactly")
 
 
+def _choices(mapper: Mapper[Any], paths: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values an enum field can hold: those of its ``Enum`` columns, when every path ends at one."""
+    columns = [_resolve(mapper, path)[1] for path in paths]
+    if not all(value_class(column.type) == "enum" for column in columns):
+        return None
+    return tuple(dict.fromkeys(choice for column in columns for choice in enum_choices(column.type))) or None
+
+
 def orm_schema(
     model: Any,
     paths: OrmPaths,
     *,
     kinds: Mapping[str, Kind] | None = None,
+    ignore_case: Iterable[str] = (),
+    python: Mapping[str, Callable[[Any], Any]] | None = None,
     name: str | None = None,
     default_qualifier: str | None = None,
     timezone: tzinfo = UTC,
@@ -227,31 +299,60 @@ def orm_schema(
     Each field's memory paths are its attribute paths, so the schema also
     filters the model's objects (or dicts of the same shape) in memory. Its
     kind is ``kinds[qualifier]`` when given, else read from the column type:
-    ``DateTime`` a time, ``JSON`` the ``meta.<path>`` object, integers and
-    booleans exact values, text a fragment search (``TEXT``) when the entity
-    has one value and an exact match (``EXACT``, like a tag) when a path
-    through a to-many relationship gives it several (and such a field is
-    ``many``). The schema is named
-    after the model's table unless ``name`` is given. Raises a
-    ``ValueError`` naming the qualifier for a path that cannot be mapped.
+    ``DateTime`` a time, ``JSON`` the ``meta.<path>`` object, integers,
+    floats and decimals numbers, booleans ``BOOLEAN``, an ``Enum`` (of
+    strings, or of a Python ``enum.Enum``) an exact match whose values are
+    the field's ``choices``, text a fragment search (``TEXT``) when the
+    entity has one value and an exact match (``EXACT``, like a tag) when a
+    path through a to-many relationship gives it several (and such a field
+    is ``many``). The qualifiers in ``ignore_case`` ignore case
+    (``Field.ignore_case``).
+
+    A computed attribute (docs/extending.md) is filtered in SQL by its
+    expression; in memory a ``hybrid_property`` is read from the object (its
+    Python side), and a ``column_property``, which has no Python side, needs
+    ``python[qualifier]``, a function of the entity computing the same value
+    (``Field.compute``); ``python`` may replace a hybrid's Python side too.
+    The schema is named after the model's table unless ``name`` is given.
+    Raises a ``ValueError`` naming the qualifier for a path that cannot be
+    mapped.
     """
     mapper = _mapper(model)
     chosen = dict(kinds or {})
+    folding = set(ignore_case)
+    computing = dict(python or {})
     fields = []
     problems = []
     for qualifier, found in paths.items():
+        places = _paths(found)
         try:
-            kind = chosen.get(qualifier) or _inferred_kind(mapper, _paths(found)[0])
-        except _PathError as error:
+            kind = chosen.get(qualifier) or _inferred_kind(mapper, places[0])
+            sorts = [computed[0] for path in places if (computed := _computed(mapper, path)) is not None]
+            if "column_property" in sorts and qualifier not in computing:
+                raise _PathError(
+                    f"{places[0]!r} is a column_property, which has no Python side for memory to read: "
+                    f"give python={{{qualifier!r}: <a function of the entity>}}"
+                )
+            many = any(hop.multi_valued for path in places for hop in _resolve(mapper, path)[0])
+            field = Field(
+                qualifier,
+                kind,
+                places,
+                many=many,
+                ignore_case=qualifier in folding,
+                choices=_choices(mapper, places) if kind is Kind.EXACT else None,
+                compute=computing.get(qualifier),
+            )
+        except (_PathError, ValueError) as error:
             problems.append(f"{qualifier!r}: {error}")
             continue
-        many = any(hop.multi_valued for path in _paths(found) for hop in _resolve(mapper, path)[0])
-        fields.append(Field(qualifier, kind, _paths(found), many=many))
+        fields.append(field)
     if problems:
         raise ValueError("orm_schema: " + "; ".join(problems))
-    unknown = sorted(set(chosen) - set(paths))
-    if unknown:
-        raise ValueError(f"orm_schema: kinds given for qualifiers without a path: {', '.join(unknown)}")
+    for option, given in (("kinds", chosen), ("ignore_case", folding), ("python", computing)):
+        unknown = sorted(set(given) - set(paths))
+        if unknown:
+            raise ValueError(f"orm_schema: {option} given for qualifiers without a path: {', '.join(unknown)}")
     schema = Schema(
         name or str(getattr(mapper.local_table, "name", "entities")),
         tuple(fields),

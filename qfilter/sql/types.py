@@ -1,17 +1,21 @@
-"""Column types that make SQL read values the way memory does: UTC instants, JSON keeping numbers."""
+"""Column types that make SQL read values the way memory does: UTC instants, JSON keeping numbers, folded text."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from .dialects.mysql import MARIADB_BINARY, MARIADB_DIALECTS
+from .elements import fold_case
 
-__all__ = ["UtcDateTime", "exact_string", "json_keeping_numbers"]
+__all__ = ["UtcDateTime", "exact_string", "folded_case", "folded_source", "json_keeping_numbers"]
 
 # Dialects whose DATETIME has no zone: UtcDateTime stores naive UTC there.
 _NAIVE_UTC = ("sqlite", *MARIADB_DIALECTS)
@@ -85,3 +89,55 @@ def exact_string(length: int = 255) -> sa.String:
     """
     binary = mysql.VARCHAR(length, charset="utf8mb4", collation=MARIADB_BINARY)
     return sa.String().with_variant(binary, *MARIADB_DIALECTS)
+
+
+class _folded_case(FunctionElement[str]):
+    """:func:`folded_case`: qfilter's case folding of one column, as a generated column's expression."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "qfilter_folded_case"
+
+    def __init__(self, column: sa.ColumnElement[str], name: str) -> None:
+        super().__init__(column)
+        self.column_name = name
+
+
+def folded_case(column: str | sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The expression of a generated column holding ``column``'s text with its case folded, as filters fold it.
+
+    ``sqlalchemy.Computed(folded_case("label"), persisted=True)`` on a text
+    column of the same table (``exact_string()`` on MariaDB), with an index:
+    map the field as ``Column(Item.label, folded=Item.label_folded)`` (or let
+    :func:`~qfilter.sql.orm_schema` find it), and its case-insensitive
+    tests compare that column, which the index serves on every database.
+    On SQLite it calls ``qfilter_lower``: every connection that writes the
+    table needs :func:`~qfilter.sql.install_sqlite_functions`.
+    """
+    if isinstance(column, str):
+        return _folded_case(sa.column(column, sa.String()), column)
+    return _folded_case(column, column.name if isinstance(column, sa.ColumnClause) else str(column))
+
+
+def folded_source(expression: object) -> str | None:
+    """The name of the column a :func:`folded_case` expression folds; ``None`` for any other expression."""
+    return expression.column_name if isinstance(expression, _folded_case) else None
+
+
+@compiles(_folded_case)
+def _folded_case_default(element: _folded_case, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(fold_case(*element.clauses.clauses), **kw)
+
+
+_HEX_TEXT = re.compile(r"_utf8mb4 X'([0-9A-F]*)'")
+
+
+def _folded_case_mariadb(element: _folded_case, compiler: SQLCompiler, **kw: Any) -> str:
+    # MariaDB 10.11 stores a generated column's hex literals wrongly (X'C4B0' comes back as
+    # 'xC4xB0', and folds nothing): the same texts are given to it through UNHEX instead.
+    folded = compiler.process(fold_case(*element.clauses.clauses), **kw)
+    return _HEX_TEXT.sub(r"CONVERT(UNHEX('\1') USING utf8mb4)", folded)
+
+
+for _name in MARIADB_DIALECTS:
+    compiles(_folded_case, _name)(_folded_case_mariadb)

@@ -17,7 +17,6 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
 from functools import reduce
 from typing import Any, assert_never
 
@@ -29,6 +28,7 @@ from qfilter.core import plan as ir
 from qfilter.core.ast import Filter
 from qfilter.core.backend import Comparison, build, build_order
 from qfilter.core.errors import FilterLimitError
+from qfilter.core.numbers import grid_comparison, nearest_double
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
@@ -129,8 +129,8 @@ def _integer_operand(op: Operator, number: Number) -> tuple[Operator, int] | Non
     """The same comparison of an integer with an integer operand; ``None``: no integer equals ``number``."""
     if isinstance(number, int):
         return op, number
-    if number.is_integer():
-        return op, int(number)
+    if math.floor(number) == number:
+        return op, math.floor(number)
     match op:
         case "eq":
             return None
@@ -142,36 +142,34 @@ def _integer_operand(op: Operator, number: Number) -> tuple[Operator, int] | Non
             assert_never(op)
 
 
-def _float_operand(op: Operator, number: Number) -> tuple[Operator, float] | None:
-    """The same comparison of a double with a double operand; ``None``: no double equals ``number``."""
-    nearest = float(number)
-    if isinstance(number, float) or nearest == number:
-        return op, nearest
-    if op == "eq":
-        return None
-    # The operand lies strictly between the nearest double and its neighbour on the other side.
-    if nearest < number:
-        table: dict[str, Operator] = {"lt": "lte", "lte": "lte", "gt": "gt", "gte": "gt"}
-    else:
-        table = {"lt": "lt", "lte": "lt", "gt": "gte", "gte": "gte"}
-    chosen = table[op]
-    return chosen, nearest
+def _float_operand(op: Operator, number: Number) -> tuple[Operator, float] | bool:
+    """The comparison of a double with the double nearest to ``number`` (spec section 10), as memory compares a float.
+
+    ``True``/``False`` beyond the doubles' range: every value, or none.
+    """
+    nearest = nearest_double(number)
+    if math.isinf(nearest):
+        return op in (("lt", "lte") if nearest > 0 else ("gt", "gte"))
+    return op, nearest
 
 
 def _compare(place: Place, op: Operator, number: Number) -> Q:
     """``value <op> number`` on a numeric column, exactly, whatever the column's type and the number's."""
-    operand: tuple[Operator, Any] | None
+    operand: tuple[Operator, Any] | bool | None
     match place.value_class:
         case "integer":
             operand = _integer_operand(op, number)
         case "float":
             operand = _float_operand(op, number)
-        case "decimal":  # the number as written (spec section 10: price:9.99 is the decimal 9.99)
-            operand = op, Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+        case "decimal":  # the number as written (spec section 10: price:9.99 is the decimal 9.99), on the column's grid
+            field = place.value
+            operand = grid_comparison(op, number, scale=field.decimal_places or 0, precision=field.max_digits)
         case _:
             return _false()  # text, booleans and times are never numbers
-    if operand is None:
+    if operand is None or operand is False:
         return _false()
+    if operand is True:
+        return Q(**{f"{place.lookup}__isnull": False})
     chosen, value = operand
     test = Q(**{f"{place.lookup}__{_LOOKUPS[chosen]}": value})
     if chosen == "eq":

@@ -16,6 +16,7 @@ from typing import Any, assert_never
 
 from django.db.models import Lookup
 
+from qfilter.core.numbers import json_operand
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
@@ -91,10 +92,11 @@ class _Element:
 
 
 def _number_param(vendor: str, number: Number) -> Compiled:
+    bound, text = json_operand(number)  # as memory reads JSON: an integer exactly, a fraction as a double
     if vendor == "postgresql":
-        # The number's shortest text as NUMERIC: exact, like the jsonb numbers it is compared with.
-        return "CAST(%s AS NUMERIC)", (repr(number),)
-    return "%s", (number,)
+        # As NUMERIC, like the jsonb numbers it is compared with.
+        return "CAST(%s AS NUMERIC)", (text,)
+    return "%s", (bound,)
 
 
 def _texts(values: tuple[str, ...]) -> list[str]:
