@@ -306,7 +306,10 @@ def test_a_decimal_compares_the_number_as_written(aliases: list[str], stored: An
     number off the column's grid (``0.001``) or beyond its precision
     (``1e30``) is no database error.
     """
-    entities = [{"id": 1, "name": "a", "price": Decimal("9.99")}, {"id": 2, "name": "b", "price": Decimal("10.00")}]
+    entities: list[dict[str, Any]] = [
+        {"id": 1, "name": "a", "price": Decimal("9.99")},
+        {"id": 2, "name": "b", "price": Decimal("10.00")},
+    ]
     stored(entities)
     for text, expected in [
         ("price:9.99", [1]),
@@ -325,6 +328,42 @@ def test_a_decimal_compares_the_number_as_written(aliases: list[str], stored: An
         assert sorted(e["id"] for e in compile_predicate(text, DEVICES).filter(entities)) == expected, text
         for alias in aliases:
             assert _ids(alias, text) == expected, (alias, text)
+
+
+LABELLED, LABELLED_Q = orm_schema(
+    Device,
+    {"name": "name", "tag": "tags__name", "owner": "owner__email"},
+    kinds={"owner": Kind.USER},
+    ignore_case={"tag", "owner"},
+)
+
+
+def test_a_case_insensitive_field_agrees_with_memory(aliases: list[str], stored: Any) -> None:
+    """``Field.ignore_case`` (issue 22.3): ``str.lower`` on both sides, as ``inIgnoreCase`` does."""
+    entities: list[dict[str, Any]] = [
+        {"id": 1, "name": "a", "tags": [{"name": "Prod"}], "owner": {"id": 201, "email": "Ann@Example.com"}},
+        {"id": 2, "name": "b", "tags": [{"name": "ΣΑΣ"}, {"name": "dev"}]},
+        {"id": 3, "name": "c"},
+    ]
+    stored(entities)
+    assert LABELLED.by_qualifier["tag"].ignore_case and not LABELLED.by_qualifier["name"].ignore_case
+    with pytest.raises(ValueError, match="ignore_case is for TEXT, EXACT and USER fields"):
+        orm_schema(Device, {"slots": "slots"}, ignore_case={"slots"})
+    for text, expected in [
+        ("tag:prod", [1]),
+        ("tag:PROD", [1]),
+        ("-tag:prod", [2, 3]),
+        ("tag:σας", [2]),  # str.lower: the final sigma
+        ("tag:in(x,DEV)", [2]),
+        ("tag:contains(RO)", [1]),
+        ("owner:ann@example.com", [1]),
+        ("owner:@me", [1]),
+    ]:
+        found = compile_predicate(text, LABELLED, user="ANN@example.com").filter(entities)
+        assert sorted(e["id"] for e in found) == expected, text
+        for alias in aliases:
+            q = compile_q(text, LABELLED, LABELLED_Q, user="ANN@example.com")
+            assert sorted(Device.objects.using(alias).filter(q).values_list("id", flat=True)) == expected, alias
 
 
 def test_to_many_paths_are_subqueries_not_joins() -> None:

@@ -41,6 +41,8 @@ from qfilter.sql import (
     UtcDateTime,
     check_mapping,
     compile_clause,
+    exact_string,
+    folded_case,
     install_sqlite_functions,
     json_keeping_numbers,
     orm_mapping,
@@ -632,3 +634,128 @@ def test_install_sqlite_functions_takes_an_async_engine(tmp_path: Path) -> None:
         return str(found)
 
     assert asyncio.run(lower()) == "ÄÖÜ İ".lower()
+
+
+# -- case-insensitive fields (issue 22.3): str.lower on both sides, index-friendly on every database -----------
+
+
+def test_a_case_insensitive_field_folds_every_comparison_of_its_text() -> None:
+    schema = Schema(
+        "labels",
+        (Field("label", Kind.EXACT, "labels", many=True, ignore_case=True), Field("owner", Kind.USER, "owner")),
+    )
+    insensitive = schema.with_fields([schema.fields[0], Field("owner", Kind.USER, "owner", ignore_case=True)])
+    entities = [{"labels": ["Prod", "ΣΑΣ"], "owner": "Ann"}, {"labels": ["dev"], "owner": "bob"}, {"labels": []}]
+    for text, expected in [
+        ("label:prod", [0]),
+        ("label:PROD", [0]),
+        ("-label:prod", [1, 2]),
+        ("label:σας", [0]),  # str.lower maps a final capital sigma to ς
+        ("label:equals(DEV)", [1]),
+        ("label:in(x,Dev)", [1]),
+        ("label:contains(RO)", [0]),
+        ("label:not(prod)", [0, 1]),  # some label is not prod, ignoring case
+        ("owner:@me", [0]),
+    ]:
+        found = compile_predicate(text, insensitive, user="ANN").filter(entities)
+        assert [entities.index(e) for e in found] == expected, text
+    assert compile_predicate("owner:@me", schema, user="ANN").filter(entities) == []  # that field is exact
+    with pytest.raises(ValueError, match="ignore_case is for TEXT, EXACT and USER fields"):
+        Field("n", Kind.NUMBER, "n", ignore_case=True)
+
+
+def test_orm_schema_declares_case_insensitive_fields_and_finds_their_folded_column() -> None:
+    from gadgets import GADGETS, GADGETS_SQL, Gadget
+
+    label = GADGETS_SQL["label"]
+    assert GADGETS.by_qualifier["label"].ignore_case and isinstance(label, Column)
+    assert label.folded is Gadget.__table__.c.label_folded  # the generated column of folded_case("label")
+    with pytest.raises(ValueError, match="ignore_case given for qualifiers without a path: nope"):
+        orm_schema(Device, {"name": "name"}, ignore_case={"nope"})
+    with pytest.raises(ValueError, match="'count'.*ignore_case is for TEXT, EXACT and USER fields"):
+        orm_schema(Device, {"count": "count"}, ignore_case={"count"})
+
+
+ITEMS_METADATA = sa.MetaData()
+ITEMS = sa.Table(
+    "qfilter_test_ci_items",
+    ITEMS_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("label", exact_string(100)),
+)
+sa.Index("ix_qfilter_test_ci_items_label_folded", folded_case(ITEMS.c.label))  # the expression index recipe
+ITEMS_SCHEMA = Schema("items", (Field("label", Kind.EXACT, "label", ignore_case=True),))
+
+
+def _plan(conn: sa.Connection, statement: sa.Select[Any]) -> str:
+    """The database's plan of ``statement``, as text (an index it may use is named in it)."""
+    compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+    match conn.dialect.name:
+        case "sqlite":
+            return str(conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all())
+        case "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a handful of rows: say whether it can
+            return str(conn.exec_driver_sql(f"EXPLAIN {compiled}").all())
+        case _:  # MariaDB: the indexes it may use for the WHERE (possible_keys)
+            return str(conn.exec_driver_sql(f"EXPLAIN {compiled}").mappings().all())
+
+
+@pytest.fixture(scope="module")
+def any_engine(database: sa.Engine) -> Iterator[sa.Engine]:
+    from gadgets import GadgetBase
+
+    GadgetBase.metadata.create_all(database)
+    if database.dialect.name != "mysql":  # MariaDB has no index on an expression: the generated column is its way
+        ITEMS_METADATA.create_all(database)
+    yield database
+    if database.dialect.name != "mysql":
+        ITEMS_METADATA.drop_all(database)
+
+
+def test_a_case_insensitive_field_is_index_friendly_on_every_database(any_engine: sa.Engine) -> None:
+    from gadgets import GADGETS, GADGETS_SQL, Gadget, gadget, insert_gadgets
+
+    stored = [gadget(f"g{index}", label=label) for index, label in enumerate(["Prod", "PROD", "dev", "İx", None])]
+    with any_engine.connect() as conn, conn.begin():
+        insert_gadgets(conn, stored)
+        where = compile_clause("label:prod", GADGETS, GADGETS_SQL)
+        assert sorted(conn.execute(sa.select(Gadget.name).where(where)).scalars()) == ["g0", "g1"]
+        assert sorted(
+            conn.execute(sa.select(Gadget.name).where(compile_clause("label:i̇x", GADGETS, GADGETS_SQL))).scalars()
+        ) == ["g3"]
+        assert "ix_qfilter_test_gadgets_label_folded" in _plan(conn, sa.select(Gadget.name).where(where))
+        if conn.dialect.name != "mysql":
+            conn.execute(sa.insert(ITEMS), [{"id": 1, "label": "Prod"}, {"id": 2, "label": "dev"}])
+            clause = compile_clause("label:PROD", ITEMS_SCHEMA, {"label": Column(ITEMS.c.label)})
+            assert list(conn.execute(sa.select(ITEMS.c.id).where(clause)).scalars()) == [1]
+            assert "ix_qfilter_test_ci_items_label_folded" in _plan(conn, sa.select(ITEMS.c.id).where(clause))
+        conn.rollback()
+
+
+def test_a_folded_column_must_hold_text() -> None:
+    schema = Schema("items", (Field("label", Kind.EXACT, "label", ignore_case=True),))
+    with pytest.raises(ValueError, match="its folded column qfilter_test_ci_items.id must be a String"):
+        check_mapping(schema, {"label": Column(ITEMS.c.label, folded=ITEMS.c.id)})
+
+
+@pytest.fixture(scope="module")
+def gadgets_on_postgresql(postgres_url: str) -> Iterator[httpx.Client]:
+    from gadgets import gadget, served_gadgets
+
+    stored = [gadget("a", label="Prod"), gadget("b", label="PROD"), gadget("c", label="dev"), gadget("d")]
+    with served_gadgets(postgres_url, stored) as client:
+        yield client
+
+
+def test_a_case_insensitive_field_through_the_fastapi_dependency_on_postgresql(
+    gadgets_on_postgresql: httpx.Client,
+) -> None:
+    from gadgets import listed
+
+    client = gadgets_on_postgresql
+    assert listed(client, q="label:prod") == ["a", "b"]
+    assert listed(client, q="-label:Prod") == ["c", "d"]
+    assert listed(client, q="label:in(DEV,x)") == ["c"]
+    assert listed(client, q="label:like(p*)", sort="-label") == ["a", "b"]  # by code point: "Prod" after "PROD"
+    described = client.get("/openapi.json").json()["paths"]["/gadgets"]["get"]["parameters"]
+    assert "`label` (ignoring case)" in next(p for p in described if p["name"] == "q")["description"]

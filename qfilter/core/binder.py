@@ -182,8 +182,10 @@ class _Binder:
             return value.text
         import difflib  # for a suggestion in an error message only: not worth importing at start-up
 
-        close = difflib.get_close_matches(text, list(folded), n=1, cutoff=0.6)
-        suggestion = f"did you mean {Value(folded[close[0]])}? " if close else ""
+        # Suggested ignoring case whatever the field does: RUNNING is close to running.
+        lowered = {choice.lower(): choice for choice in reversed(choices)}
+        close = difflib.get_close_matches(value.text.lower(), list(lowered), n=1, cutoff=0.6)
+        suggestion = f"did you mean {Value(lowered[close[0]])}? " if close else ""
         listed = ", ".join(str(Value(choice)) for choice in choices)
         raise self.error(
             f"{self.target.qualifier!r} has no value {value.text!r}",

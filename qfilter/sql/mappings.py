@@ -307,7 +307,12 @@ def value_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
             if all(stored == text for stored, text in texts.items()):
                 return sa.cast(value, sa.String())
             # The stored strings bound in the column's type (a PostgreSQL ENUM's own), the texts as strings.
-            return sa.case({stored: sa.literal(text, sa.String()) for stored, text in texts.items()}, value=value)
+            return sa.case(
+                *(
+                    (value == sa.bindparam(None, stored, type_=value.type), sa.literal(text, sa.String()))
+                    for stored, text in texts.items()
+                )
+            )
         case "integer":
             return sa.cast(value, sa.String())
         case "boolean":
@@ -338,6 +343,11 @@ def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[
     found = value_class(column.type)
     if found in readable:
         return None
+    if isinstance(column.type, sa.types.NullType):
+        return (
+            f"{target.qualifier!r}: the expression {column} has no SQL type to read its values by; give it one "
+            "(type_= of the function, or sqlalchemy.type_coerce(expression, String()))"
+        )
     if target.kind is Kind.TIME:
         return f"{target.qualifier!r} is a time: its column {column} must be a DateTime, not {column.type}"
     wanted = {"text": "String", "enum": "Enum", "integer": "Integer", "boolean": "Boolean", "time": "DateTime"}

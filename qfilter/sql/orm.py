@@ -271,6 +271,11 @@ def _inferred_kind(mapper: Mapper[Any], path: str) -> Kind:
             return Kind.NUMBER
         case "boolean":
             return Kind.BOOLEAN
+        case None if isinstance(column.type, sa.types.NullType):
+            raise _PathError(
+                f"{path!r}: {column} has no SQL type to read its values by; give it one "
+                "(type_= of the function, or sqlalchemy.type_coerce(expression, String()))"
+            )
         case None:
             raise _PathError(f"{path!r}: no filter can read a {column.type} column ({column}) exactly")
 
@@ -326,13 +331,13 @@ def orm_schema(
     for qualifier, found in paths.items():
         places = _paths(found)
         try:
-            kind = chosen.get(qualifier) or _inferred_kind(mapper, places[0])
             sorts = [computed[0] for path in places if (computed := _computed(mapper, path)) is not None]
             if "column_property" in sorts and qualifier not in computing:
                 raise _PathError(
                     f"{places[0]!r} is a column_property, which has no Python side for memory to read: "
                     f"give python={{{qualifier!r}: <a function of the entity>}}"
                 )
+            kind = chosen.get(qualifier) or _inferred_kind(mapper, places[0])
             many = any(hop.multi_valued for path in places for hop in _resolve(mapper, path)[0])
             field = Field(
                 qualifier,

@@ -22,7 +22,7 @@ qualifier's kind is a ``ValueError`` naming the qualifier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, Literal, TypeAlias, assert_never
@@ -353,6 +353,7 @@ def orm_schema(
     paths: DjangoPaths,
     *,
     kinds: Mapping[str, Kind] | None = None,
+    ignore_case: Iterable[str] = (),
     name: str | None = None,
     default_qualifier: str | None = None,
     timezone: tzinfo | None = None,
@@ -372,15 +373,19 @@ def orm_schema(
     with one path of the model itself or through to-one relations are
     sortable. ``timezone`` (default: UTC under ``USE_TZ``, else Django's
     ``TIME_ZONE``) is the zone of times written without an offset, and of
-    naive stored times. The schema is named after the model's table unless
+    naive stored times. The qualifiers in ``ignore_case`` compare their text
+    ignoring case (``Field.ignore_case``: ``label:prod`` matches ``Prod``).
+    The schema is named after the model's table unless
     ``name`` is given, and its ``id_path`` is the primary key's name.
     Raises a ``ValueError`` naming every qualifier that cannot be mapped.
     """
     mapping = orm_mapping(model, paths)
     chosen = dict(kinds or {})
-    unknown = sorted(set(chosen) - set(paths))
-    if unknown:
-        raise ValueError(f"orm_schema: kinds given for qualifiers without a path: {', '.join(unknown)}")
+    folding = set(ignore_case)
+    for option, given in (("kinds", chosen), ("ignore_case", folding)):
+        unknown = sorted(set(given) - set(paths))
+        if unknown:
+            raise ValueError(f"orm_schema: {option} given for qualifiers without a path: {', '.join(unknown)}")
     fields = []
     sortable = []
     problems = []
@@ -391,7 +396,12 @@ def orm_schema(
             if problem:
                 problems.append(problem)
         many = any(place.many for place in places)
-        fields.append(Field(qualifier, kind, tuple(place.path.replace("__", ".") for place in places), many=many))
+        memory_paths = tuple(place.path.replace("__", ".") for place in places)
+        try:
+            fields.append(Field(qualifier, kind, memory_paths, many=many, ignore_case=qualifier in folding))
+        except ValueError as error:  # ignore_case on a kind without text
+            problems.append(str(error))
+            continue
         if kind in SORTABLE_KINDS and len(places) == 1 and not many:
             sortable.append(qualifier)
     if problems:
