@@ -255,7 +255,7 @@ def test_page_body_over_the_demo_dataset(now: datetime) -> None:
 
 def test_filter_params_hold_the_text_the_plan_and_the_sort_and_read_the_rest_from_the_plan(now: datetime) -> None:
     params = listing.read_filter("created_by:@me tag:a", schema=WAYLAY, user="users/ann", now=now, sort="-created")
-    assert [name for name in listing.FilterParams.__dataclass_fields__] == ["q", "plan", "sort"]
+    assert [name for name in listing.FilterParams.__dataclass_fields__] == ["q", "plan", "sort", "default_sort"]
     assert params.filter is params.plan.filter and params.filter == qfilter.parse("created_by:@me tag:a")
     assert params.now == now == params.plan.context.now and params.plan.context.user == "users/ann"
     assert params.plan == to_plan("created_by:@me tag:a", WAYLAY, context=Context(now=now, user="users/ann"))

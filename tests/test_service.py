@@ -148,7 +148,7 @@ def test_both_waylay_paths_list_the_same_entities(loaded: Service) -> None:
 
 
 def test_paging_walks_every_match_once(loaded: Service) -> None:
-    """Following `next` from the first page visits every match in name order; `last` is the final page."""
+    """Following `next` (by cursor) visits every match in name order; `last` (by offset) is the final page."""
     names: list[str] = []
     href: str | None = "/config/query?q=tag:demo&limit=4"
     pages = []
@@ -162,8 +162,12 @@ def test_paging_walks_every_match_once(loaded: Service) -> None:
     expected = _expected(loaded, "tag:demo")
     assert names == expected and len(expected) > 8
     assert all(page["total"] == len(expected) for page in pages)
-    assert all(page["_links"]["last"] == pages[-1]["_links"]["self"] for page in pages)
-    assert pages[-1]["offset"] == (len(expected) - 1) // 4 * 4
+    assert all("cursor=" in page["_links"]["next"]["href"] for page in pages[:-1])
+    assert [page["offset"] for page in pages] == list(range(0, len(expected), 4))
+    last_offset = (len(expected) - 1) // 4 * 4
+    assert all(page["_links"]["last"]["href"].endswith(f"offset={last_offset}") for page in pages[:-1])
+    assert pages[-1]["_links"]["last"] == pages[-1]["_links"]["self"]  # the last page is this one
+    assert _names(loaded.client.get(pages[0]["_links"]["last"]["href"]).json()) == _names(pages[-1])
     # and back: first and prev on every page but the first, prev the page before
     assert "first" not in pages[0]["_links"] and "prev" not in pages[0]["_links"]
     for before, page in zip(pages, pages[1:], strict=False):
@@ -201,7 +205,7 @@ def test_hrefs_encode_q(loaded: Service) -> None:
     assert body["total"] == 0
     body = _listing(loaded, q="tag:'ab c'", limit=1)
     href = body["_links"]["next"]["href"]
-    assert "q=tag%3A%27ab+c%27&limit=1&offset=1" in href
+    assert "?q=tag%3A%27ab+c%27&limit=1&cursor=" in href
     assert _names(loaded.client.get(href).json()) == _expected(loaded, "tag:'ab c'")[1:2]
 
 

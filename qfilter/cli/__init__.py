@@ -20,6 +20,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qfilter import __version__
@@ -29,6 +30,9 @@ from qfilter.core.ir import ME
 from . import commands
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_STATUSES, EXIT_USAGE, InputError, UsageError, shown
 from .jsonstream import FORMATS
+
+if TYPE_CHECKING:
+    from qfilter.integrations.listing import Counting
 
 __all__ = ["main", "build_parser"]
 
@@ -46,6 +50,16 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         raise argparse.ArgumentTypeError(f"unknown time zone {shown(name)}") from None
+
+
+def _counting(text: str) -> Counting:
+    """An argparse type: how the service's listings count (a ``qfilter.integrations.listing.Counting``)."""
+    from qfilter.integrations.listing import read_counting  # the listing helpers only when serving
+
+    try:
+        return read_counting(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
@@ -169,6 +183,13 @@ def _build(files: object = None) -> tuple[argparse.ArgumentParser, dict[str, arg
         default=1,
         metavar="N",
         help=f"worker processes sharing the database, 1 to {MAX_WORKERS} (default: 1); the app keeps no state",
+    )
+    serve.add_argument(
+        "--count",
+        type=_counting,
+        default="exact",
+        metavar="exact|capped:N|none",
+        help="how listings count their matches: all (default), at most N (past it: total_at_least), or not at all",
     )
 
     completion = command(

@@ -172,7 +172,7 @@ def serve(args: argparse.Namespace) -> int:
     _listening_address(args.host, args.port)
     entities = None if args.load is None else load_entities(args.load)
     try:
-        run_server(args.db, entities, args.host, args.port, workers=args.workers)
+        run_server(args.db, entities, args.host, args.port, workers=args.workers, count=args.count)
     except (OSError, ValueError, SQLAlchemyError) as error:
         raise InputError(f"serve: {_first_line(error)}") from None
     except ImportError as error:  # a database driver that is not installed (mysql:// wants mysqlclient)

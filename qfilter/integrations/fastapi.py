@@ -19,6 +19,12 @@ an app::
         total = ... # select count() ... .where(listing.where)
         return listing.page(rows, total=total, items_key="devices")
 
+With ``cursor_key=`` the listing pages by cursor (keyset): ``next`` links
+carry the page's last row, and a route selects ``.where(listing.where,
+listing.seek())`` and fetches ``listing.fetch`` rows (one past the page);
+``count=`` says how it counts (:class:`~qfilter.integrations.listing.Counting`:
+exact, capped or none; ``listing.counting.at_most`` rows).
+
 The dependency takes any backend's :class:`~qfilter.core.backend.Compiler`:
 :class:`qfilter.sql.SqlCompiler` (``where`` a SQLAlchemy clause, ``order_by()``
 the ``ORDER BY`` clauses), :class:`qfilter.memory.MemoryCompiler` (a
@@ -49,6 +55,8 @@ from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Schema
 from qfilter.core.sorting import SortKey
 from qfilter.integrations import listing
+from qfilter.integrations.cursors import Cursor
+from qfilter.integrations.cursors import cursor_key as cursor_key_bytes
 from qfilter.integrations.fastapi_errors import (
     ERROR_BODY_SCHEMA,
     FilterHTTPException,
@@ -56,6 +64,7 @@ from qfilter.integrations.fastapi_errors import (
     validation_error_body,
 )
 from qfilter.integrations.openapi_text import (
+    CURSOR_DESCRIPTION,
     OFFSET_DESCRIPTION,
     USER_HEADER_DESCRIPTION,
     integer_schema,
@@ -146,31 +155,45 @@ class RequestFilter(Generic[Where, OrderBy]):
             return self.where
         return compile_plan(self.params.plan)
 
-    def order_by(self, id_column: object = None, *, default: str = "") -> OrderBy:
+    def order_by(self, id_column: object = None, *, default: str | None = None) -> OrderBy:
         """The order asked for (``sort``, else ``default``), ties by id, in the compiler's terms.
 
-        ``default`` is the listing's own order in ``sort=`` syntax (``"name"``).
+        ``default`` is the listing's own order in ``sort=`` syntax (``"name"``;
+        ``None``: the ``QFilter``'s ``default_sort``).
         With SQL: the ``ORDER BY`` clauses, for ``.order_by(*clauses)``;
         ``id_column`` names the id for a compiler made without one (the
         ``sql_mapping=`` shorthand). In memory: an order to call on entities.
         """
-        compiler = self.compiler if id_column is None else _with_id_column(self.compiler, id_column)
-        return self.params.order_by(compiler, default=default)
+        return self.params.order_by(self._compiler(id_column), default=default)
 
-    def after(self, position: Position, *, default: str = "") -> Where:
+    def _compiler(self, id_column: object) -> Compiler[Where, OrderBy]:
+        return self.compiler if id_column is None else _with_id_column(self.compiler, id_column)
+
+    def after(self, position: Position, *, default: str | None = None) -> Where:
         """The rows strictly after ``position`` in the order of :meth:`order_by` (a keyset page's ``where``)."""
         return self.params.after(self.compiler, position, default=default)
 
-    def sorted(self, entities: Iterable[T], *, default: str = "") -> list[T]:
+    def sorted(self, entities: Iterable[T], *, default: str | None = None) -> list[T]:
         """``entities`` in the order asked for (``sort``, else ``default``), ties by id, in memory."""
         return sort_entities(entities, self.params.keys(default), self.schema)
 
 
 @dataclass(frozen=True, slots=True)
 class RequestListing(RequestFilter[Where, OrderBy]):
-    """A :class:`RequestFilter` with the page asked for (``limit``, ``offset``)."""
+    """A :class:`RequestFilter` with the page asked for (``limit``, and ``offset`` or ``cursor``) and how to count.
+
+    A route selects the rows where :attr:`where` (the filter) and
+    :meth:`seek` (after the cursor's row, every row without one) hold, in
+    the order of :meth:`order_by`, from :attr:`offset` on: :attr:`limit` of
+    them, or :attr:`fetch` (one more) when the ``QFilter`` pages by cursor;
+    it counts them as :attr:`counting` says; and :meth:`page` makes the body.
+    """
 
     params: listing.ListingParams
+    counting: listing.Counting = listing.EXACT_COUNT
+    """How the listing counts its matches (the ``QFilter``'s ``count``)."""
+    cursor_key: bytes | None = None
+    """The key the listing's cursors are signed with; ``None``: it pages by offset."""
 
     @property
     def limit(self) -> int:
@@ -179,19 +202,66 @@ class RequestListing(RequestFilter[Where, OrderBy]):
 
     @property
     def offset(self) -> int:
-        """Matches skipped before the page."""
+        """Matches skipped before the page (0 with a cursor)."""
         return self.params.offset
 
+    @property
+    def cursor(self) -> Cursor | None:
+        """Where the page starts, when the request gives a cursor."""
+        return self.params.cursor
+
+    @property
+    def start(self) -> int:
+        """The matches before the page: ``offset``, or those the cursor's walk has passed."""
+        return self.params.start
+
+    @property
+    def fetch(self) -> int:
+        """The rows to read when paging by cursor: the page and one more (0 for ``limit`` 0)."""
+        return self.params.fetch
+
+    def seek(self, id_column: object = None) -> Where:
+        """The rows after the cursor's row in the order of :meth:`order_by` (every row without a cursor).
+
+        In the compiler's terms, like :attr:`where`; ``id_column`` as for :meth:`order_by`.
+        """
+        return self.params.seek(self._compiler(id_column))
+
     def window(self, items: Sequence[T]) -> Sequence[T]:
-        """The page of an already filtered and ordered sequence."""
+        """The page of an already filtered and ordered sequence of entities (after the cursor, with one)."""
         return self.params.window(items)
 
+    def fetch_from(self, items: Sequence[T]) -> Sequence[T]:
+        """:meth:`window` and the entity after it, if any (what :meth:`page` takes when paging by cursor)."""
+        return self.params.fetch_from(items)
+
     def page(
-        self, items: Sequence[Any], *, total: int, items_key: str = "queries", messages: Sequence[Any] = ()
+        self,
+        items: Sequence[Any],
+        *,
+        total: int | None = None,
+        items_key: str = "queries",
+        messages: Sequence[Any] = (),
+        last: Any = None,
     ) -> dict[str, Any]:
-        """The response body (:func:`qfilter.integrations.listing.page_body`) for this page of ``total`` matches."""
+        """The response body (:func:`qfilter.integrations.listing.page_body`) for this page.
+
+        ``total`` is the count :attr:`counting` asks for (``None`` when it
+        counts nothing). Paging by cursor, ``items`` is what was fetched
+        (:attr:`fetch` rows at most), and the ``next`` link's cursor is read
+        from ``last`` (the page's last entity, or its
+        :class:`~qfilter.core.backend.Position`), else from the page's last item.
+        """
         return listing.page_body(
-            items, total=total, params=self.params, base_url=self.base_url, items_key=items_key, messages=messages
+            items,
+            total=total,
+            params=self.params,
+            base_url=self.base_url,
+            items_key=items_key,
+            messages=messages,
+            counting=self.counting,
+            cursor_key=self.cursor_key,
+            last=last,
         )
 
 
@@ -211,7 +281,7 @@ def _base_url(request: Request) -> str:
 class QFilter(Generic[Where, OrderBy]):
     """FastAPI dependencies for filtering, ordering and paging one kind of entity through a backend's compiler.
 
-    - :attr:`listing` reads ``q``, ``sort``, ``limit`` and ``offset`` and gives a :class:`RequestListing`;
+    - :attr:`listing` reads ``q``, ``sort``, ``limit``, ``offset`` and ``cursor`` and gives a :class:`RequestListing`;
     - :attr:`filter` reads ``q`` and ``sort`` and gives a :class:`RequestFilter`;
     - :attr:`current_user` gives the current user's id, or ``None``: the
       application's own ``current_user`` dependency's answer when one is
@@ -230,6 +300,13 @@ class QFilter(Generic[Where, OrderBy]):
     that uses it; ``dialect`` (``engine.dialect`` or its name), when given,
     has the clause built for that database only, which is cheaper per
     request. ``clock`` gives the instant ``now`` stands for (tests pin it).
+    ``default_sort`` is the listing's own order without ``sort`` (``"name"``;
+    the id alone by default). ``count`` says how a listing counts its
+    matches (a :class:`~qfilter.integrations.listing.Counting`, or its text:
+    ``exact``, ``capped:N``, ``none``). ``cursor_key`` (at least 16 bytes,
+    the same in every process that serves the listing) has it page by cursor:
+    ``next`` carries a cursor signed with it, which a request gives back as
+    ``cursor``; without it the listing pages by offset and refuses a cursor.
     A bad request raises a :class:`FilterHTTPException`: a 400 with a
     :func:`qfilter.integrations.listing.error_body`.
     """
@@ -249,6 +326,9 @@ class QFilter(Generic[Where, OrderBy]):
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         dialect: None = None,
+        count: listing.Counting | str = listing.EXACT_COUNT,
+        cursor_key: bytes | str | None = None,
+        default_sort: str = "",
     ) -> None: ...
 
     @overload
@@ -266,6 +346,9 @@ class QFilter(Generic[Where, OrderBy]):
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         dialect: "sa.Dialect | str | None" = None,
+        count: listing.Counting | str = listing.EXACT_COUNT,
+        cursor_key: bytes | str | None = None,
+        default_sort: str = "",
     ) -> None: ...
 
     @overload
@@ -283,6 +366,9 @@ class QFilter(Generic[Where, OrderBy]):
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         dialect: None = None,
+        count: listing.Counting | str = listing.EXACT_COUNT,
+        cursor_key: bytes | str | None = None,
+        default_sort: str = "",
     ) -> None: ...
 
     def __init__(
@@ -299,6 +385,9 @@ class QFilter(Generic[Where, OrderBy]):
         examples: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         dialect: "sa.Dialect | str | None" = None,
+        count: listing.Counting | str = listing.EXACT_COUNT,
+        cursor_key: bytes | str | None = None,
+        default_sort: str = "",
     ) -> None:
         if compiler is not None and sql_mapping is not None:
             raise TypeError("give compiler= or sql_mapping= (short for compiler=SqlCompiler(...)), not both")
@@ -314,6 +403,10 @@ class QFilter(Generic[Where, OrderBy]):
         self.user_header = None if current_user is not None else user_header
         self.limits = limits
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.counting = listing.read_counting(count) if isinstance(count, str) else count
+        self.cursor_key = None if cursor_key is None else cursor_key_bytes(cursor_key)
+        listing.read_sort(default_sort, schema)  # an unsortable default is an error now, not at a request
+        self.default_sort = default_sort
         self.current_user = self._user_dependency(self.user_header, current_user)
         user_hint = _user_hint(self.user_header, current_user)
         shown = q_examples(schema) if examples is None else dict(examples)
@@ -328,6 +421,7 @@ class QFilter(Generic[Where, OrderBy]):
         )
         offset_param = Query(description=OFFSET_DESCRIPTION, json_schema_extra=integer_schema(0, listing.MAX_OFFSET, 0))
         sort_param = Query(description=sort_description(schema), json_schema_extra=string_schema)
+        cursor_param = Query(description=CURSOR_DESCRIPTION, json_schema_extra=string_schema)
         current_user = self.current_user
 
         # The parameters are declared for the OpenAPI document; their values are read from the raw
@@ -349,19 +443,13 @@ class QFilter(Generic[Where, OrderBy]):
                     limits=limits,
                     user_hint=user_hint,
                     sort=values.get("sort"),
+                    default_sort=default_sort,
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
             return RequestFilter(params, user, schema, _base_url(request), self._where(params), self.compiler)
 
-        def listing_dependency(
-            request: Request,
-            user: Annotated[str | None, Depends(current_user)],
-            q: Annotated[str | None, q_param] = None,
-            limit: Annotated[str | None, limit_param] = None,
-            offset: Annotated[str | None, offset_param] = None,
-            sort: Annotated[str | None, sort_param] = None,
-        ) -> RequestListing[Where, OrderBy]:
+        def read_listing(request: Request, user: str | None) -> RequestListing[Where, OrderBy]:
             try:
                 values = listing.read_query_values(request.scope.get("query_string", b""))
                 params = listing.read_params(
@@ -369,6 +457,9 @@ class QFilter(Generic[Where, OrderBy]):
                     sort=values.get("sort"),
                     limit=values.get("limit"),
                     offset=values.get("offset"),
+                    cursor=values.get("cursor"),
+                    cursor_key=self.cursor_key,
+                    default_sort=default_sort,
                     schema=schema,
                     user=user,
                     now=self.clock(),
@@ -379,10 +470,37 @@ class QFilter(Generic[Where, OrderBy]):
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
-            return RequestListing(params, user, schema, _base_url(request), self._where(params), self.compiler)
+            where = self._where(params)
+            return RequestListing(
+                params, user, schema, _base_url(request), where, self.compiler, self.counting, self.cursor_key
+            )
+
+        def listing_dependency(
+            request: Request,
+            user: Annotated[str | None, Depends(current_user)],
+            q: Annotated[str | None, q_param] = None,
+            limit: Annotated[str | None, limit_param] = None,
+            offset: Annotated[str | None, offset_param] = None,
+            sort: Annotated[str | None, sort_param] = None,
+        ) -> RequestListing[Where, OrderBy]:
+            return read_listing(request, user)
+
+        # The same, with the cursor parameter in the OpenAPI document: only a listing with a key takes one.
+        def cursor_listing_dependency(
+            request: Request,
+            user: Annotated[str | None, Depends(current_user)],
+            q: Annotated[str | None, q_param] = None,
+            limit: Annotated[str | None, limit_param] = None,
+            offset: Annotated[str | None, offset_param] = None,
+            sort: Annotated[str | None, sort_param] = None,
+            cursor: Annotated[str | None, cursor_param] = None,
+        ) -> RequestListing[Where, OrderBy]:
+            return read_listing(request, user)
 
         self.filter: Callable[..., RequestFilter[Where, OrderBy]] = filter_dependency
-        self.listing: Callable[..., RequestListing[Where, OrderBy]] = listing_dependency
+        self.listing: Callable[..., RequestListing[Where, OrderBy]] = (
+            listing_dependency if self.cursor_key is None else cursor_listing_dependency
+        )
 
     @staticmethod
     def _user_dependency(user_header: str | None, current_user: Callable[..., Any] | None) -> Callable[..., str | None]:

@@ -1,7 +1,7 @@
 """The words and examples a listing's parameters carry in an OpenAPI document.
 
 :mod:`qfilter.integrations.fastapi` puts them on ``q``, ``sort``, ``limit``,
-``offset`` and the user header; they depend on the schema only (no web
+``offset``, ``cursor`` and the user header; they depend on the schema only (no web
 framework here), so another integration may show the same.
 """
 
@@ -21,6 +21,7 @@ __all__ = [
     "sort_description",
     "limit_description",
     "OFFSET_DESCRIPTION",
+    "CURSOR_DESCRIPTION",
     "USER_HEADER_DESCRIPTION",
     "integer_schema",
     "string_schema",
@@ -61,6 +62,11 @@ _KIND_SAMPLES: dict[Kind, tuple[str, str]] = {
 }
 
 OFFSET_DESCRIPTION = "How many matches to skip (default 0)."
+CURSOR_DESCRIPTION = (
+    "Where the page starts, as the `next` (or `prev`, `self`) link of a page of this listing gives it: an opaque "
+    "text, valid with that link's `q` and `sort` only. Give it or `offset`, not both. An altered, foreign or "
+    "outdated cursor is a 400; start again from the first page."
+)
 USER_HEADER_DESCRIPTION = (
     "The current user's id, which `@me` in a filter stands for. Nothing checks it: put it behind something that "
     "authenticates."

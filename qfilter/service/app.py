@@ -28,6 +28,7 @@ to expose.
 """
 
 import os
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from fastapi import FastAPI, Request
 
 from qfilter.core.schema import TIMEPLUS, WAYLAY
 from qfilter.integrations.fastapi import DEFAULT_USER_HEADER, QFilter
+from qfilter.integrations.listing import EXACT_COUNT, Counting, read_counting
 from qfilter.service import tables as reference
 from qfilter.service.database import default_database_url, load_entities, open_database
 from qfilter.service.errors import install_service_errors
@@ -50,6 +52,8 @@ __all__ = [
     "QUERIES_V1_PREFIX",
     "SAVED_QUERIES_PREFIX",
     "DATABASE_URL_VARIABLE",
+    "COUNT_VARIABLE",
+    "CURSOR_KEY_VARIABLE",
     "APP_FACTORY",
     "create_app",
     "app_from_env",
@@ -61,6 +65,15 @@ __all__ = [
 
 DATABASE_URL_VARIABLE = "QFILTER_DATABASE_URL"
 """The environment variable :func:`app_from_env` reads the database URL from."""
+COUNT_VARIABLE = "QFILTER_COUNT"
+"""The environment variable :func:`app_from_env` reads how listings count from (``exact``, ``capped:N``, ``none``)."""
+CURSOR_KEY_VARIABLE = "QFILTER_CURSOR_KEY"
+"""The environment variable that holds the key cursors are signed with (at least 16 bytes of text).
+
+Every process serving one database behind one address needs the same key,
+or a cursor one of them made is a 400 at another; without it each app
+makes a key of its own at start (``qfilter serve --workers N`` makes one
+and hands it to its workers)."""
 APP_FACTORY = "qfilter.service.app:app_from_env"
 """The import string of :func:`app_from_env`, for ``uvicorn --factory`` and ``gunicorn``."""
 
@@ -75,6 +88,8 @@ def create_app(
     user_header: str = DEFAULT_USER_HEADER,
     clock: Callable[[], datetime] = _utc_now,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    count: Counting = EXACT_COUNT,
+    cursor_key: bytes | str | None = None,
 ) -> FastAPI:
     """The service over ``engine`` (whose tables :func:`open_database` made).
 
@@ -82,6 +97,9 @@ def create_app(
     ``clock`` gives ``now`` for filters and the times recorded on writes;
     ``body_timeout`` is how many seconds a request body may take to arrive
     whole (:class:`~qfilter.service.guards.RequestGuard`: a 408 after that).
+    ``count`` is how the listings count their matches (exact, the Waylay
+    API's ``total``, by default); ``cursor_key`` signs their cursors (a
+    random key of this app's own without it: see :data:`CURSOR_KEY_VARIABLE`).
     """
     app = FastAPI(
         title="qfilter reference listing service",
@@ -100,7 +118,16 @@ def create_app(
     install_docs(app)
     app.add_middleware(RequestGuard, user_header=user_header, body_timeout=body_timeout)
     dialect = engine.dialect  # each filter's clause is built for this database only
-    waylay = QFilter(WAYLAY, sql_mapping=reference.WAYLAY_SQL, user_header=user_header, clock=clock, dialect=dialect)
+    key = secrets.token_bytes(32) if cursor_key is None else cursor_key
+    waylay = QFilter(
+        WAYLAY,
+        sql_mapping=reference.WAYLAY_SQL,
+        user_header=user_header,
+        clock=clock,
+        dialect=dialect,
+        count=count,
+        cursor_key=key,
+    )
     saved = QFilter(
         TIMEPLUS,
         sql_mapping=reference.TIMEPLUS_SQL,
@@ -108,6 +135,9 @@ def create_app(
         clock=clock,
         dialect=dialect,
         default_limit=SAVED_QUERIES_PAGE,
+        default_sort="name",
+        count=count,
+        cursor_key=key,
     )
 
     @app.get("/", summary="What this service offers")
@@ -137,6 +167,11 @@ def app_from_env() -> FastAPI:
     The app factory for servers that start the app in worker processes of
     their own: ``uvicorn --factory qfilter.service.app:app_from_env``, or
     ``qfilter serve --workers N``. Missing tables are created (one process
-    does it when several start at once); no data is loaded.
+    does it when several start at once); no data is loaded. How listings
+    count is ``$QFILTER_COUNT`` (exact without it), the cursors' key
+    ``$QFILTER_CURSOR_KEY`` (:data:`CURSOR_KEY_VARIABLE`).
     """
-    return create_app(open_database(os.environ.get(DATABASE_URL_VARIABLE) or default_database_url(), demo=False))
+    count = read_counting(os.environ.get(COUNT_VARIABLE) or "exact")
+    key = os.environ.get(CURSOR_KEY_VARIABLE) or None
+    engine = open_database(os.environ.get(DATABASE_URL_VARIABLE) or default_database_url(), demo=False)
+    return create_app(engine, count=count, cursor_key=key)

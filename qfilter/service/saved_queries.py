@@ -5,9 +5,11 @@ Timeplus' fields (the server assigns ``id``, a UUID, and the times, in
 Timeplus' UTC ``2023-02-01 23:22:59`` spelling; ``created_by`` and
 ``last_updated_by`` are Timeplus ``Owner`` objects, :data:`ANONYMOUS_OWNER`
 for a write without a user). The list is Timeplus' JSON array, one page of
-it: ``limit`` (default :data:`SAVED_QUERIES_PAGE`) and ``offset`` as the
-Waylay listing reads them, the way on in a ``Link`` header and the number
-of matches in ``X-Total-Count``. Each request runs in one transaction
+it: ``limit`` (default :data:`SAVED_QUERIES_PAGE`), ``offset`` and
+``cursor`` as the Waylay listing reads them, the way on in a ``Link``
+header (``next`` by cursor) and the number of matches in ``X-Total-Count``
+(``X-Total-At-Least`` past a capped count's cap, neither without a count).
+Each request runs in one transaction
 (:mod:`qfilter.service.database`); an update locks the row and changes it
 in place.
 """
@@ -29,12 +31,14 @@ from qfilter.service import tables as reference
 from qfilter.service.database import run_read, run_write
 from qfilter.service.errors import NotFound, documented, require_json
 from qfilter.service.models import SavedQueryIn, addressable
+from qfilter.service.paging import read_page
 
 __all__ = [
     "SAVED_QUERIES_PREFIX",
     "SAVED_QUERIES_PAGE",
     "ANONYMOUS_OWNER",
     "TOTAL_COUNT_HEADER",
+    "TOTAL_AT_LEAST_HEADER",
     "link_header",
     "saved_queries_router",
 ]
@@ -52,6 +56,8 @@ ANONYMOUS_OWNER: dict[str, str] = {"id": "anonymous", "name": "anonymous"}
 """The ``created_by``/``last_updated_by`` of a write without a user: Timeplus' ``Owner`` is always an object."""
 TOTAL_COUNT_HEADER = "X-Total-Count"
 """The response header of the list that holds the number of matches in all (the body is the bare array)."""
+TOTAL_AT_LEAST_HEADER = "X-Total-At-Least"
+"""The header that holds the most the list knows there are, in place of the total, past a capped count's cap."""
 
 
 def _owner(user: str | None) -> dict[str, str]:
@@ -75,7 +81,6 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
     """
     router = APIRouter(prefix=SAVED_QUERIES_PREFIX, tags=["saved queries"])
     User = Annotated[str | None, Depends(saved.current_user)]
-    ordered_by_name = reference.order_by_name(engine.dialect.name)
 
     def timeplus_time() -> str:
         return clock().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -85,30 +90,27 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
         summary="List saved queries",
         description=(
             "One page of the saved queries that match `q`, as a JSON array. The number of matches in all is "
-            f"the `{TOTAL_COUNT_HEADER}` header; the `Link` header has the `self`, `first`, `prev`, `next` and "
-            "`last` pages, where they apply."
+            f"the `{TOTAL_COUNT_HEADER}` header (`{TOTAL_AT_LEAST_HEADER}` when the service caps its counts and "
+            "more match); the `Link` header has the `self`, `first`, `prev`, `next` (by cursor) and `last` pages, "
+            "where they apply."
         ),
         responses=documented(503),
     )
     def list_saved(search: Annotated[RequestListing, Depends(saved.listing)]) -> Any:
-        order = search.order_by(reference.TIMEPLUS_TABLE.c.id) if search.sort else None
-
-        def page(conn: sa.Connection) -> tuple[list[dict[str, Any]], int]:
-            items = reference.select_saved_queries(
-                conn, search.where, offset=search.offset, limit=search.limit, order_by=ordered_by_name, order=order
-            )
-            return items, reference.count_saved_queries(conn, search.where)
-
-        items, total = run_read(engine, page)  # the page and its count from one snapshot
-        links = pages.page_links(
-            search.base_url,
-            q=search.q,
-            limit=search.limit,
-            offset=search.offset,
-            total=total,
-            sort=search.params.sort_text,
+        items, total = read_page(  # the page and its count from one snapshot
+            engine,
+            search,
+            table=reference.TIMEPLUS_TABLE,
+            id_column=reference.TIMEPLUS_TABLE.c.id,
+            select=reference.select_saved_queries,
         )
-        return JSONResponse(items, headers={"Link": link_header(links), TOTAL_COUNT_HEADER: str(total)})
+        body = search.page(items, total=total)
+        headers = {"Link": link_header(body["_links"])}
+        if "total" in body:
+            headers[TOTAL_COUNT_HEADER] = str(body["total"])
+        elif "total_at_least" in body:
+            headers[TOTAL_AT_LEAST_HEADER] = str(body["total_at_least"])
+        return JSONResponse(body["queries"], headers=headers)
 
     @router.post(
         "",

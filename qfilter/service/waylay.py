@@ -1,4 +1,4 @@
-"""The Waylay query entities: search (``q``, ``sort``, ``limit``, ``offset``) and CRUD by name, under two paths.
+"""The Waylay query entities: search (``q``, ``sort``, ``limit``, ``offset``, ``cursor``) and CRUD by name, two paths.
 
 Waylay serves them under two paths, the older ``/config/query`` of the
 search API the seed documents and the current ``/queries/v1/query`` that
@@ -9,7 +9,10 @@ statuses of a create and a delete (the v1 API answers both 200 with a
 body, where ``/config/query`` keeps 201 and 204). Both paths share one
 table, so an entity written through either is read through both.
 
-Each request runs in one transaction (:mod:`qfilter.service.database`): a
+The search pages as the ``waylay`` :class:`~qfilter.integrations.fastapi.QFilter`
+says (:mod:`qfilter.service.paging`): by cursor past the first page when
+it has a key (the service's always does), counted its way. Each request
+runs in one transaction (:mod:`qfilter.service.database`): a
 create is one ``INSERT`` whose unique-name violation is the 409, so two
 racing creates of one name give one 201 and one 409; a replace or delete
 locks the entity's row first. A name that no entity can have (a NUL, 256
@@ -35,6 +38,7 @@ from qfilter.service import tables as reference
 from qfilter.service.database import run_read, run_write
 from qfilter.service.errors import Conflict, NotExecutable, NotFound, documented, error_response, require_json
 from qfilter.service.models import WaylayQueryCreate, WaylayQueryIn, addressable
+from qfilter.service.paging import read_page
 
 __all__ = [
     "WAYLAY_PREFIX",
@@ -124,23 +128,17 @@ def waylay_router(
     """The routes of ``api`` (``/config/query`` unless told) over ``engine``; ``waylay`` reads filter and user."""
     router = APIRouter(tags=[api.tag])
     User = Annotated[str | None, Depends(waylay.current_user)]
-    ordered_by_name = reference.order_by_name(engine.dialect.name)
     one = f"{api.prefix}/{{name}}"
 
     @router.get(api.prefix, summary="List and search query entities", responses=documented(503))
     def list_queries(listing: Annotated[RequestListing, Depends(waylay.listing)], request: Request) -> Any:
-        # sort= when given (its keys, then the name), else by name as before.
-        order = listing.order_by(reference.WAYLAY_TABLE.c.name) if listing.sort else None
-        page, total = run_read(
+        # sort= when given (its keys, then the name), else by name; by cursor past the first page.
+        page, total = read_page(
             engine,
-            lambda conn: reference.select_waylay_page(
-                conn,
-                listing.where,
-                offset=listing.offset,
-                limit=listing.limit,
-                order_by=ordered_by_name,
-                order=order,
-            ),
+            listing,
+            table=reference.WAYLAY_TABLE,
+            id_column=reference.WAYLAY_TABLE.c.name,
+            select=reference.select_waylay_queries,
         )
         origin = _origin(request)
         return listing.page([_with_links(entity, origin, api) for entity in page], total=total)

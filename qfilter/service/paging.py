@@ -1,0 +1,60 @@
+"""One page of a reference table and its count, as a listing request asks: by offset or by cursor, counted or not.
+
+Both resources page the same way (:func:`read_page`): the rows where the
+filter and the cursor's seek hold, in the order of the request's ``sort``
+(else the listing's own order), the page and one row more (which says
+whether more remain), and the matches counted as the service counts them
+(:func:`count_matches`: all, at most a cap and one, or none), all in one
+read transaction, so that the page and its count agree.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from qfilter.integrations.fastapi import RequestListing
+from qfilter.integrations.listing import Counting
+from qfilter.service.database import run_read
+from qfilter.service.tables.common import count_rows
+
+__all__ = ["count_matches", "read_page"]
+
+SelectPage = Callable[..., list[dict[str, Any]]]
+"""A table's select function: ``(conn, where, *, offset, limit, order) -> rows``."""
+
+
+def count_matches(
+    conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool], counting: Counting
+) -> int | None:
+    """How many rows of ``table`` satisfy ``where``, counted as ``counting`` says (``None``: not counted).
+
+    A capped count reads at most ``cap`` + 1 rows: ``SELECT count(*) FROM
+    (SELECT 1 ... LIMIT cap + 1)``, which every database stops reading there.
+    """
+    at_most = counting.at_most
+    if not counting.counts:
+        return None
+    if at_most is None:
+        return count_rows(conn, table, where)
+    matches = sa.select(sa.literal(1).label("one")).select_from(table).where(where).limit(at_most).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(matches)).scalar_one())
+
+
+def read_page(
+    engine: sa.Engine,
+    search: RequestListing,
+    *,
+    table: sa.Table,
+    id_column: sa.ColumnElement[Any],
+    select: SelectPage,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The rows :meth:`RequestListing.page` takes for this request (the page and one more), and the count."""
+    order: Sequence[sa.ColumnElement[Any]] = search.order_by(id_column)
+    where = sa.and_(search.where, search.seek(id_column))
+
+    def read(conn: sa.Connection) -> tuple[list[dict[str, Any]], int | None]:
+        rows = select(conn, where, offset=search.offset, limit=search.fetch, order=order)
+        return rows, count_matches(conn, table, search.where, search.counting)
+
+    return run_read(engine, read)
