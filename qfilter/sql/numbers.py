@@ -11,8 +11,10 @@ nothing, ``price:<1e30`` every price), so that what is bound is never
 rounded nor refused by the database. The type is read per database, as for
 integers (:mod:`.integers`): MariaDB's ``DECIMAL`` without a precision is
 ``DECIMAL(10, 0)``, PostgreSQL's ``NUMERIC`` without one has no bound, and
-SQLite, which has no decimal type, keeps decimals as doubles (``REAL``), so
-there they are compared as floats are. docs/sql.md: "Floats and decimals".
+SQLite, which has no decimal type, keeps decimals as doubles (``REAL``):
+there the number is put on the type's grid (its scale, or the 10 places
+SQLAlchemy reads such a column back with) and then compared as the double
+nearest to that. docs/sql.md: "Floats and decimals".
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import math
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
@@ -70,22 +72,23 @@ def float_compare(value: sa.ColumnElement[Any], op: Operator, number: Number) ->
     return _test(value, _as_double(op, number), sa.Double())
 
 
-Grid: TypeAlias = tuple[int, int | None] | Literal["double", "exact"]
-"""How a database holds a decimal column's values: ``(scale, precision)``, doubles, or exact without a bound."""
+Grid: TypeAlias = tuple[int | None, int | None, bool]
+"""How a database holds a decimal column's values: ``(scale, precision, as doubles)``; a ``None`` has no bound."""
 
-_DOUBLES: Grid = "double"
 _NUMERIC_SCALE = 16383  # the most digits PostgreSQL's NUMERIC keeps after the point
 
 
 def _grid(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Grid:
-    if dialect.name == "sqlite":
-        return _DOUBLES  # no decimal type: NUMERIC affinity keeps a REAL (or an INTEGER)
     impl = type_._unwrapped_dialect_impl(dialect)
     precision: int | None = getattr(impl, "precision", None)
-    scale: int = getattr(impl, "scale", None) or 0
+    scale: int | None = getattr(impl, "scale", None)
+    if dialect.name == "sqlite":
+        # No decimal type: NUMERIC affinity keeps a double, which SQLAlchemy reads back rounded to
+        # the type's scale (10 places without one), and enforces no precision.
+        return getattr(impl, "_effective_decimal_return_scale", scale), None, True
     if precision is None:
-        return "exact" if dialect.name == "postgresql" else (0, 10)  # MariaDB's DECIMAL is DECIMAL(10, 0)
-    return scale, precision
+        return (None, None, False) if dialect.name == "postgresql" else (0, 10, False)  # MariaDB: DECIMAL(10, 0)
+    return scale or 0, precision, False
 
 
 @lru_cache(maxsize=1024)  # per column type (hashed by identity), several times per request
@@ -94,15 +97,15 @@ def _grids(type_: sa.types.TypeEngine[Any]) -> tuple[tuple[str, Grid], ...]:
 
 
 def _decide(op: Operator, number: Number, grid: Grid) -> NumberTest:
-    if grid == "double":
-        return _as_double(op, number)
-    if grid == "exact":
+    scale, precision, doubles = grid
+    if scale is None:
         exact = Decimal(number)
         if exact.as_tuple().exponent >= -_NUMERIC_SCALE:  # type: ignore[operator]  # finite: an int exponent
             return op, exact
-        grid = (_NUMERIC_SCALE, None)  # finer than NUMERIC holds: compared on its finest grid
-    scale, precision = grid
+        scale = _NUMERIC_SCALE  # finer than NUMERIC holds: compared on its finest grid
     decided: GridTest = grid_comparison(op, number, scale=scale, precision=precision)
+    if doubles and not isinstance(decided, bool):
+        return decided[0], float(decided[1])
     return decided
 
 
