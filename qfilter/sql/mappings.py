@@ -262,6 +262,7 @@ def value_class(type_: sa.types.TypeEngine[Any]) -> ValueClass | None:
     return None
 
 
+@lru_cache(maxsize=256)  # per column type (hashed by identity), several times per request
 def _stored_members(type_: sa.types.TypeEngine[Any]) -> dict[str, Any]:
     """An ``Enum`` column's stored strings, each with what it stands for: a Python enum's member, or itself."""
     impl = _impl(type_)
@@ -273,6 +274,7 @@ def _stored_members(type_: sa.types.TypeEngine[Any]) -> dict[str, Any]:
     return {text: objects[text] for text in stored if text in objects}
 
 
+@lru_cache(maxsize=256)
 def _enum_members(type_: sa.types.TypeEngine[Any]) -> dict[str, Any]:
     """What to bind for each text memory reads in an ``Enum`` column: a member's value's text, or the string."""
     members: dict[str, Any] = {}
