@@ -7,6 +7,9 @@ entities a seek keeps are exactly those after the position in
 ``sort_entities``' order; in SQL (SQLite, PostgreSQL, MariaDB), the rows a
 seek keeps are memory's, and a walk page by page, each page seeking past the
 last row of the one before (a cursor), is the whole order, each row once.
+The listing helpers' own walk (random filters, sorts and page sizes, from
+the first page to the end along ``next``, each cursor signed, read back and
+sought past) gives memory's answer on each database.
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import examples
+from support import NOW, examples
 
 from qfilter import Field, Kind, Schema
 from qfilter.core.backend import Position, build_seek
 from qfilter.core.sorting import parse_sort
+from qfilter.integrations import listing
+from qfilter.integrations.strategies import filter_texts
 from qfilter.memory import MemoryCompiler, MemoryOrdering, position_of, sort_entities
 from qfilter.sql import Column, SqlCompiler, SqlMapping, UtcDateTime
 
@@ -188,3 +194,62 @@ def test_ordering_or_seeking_without_an_id_column_is_an_error_naming_it() -> Non
     with pytest.raises(ValueError, match="id_column"):
         compiler.order(parse_sort("name", ITEMS))
     assert len(compiler.with_id_column(TABLE.c.id).order(parse_sort("name", ITEMS))) == 3  # name IS NULL, name, id
+
+
+# -- the listing helpers' walk by cursor: random filters, sorts and page sizes, memory = each database -------
+
+KEY = b"the key of this module's cursors"
+FILTER_VALUES = st.sampled_from(["a", "B", "é", "z", "%", "users/a", "users/B", "9", "10", "-1"])
+FILTERS = filter_texts(ITEMS, values=FILTER_VALUES, max_terms=2)
+
+
+def _walk(first: str, page: Any) -> list[str]:
+    """The ids of a listing walked from the query string ``first`` along ``next``; ``page(params)`` reads one page."""
+    query_string, walked = first, []
+    while True:
+        params = listing.read_query_string(query_string, ITEMS, now=NOW, cursor_key=KEY)
+        rows, total = page(params)
+        body = listing.page_body(rows, total=total, params=params, base_url="http://x/items", cursor_key=KEY)
+        walked += [row["id"] for row in body["queries"]]
+        assert body["total"] == total and body["offset"] == len(walked) - body["count"]
+        following = body["_links"].get("next")
+        if following is None:
+            return walked
+        assert body["queries"], "a page with a next link and nothing in it"
+        query_string = urlsplit(following["href"]).query
+
+
+@settings(
+    max_examples=examples(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(items=rows(), q=FILTERS, sort=SORTS, limit=st.integers(1, 4))
+def test_a_listing_walked_by_cursor_is_memorys_answer_on_each_database(
+    engine: sa.Engine, items: list[dict[str, Any]], q: str, sort: str, limit: int
+) -> None:
+    first = urlencode({"q": q, "sort": sort, "limit": limit})
+    stored = _stored(items)
+    memory = MemoryCompiler(ITEMS)
+
+    def in_memory(params: listing.ListingParams) -> tuple[list[Any], int]:
+        matches = params.order_by(memory)(params.where(memory).filter(stored))
+        return list(params.fetch_from(matches)), len(matches)
+
+    plan = listing.read_query_string(first, ITEMS, now=NOW).plan
+    expected = ids(sort_entities(memory.where(plan).filter(stored), parse_sort(sort, ITEMS), ITEMS))
+    assert _walk(first, in_memory) == expected
+    with engine.begin() as conn:
+        conn.execute(TABLE.delete())
+        conn.execute(TABLE.insert(), stored)
+
+        def in_sql(params: listing.ListingParams) -> tuple[list[Any], int]:
+            where = params.where(COMPILER)
+            statement = sa.select(*TABLE.columns).where(where, params.seek(COMPILER))
+            found = conn.execute(statement.order_by(*params.order_by(COMPILER)).limit(params.fetch))
+            total = conn.execute(sa.select(sa.func.count()).select_from(TABLE).where(where)).scalar_one()
+            return [dict(row._mapping) for row in found], total
+
+        walked = _walk(first, in_sql)
+        conn.execute(TABLE.delete())
+    assert walked == expected
