@@ -73,7 +73,7 @@ SCHEMA = Schema(
     (
         Field("name", Kind.TEXT, "name"),
         Field("owner", Kind.USER, "owner"),
-        Field("tag", Kind.EXACT, "tags"),
+        Field("tag", Kind.EXACT, "tags", many=True),
         Field("prio", Kind.NUMBER, "prio"),
         Field("active", Kind.BOOLEAN, "active"),
         Field("created", Kind.TIME, "created"),

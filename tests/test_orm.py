@@ -180,7 +180,7 @@ def _issue_devices(conn: sa.Connection) -> None:
 
 
 def test_related_joins_the_value_table_through_the_association_table(sqlite_engine: sa.Engine) -> None:
-    schema = Schema("devices", (Field("tag", Kind.EXACT, "tags.name"),))
+    schema = Schema("devices", (Field("tag", Kind.EXACT, "tags.name", many=True),))
     core = {"tag": Related(device_tags, device_tags.c.device_id, Tag.name)}  # the mapping of the issue
     check_mapping(schema, core, table=Device)
     with sqlite_engine.connect() as conn:

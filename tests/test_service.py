@@ -674,4 +674,4 @@ def test_saved_queries_sort_as_memory_does(fresh: httpx.Client) -> None:
         assert fresh.get(SAVED, params={"sort": sort}).json() == expected
     bad = fresh.get(SAVED, params={"sort": "tag"})
     assert bad.status_code == 400 and bad.json()["parameter"] == "sort"
-    assert "sortable fields: name, description, sql, created_by" in bad.json()["message"]
+    assert "sortable fields: name, created_by, modified_by, created, modified" in bad.json()["message"]

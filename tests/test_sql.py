@@ -85,10 +85,10 @@ DEVICES_SCHEMA = Schema(
     (
         Field("name", Kind.TEXT, "name"),
         Field("resource", Kind.EXACT, "resource"),
-        Field("user", Kind.USER, ("created_by", "modified_by")),
+        Field("user", Kind.USER, ("created_by", "modified_by"), many=True),
         Field("created", Kind.TIME, "created"),
         Field("wall", Kind.TIME, "wall"),
-        Field("tag", Kind.EXACT, "tags"),
+        Field("tag", Kind.EXACT, "tags", many=True),
         Field("meta", Kind.META, "meta"),
     ),
     timezone=BRUSSELS,

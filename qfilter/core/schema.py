@@ -265,6 +265,8 @@ TIMEPLUS = Schema(
         Field("created", Kind.TIME, "created_at", label="creation time"),
         Field("modified", Kind.TIME, "last_updated_at", label="last modification time"),
     ),
+    # Not description or sql: texts of any length, which no index holds (docs/sql.md: sorting).
+    sortable=("name", "created_by", "modified_by", "created", "modified"),
 )
 """Timeplus saved queries (the "Saved queries" resource of seed 000)."""
 

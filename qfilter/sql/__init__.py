@@ -28,6 +28,7 @@ are chosen when SQLAlchemy compiles the statement for a connection, and any
 other dialect is refused then. The modules: :mod:`.mappings` (where values
 live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
 :mod:`.ordering` (``sort=`` and :class:`SqlCompiler`, what a listing takes),
+:mod:`.indexes` (the indexes that serve ``sort=``),
 :mod:`.elements` and :mod:`.dialects` (the per-dialect parts).
 """
 
@@ -48,8 +49,9 @@ from .dialects import SUPPORTED_DIALECTS
 from .dialects.mysql import MARIADB_BINARY, MARIADB_CASE
 from .dialects.postgresql import POSTGRESQL_COLLATION
 from .dialects.sqlite import SQLITE_LOWER, install_sqlite_functions
+from .indexes import create_sort_indexes, sort_indexes
 from .mappings import Column, Derived, JsonArray, JsonObject, Location, Related, SqlMapping, check_mapping
-from .ordering import SqlCompiler, SqlOrdering, order_by
+from .ordering import SqlCompiler, SqlOrdering, missing_flag, order_by
 from .orm import OrmPaths, orm_mapping, orm_schema
 from .types import UtcDateTime, exact_string, folded_case, json_keeping_numbers
 
@@ -71,6 +73,9 @@ __all__ = [
     "OrmPaths",
     "compile_clause",
     "order_by",
+    "missing_flag",
+    "sort_indexes",
+    "create_sort_indexes",
     "SqlCompiler",
     "SqlOrdering",
     "install_sqlite_functions",

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import lru_cache
-from typing import Any, Literal, TypeAlias, assert_never
+from typing import Any, Literal, NoReturn, TypeAlias, assert_never
 
 import sqlalchemy as sa
 
 from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.sorting import sortable_fields
 from qfilter.core.values import as_text
 
 from .elements import constant
@@ -38,6 +39,7 @@ __all__ = [
     "enum_value",
     "filtered_table",
     "locations",
+    "sort_location",
     "value_class",
     "value_text",
 ]
@@ -80,15 +82,23 @@ class Column:
     case-insensitive tests (an ``ignore_case`` field, ``inIgnoreCase``,
     ``like``, ``name:``) compare it instead of folding each row, so its index
     serves them on every database (docs/sql.md: case-insensitive fields).
+
+    ``missing`` is a boolean column of the same table that is true where this
+    one is NULL (a generated column, ``sqlalchemy.Computed(missing_flag("created"))``):
+    ``sort=`` orders by it first on SQLite and MariaDB, so that an index
+    serves missing values last in both directions (docs/sql.md: sorting).
     """
 
     column: Any
     folded: Any = dataclass_field(default=None, kw_only=True)
+    missing: Any = dataclass_field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", as_column(self.column, f"{type(self).__name__}(column)"))
         if self.folded is not None:
             object.__setattr__(self, "folded", as_column(self.folded, "Column(folded=)"))
+        if self.missing is not None:
+            object.__setattr__(self, "missing", as_column(self.missing, "Column(missing=)"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,12 +143,18 @@ class Related:
     table (``tags.name`` through ``device_tags``), the join is built from the
     foreign keys between them; pass ``table=sa.join(...)`` to choose it. A
     ``value`` or ``fk`` outside those tables is a ``ValueError`` here.
+
+    ``to_one`` says that a filtered row has at most one such row (``fk`` is
+    the key of ``table`` that a many-to-one foreign key of the filtered table
+    points at, as :func:`~qfilter.sql.orm_mapping` makes for ``owner.email``):
+    the field then has one value, and can be sorted by.
     """
 
     table: sa.FromClause
     fk: Any
     value: Any
     references: Any = None
+    to_one: bool = dataclass_field(default=False, kw_only=True)
     source: sa.FromClause = dataclass_field(init=False, repr=False)
     """The FROM of the subquery: ``table``, joined to ``value``'s table where that is another."""
 
@@ -376,6 +392,9 @@ def _location_problem(target: Field, location: Location) -> str | None:
         case Column(column) if location.folded is not None and value_class(location.folded.type) != "text":
             folded = location.folded
             return f"{target.qualifier!r}: its folded column {folded} must be a String, not {folded.type}"
+        case Column(column) if location.missing is not None and value_class(location.missing.type) != "boolean":
+            missing = location.missing
+            return f"{target.qualifier!r}: its missing column {missing} must be a Boolean, not {missing.type}"
         case Column(column):
             return _type_problem(target, column, _readable_classes(target.kind))
         case Related(_, _, value):
@@ -420,14 +439,37 @@ def locations(target: Field, mapping: SqlMapping) -> tuple[Location, ...]:
     return locations
 
 
+def sort_location(target: Field, mapping: SqlMapping) -> Column | Related:
+    """Where a sortable field's one value is: a :class:`Column` (a :class:`Derived`), or a ``to_one`` :class:`Related`.
+
+    Anything else holds several values per row (an association table, a JSON
+    array, several columns) and has no one order: a ``ValueError`` naming
+    the field and what to do.
+    """
+    found = locations(target, mapping)
+    if len(found) == 1 and (isinstance(found[0], Column) or (isinstance(found[0], Related) and found[0].to_one)):
+        return found[0]
+    where = " and ".join(type(location).__name__ for location in found)
+    _unsortable(target, f"mapped to {where}, which holds several values per row")
+
+
+def _unsortable(target: Field, why: str) -> NoReturn:
+    raise ValueError(
+        f"SQL mapping: {target.qualifier!r} is sortable (a single-valued {target.kind.value} field) but {why}: "
+        "give the field many=True, or leave it out of Schema.sortable"
+    )
+
+
 def check_mapping(schema: Schema, mapping: SqlMapping, *, table: Any = None) -> None:
     """Raise a ``ValueError`` naming every qualifier of ``schema`` the mapping misses or maps wrongly.
 
     Wrongly means: a location of the wrong sort for the qualifier's kind, a
     column whose type cannot hold what the kind compares (the qualifier and
-    both types are named), or a location about another table than the
-    filtered one: ``table`` (a table or an ORM class) when given, else the
-    table most locations are about. :func:`compile_clause` checks the
+    both types are named), a location about another table than the
+    filtered one (``table``, a table or an ORM class, when given, else the
+    table most locations are about), or a field ``sort=`` takes
+    (:func:`~qfilter.core.sorting.sortable_fields`) mapped where a row has
+    several values (:func:`sort_location`). :func:`compile_clause` checks the
     qualifiers a filter uses; call this at start-up (:class:`~qfilter.integrations.fastapi.QFilter`
     does) to learn about a bad mapping before a user does.
     """
@@ -438,6 +480,12 @@ def check_mapping(schema: Schema, mapping: SqlMapping, *, table: Any = None) -> 
             found[target.qualifier] = locations(target, mapping)
         except ValueError as error:
             problems.append(str(error))
+    for target in sortable_fields(schema):
+        if target.qualifier in found:
+            try:
+                sort_location(target, mapping)
+            except ValueError as error:
+                problems.append(str(error))
     if table is not None:
         expected = table.__table__ if hasattr(table, "__table__") else table
     else:

@@ -15,7 +15,11 @@ or the name of a computed attribute of the model itself (a
 a :class:`~qfilter.sql.mappings.Derived`.
 A path through relationships becomes a :class:`~qfilter.sql.mappings.Related`
 whose subquery joins an alias of every table on the way, so it gets the same
-``IN`` / ``NOT EXISTS`` forms, NULL-safety and exclusion rules. What the
+``IN`` / ``NOT EXISTS`` forms, NULL-safety and exclusion rules. A path of
+many-to-one relationships only (``owner.email``) gives one value: its field
+sorts, by the value looked up through the foreign keys; a path through a
+to-many relationship gives several, and its field is ``many`` (not
+sortable): a schema that says otherwise is refused. What the
 compiler could not make exact is refused here, with the qualifier named: a
 relationship with a custom join condition or a composite key, a JSON column
 behind a relationship, a path that ends at a relationship.
@@ -47,6 +51,7 @@ from .mappings import (
     enum_choices,
     value_class,
 )
+from .ordering import missing_source
 from .types import folded_source
 
 __all__ = ["OrmPaths", "orm_mapping", "orm_schema"]
@@ -198,6 +203,19 @@ def _folded_column(column: sa.ColumnElement[Any]) -> sa.Column[Any] | None:
     return found[0] if found else None
 
 
+def _missing_column(column: sa.ColumnElement[Any]) -> sa.Column[Any] | None:
+    """A generated column of the same table, true where ``column`` is NULL (:func:`~qfilter.sql.missing_flag`)."""
+    table = getattr(column, "table", None)
+    if not isinstance(table, sa.Table):
+        return None
+    found = [
+        other
+        for other in table.columns
+        if other.computed is not None and missing_source(other.computed.sqltext) == column.name
+    ]
+    return found[0] if found else None
+
+
 def _location(mapper: Mapper[Any], path: str, target: Field | None) -> Location:
     kind = target.kind if target else None
     hops, column = _resolve(mapper, path)
@@ -207,7 +225,7 @@ def _location(mapper: Mapper[Any], path: str, target: Field | None) -> Location:
     if not hops:
         if is_json:
             return JsonObject(column) if kind in (None, Kind.META) else JsonArray(column)
-        return Column(column, folded=_folded_column(column))
+        return Column(column, folded=_folded_column(column), missing=_missing_column(column))
     if is_json:
         raise _PathError(f"{path!r}: a JSON column behind a relationship is not supported; map its own table")
     source: sa.FromClause | None = None
@@ -217,7 +235,9 @@ def _location(mapper: Mapper[Any], path: str, target: Field | None) -> Location:
         previous = hop.target
     assert source is not None and previous is not None
     value = _Hop._on(previous, column)
-    return Related(source, hops[0].remote, value, references=hops[0].local)
+    # Many-to-one all the way: one row at most, so the field has one value and sorts (through the foreign keys).
+    to_one = not any(hop.multi_valued for hop in hops)
+    return Related(source, hops[0].remote, value, references=hops[0].local, to_one=to_one)
 
 
 def _paths(found: str | Sequence[str]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.mysql import LONGTEXT
 from qfilter.core.schema import Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
-from qfilter.sql import exact_string
+from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, exact_string, missing_flag, sort_indexes
 
 __all__ = [
     "METADATA",
@@ -37,6 +37,9 @@ __all__ = [
     "single",
     "instants",
     "required_instant",
+    "missing_columns",
+    "sorted_column",
+    "declare_sort_indexes",
 ]
 
 METADATA = sa.MetaData()
@@ -64,6 +67,25 @@ def order_by_name(dialect_name: str) -> NameOrder:
         return lambda column: column.collate("C")
     # SQLite's default BINARY collation compares UTF-8 bytes: code point order.
     return lambda column: column
+
+
+def missing_columns(*names: str) -> list[sa.Column[bool]]:
+    """The generated ``<name>_missing`` column of each nullable sortable column: true where it is NULL."""
+    return [
+        sa.Column(f"{name}_missing", sa.Boolean(), missing_flag(name), comment=f"{name} IS NULL (for sort=)")
+        for name in names
+    ]
+
+
+def sorted_column(table: sa.Table, name: str) -> Column:
+    """The mapping's :class:`~qfilter.sql.Column` of a nullable sortable column, with its ``_missing`` column."""
+    return Column(table.c[name], missing=table.c[f"{name}_missing"])
+
+
+def declare_sort_indexes(schema: Schema, mapping: SqlMapping, id_column: sa.Column[Any]) -> None:
+    """Declare in the table the indexes ``sort=`` walks, each database's own (``create_all`` makes them there)."""
+    for dialect in dict.fromkeys(name if name != "mysql" else "mariadb" for name in SUPPORTED_DIALECTS):
+        sort_indexes(schema, mapping, dialect, id_column=id_column, declare=True)
 
 
 def ordered(conn: sa.Connection, order_by: NameOrder | None) -> NameOrder:

@@ -4,7 +4,8 @@
 (``jsonb`` with a GIN index on PostgreSQL). The user references
 ``created_by``/``last_updated_by`` are kept as given (an object such as
 ``{"id": ...}``, or a string) beside their extracted ids.
-:data:`TIMEPLUS_SQL` maps :data:`~qfilter.core.schema.TIMEPLUS` onto it.
+:data:`TIMEPLUS_SQL` maps :data:`~qfilter.core.schema.TIMEPLUS` onto it, with
+the indexes ``sort=`` walks (as the Waylay table has them).
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from .common import (
     NameOrder,
     check_lengths,
     count_rows,
+    declare_sort_indexes,
+    missing_columns,
     ordered,
     paged,
     required_instant,
     single,
+    sorted_column,
     texts,
     value_getter,
 )
@@ -50,7 +54,7 @@ TIMEPLUS_TABLE = sa.Table(
     "timeplus_saved_queries",
     METADATA,
     sa.Column("id", TEXT, primary_key=True),
-    sa.Column("name", NAME, nullable=False, index=True),
+    sa.Column("name", NAME, nullable=False),  # indexed with the id, for sort= (and the default order) below
     sa.Column("description", LONG_TEXT),
     sa.Column("sql", LONG_TEXT),
     sa.Column("tags", json_keeping_numbers(binary=True), comment="JSON array"),
@@ -60,6 +64,7 @@ TIMEPLUS_TABLE = sa.Table(
     sa.Column("last_updated_at", UtcDateTime(), index=True),
     sa.Column("last_updated_by", json_keeping_numbers(), comment="the user reference, as given"),
     sa.Column("last_updated_by_id", TEXT, index=True, comment="last_updated_by.id (or itself)"),
+    *missing_columns("created_at", "created_by_id", "last_updated_at", "last_updated_by_id"),
 )
 """Timeplus saved queries (seed 000, "Saved queries"), one row each."""
 
@@ -70,13 +75,15 @@ TIMEPLUS_SQL: SqlMapping = {
     "tag": JsonArray(TIMEPLUS_TABLE.c.tags),
     "description": Column(TIMEPLUS_TABLE.c.description),
     "sql": Column(TIMEPLUS_TABLE.c.sql),
-    "created_by": Column(TIMEPLUS_TABLE.c.created_by_id),
-    "modified_by": Column(TIMEPLUS_TABLE.c.last_updated_by_id),
+    "created_by": sorted_column(TIMEPLUS_TABLE, "created_by_id"),
+    "modified_by": sorted_column(TIMEPLUS_TABLE, "last_updated_by_id"),
     "user": (Column(TIMEPLUS_TABLE.c.created_by_id), Column(TIMEPLUS_TABLE.c.last_updated_by_id)),
-    "created": Column(TIMEPLUS_TABLE.c.created_at),
-    "modified": Column(TIMEPLUS_TABLE.c.last_updated_at),
+    "created": sorted_column(TIMEPLUS_TABLE, "created_at"),
+    "modified": sorted_column(TIMEPLUS_TABLE, "last_updated_at"),
 }
 """Where each qualifier of :data:`~qfilter.core.schema.TIMEPLUS` lives in :data:`TIMEPLUS_TABLE`."""
+
+declare_sort_indexes(TIMEPLUS, TIMEPLUS_SQL, TIMEPLUS_TABLE.c.id)
 
 _TIMEPLUS_VALUES = {qualifier: value_getter(TIMEPLUS, qualifier) for qualifier in ("created_by", "modified_by")}
 

@@ -6,7 +6,10 @@ filters need, extracted into indexed columns (``created``, ``modified``,
 (:data:`WAYLAY_TAGS_TABLE`, :data:`WAYLAY_RESOURCES_TABLE`: ``meta.tags``;
 every resource the entity refers to, from ``meta.resource``,
 ``query.resource`` and ``query.data[*].resource``) and ``meta`` as JSON.
-:data:`WAYLAY_SQL` maps :data:`~qfilter.core.schema.WAYLAY` onto them.
+:data:`WAYLAY_SQL` maps :data:`~qfilter.core.schema.WAYLAY` onto them. Each
+sortable field has the indexes ``sort=`` walks on each database, in both
+directions (:func:`qfilter.sql.sort_indexes`), and each nullable one its
+generated ``<column>_missing`` column, which SQLite and MariaDB order by.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from .common import (
     NameOrder,
     check_lengths,
     count_rows,
+    declare_sort_indexes,
     instants,
+    missing_columns,
     ordered,
     paged,
     single,
+    sorted_column,
     texts,
     value_getter,
 )
@@ -61,6 +67,7 @@ WAYLAY_TABLE = sa.Table(
     sa.Column("modified", UtcDateTime(), index=True, comment="attrs.modified"),
     sa.Column("created_by", TEXT, index=True, comment="attrs.created_by"),
     sa.Column("modified_by", TEXT, index=True, comment="attrs.modified_by"),
+    *missing_columns("created", "modified", "created_by", "modified_by"),
 )
 """Waylay query entities, one row each; ``body`` is what :func:`get_waylay_query` returns."""
 
@@ -86,14 +93,16 @@ WAYLAY_SQL: SqlMapping = {
     "name": Column(WAYLAY_TABLE.c.name),
     "resource": Related(WAYLAY_RESOURCES_TABLE, WAYLAY_RESOURCES_TABLE.c.query_name, WAYLAY_RESOURCES_TABLE.c.resource),
     "tag": Related(WAYLAY_TAGS_TABLE, WAYLAY_TAGS_TABLE.c.query_name, WAYLAY_TAGS_TABLE.c.tag),
-    "created_by": Column(WAYLAY_TABLE.c.created_by),
-    "modified_by": Column(WAYLAY_TABLE.c.modified_by),
+    "created_by": sorted_column(WAYLAY_TABLE, "created_by"),
+    "modified_by": sorted_column(WAYLAY_TABLE, "modified_by"),
     "user": (Column(WAYLAY_TABLE.c.created_by), Column(WAYLAY_TABLE.c.modified_by)),
-    "created": Column(WAYLAY_TABLE.c.created),
-    "modified": Column(WAYLAY_TABLE.c.modified),
+    "created": sorted_column(WAYLAY_TABLE, "created"),
+    "modified": sorted_column(WAYLAY_TABLE, "modified"),
     "meta": JsonObject(WAYLAY_TABLE.c.meta),
 }
 """Where each qualifier of :data:`~qfilter.core.schema.WAYLAY` lives in the Waylay tables."""
+
+declare_sort_indexes(WAYLAY, WAYLAY_SQL, WAYLAY_TABLE.c.name)
 
 _WAYLAY_VALUES = {
     qualifier: value_getter(WAYLAY, qualifier)
