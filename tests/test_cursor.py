@@ -113,7 +113,7 @@ def a_cursor(rows: list[dict[str, Any]], query_string: str) -> str:
     return parse_qs(query(href))["cursor"][0]
 
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {
         "id": i,
         "name": f"n{i % 4}",
@@ -214,11 +214,11 @@ def _spoiled(text: str, mutation: tuple[str, int, Any], other: str) -> str:
     kind, at, what = mutation
     at %= len(text) + 1
     if kind == "replace":
-        return text[:at] + what + text[at + 1 :]
+        return text[:at] + str(what) + text[at + 1 :]
     if kind == "delete":
         return text[:at] + text[at + what :]
     if kind == "insert":
-        return text[:at] + what + text[at:]
+        return text[:at] + str(what) + text[at:]
     if kind == "cut":
         return text[:at]
     if kind == "resign":  # a payload changed by hand, signed with a key that is not the listing's

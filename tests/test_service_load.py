@@ -490,7 +490,7 @@ def _command_line(pid: int) -> bytes:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts worker processes in /proc")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_several_worker_processes_share_one_database(backend: str, request: pytest.FixtureRequest) -> None:
-    """``serve(..., workers=2)``: uvicorn's worker processes, each with its own engine, on one database."""
+    """``serve(..., workers=2)``: worker processes, each with its own engine, one database and one cursor key."""
     port = _free_port()
     command = [
         sys.executable,
@@ -520,6 +520,22 @@ def test_several_worker_processes_share_one_database(backend: str, request: pyte
             assert sorted(response.status_code for response in responses) == [201] + [409] * 7
             listed = httpx.get(f"{base_url}/config/query", params={"q": "name:workers"}).json()
             assert [entity["name"] for entity in listed["queries"]] == ["one name, two workers"]
+            # A cursor one worker made, another takes: serve hands them all one key (a new connection each page).
+            for number in range(11):
+                assert (
+                    httpx.post(
+                        f"{base_url}/config/query", json={"name": f"w{number:02}", "meta": {"tags": ["w"]}}
+                    ).status_code
+                    == 201
+                )
+            href: str | None = f"{base_url}/config/query?q=tag:w&limit=1"
+            walked: list[str] = []
+            while href is not None:
+                answer = httpx.get(href, headers={"Connection": "close"})
+                assert answer.status_code == 200, answer.text
+                walked += [entity["name"] for entity in answer.json()["queries"]]
+                href = answer.json()["_links"].get("next", {}).get("href")
+            assert walked == [f"w{number:02}" for number in range(11)]
         finally:
             process.terminate()
             try:
