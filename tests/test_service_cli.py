@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -89,3 +90,22 @@ def test_serve_reports_a_file_it_cannot_load() -> None:
             )
             assert result.returncode == 1
             assert message in result.stderr
+
+
+def test_serve_counts_as_told_and_refuses_a_bad_count_or_key() -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory)
+        db = ["--db", f"sqlite:///{home / 'counted.sqlite3'}"]
+        with qfilter_serve([*db, "--count", "capped:5"], home) as base_url:
+            body = httpx.get(f"{base_url}/config/query", params={"limit": 2}).json()
+            assert body["total_at_least"] == 6 and "total" not in body and "cursor=" in body["_links"]["next"]["href"]
+        with qfilter_serve([*db, "--count", "none"], home) as base_url:
+            body = httpx.get(f"{base_url}/config/query", params={"limit": 2}).json()
+            assert "total" not in body and "total_at_least" not in body
+        serve = [sys.executable, "-m", "qfilter", "serve", *db, "--port", "1"]
+        bad = subprocess.run([*serve, "--count", "capped:0"], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and "--count" in bad.stderr and "capped:N" in bad.stderr
+        short = subprocess.run(
+            serve, capture_output=True, text=True, timeout=120, env={**os.environ, "QFILTER_CURSOR_KEY": "short"}
+        )
+        assert short.returncode == 1 and "QFILTER_CURSOR_KEY" in short.stderr and "Traceback" not in short.stderr

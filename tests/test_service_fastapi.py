@@ -187,3 +187,121 @@ def test_other_http_errors_get_the_error_shape_and_keep_fastapis_detail(client: 
     private = client.get("/private")
     assert private.status_code == 403 and private.headers["www-authenticate"] == "Bearer"
     assert private.json() == {"code": 403, "message": "Forbidden", "detail": {"reason": "no token"}}
+
+
+# -- paging by cursor and counting, through the dependency -------------------------------------------------
+
+GADGETS = Schema(
+    "gadgets",
+    (Field("name", Kind.TEXT, "name"), Field("size", Kind.NUMBER, "size"), Field("tag", Kind.EXACT, "tags", many=True)),
+)
+GADGET_ROWS = [
+    {"id": number, "name": name, "size": size, "tags": ["odd"] if number % 2 else []}
+    for number, (name, size) in enumerate([("b", 3), ("a", 1), ("c", None), ("a", 2), ("d", 3), ("e", 1), ("b", 1)])
+]
+CURSOR_KEY = b"the gadgets' key, 32 bytes long."
+
+
+def _gadget_app(**options: Any) -> FastAPI:
+    """A memory listing that pages by cursor (``options`` for its ``QFilter``)."""
+    import sqlalchemy as sa
+
+    from qfilter.sql import Column, SqlCompiler
+
+    app = FastAPI()
+    install_error_handlers(app)
+    gadgets = QFilter(GADGETS, clock=lambda: NOW, default_sort="name", **options)
+
+    @app.get("/gadgets")
+    def list_gadgets(listing: Annotated[RequestListing, Depends(gadgets.listing)]) -> dict[str, Any]:
+        matches = listing.order_by()(listing.where.filter(GADGET_ROWS))
+        counted = None if not listing.counting.counts else len(matches[: listing.counting.at_most])
+        page = listing.fetch_from(matches) if listing.cursor_key else listing.window(matches)
+        return listing.page(page, total=counted, items_key="gadgets")
+
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "gadgets",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String),
+        sa.Column("size", sa.Integer),
+    )
+    # One connection for every thread the test client's app runs in.
+    engine = sa.create_engine("sqlite://", poolclass=sa.StaticPool, connect_args={"check_same_thread": False})
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{key: row[key] for key in ("id", "name", "size")} for row in GADGET_ROWS])
+    # The table keeps no tags; "tag" is mapped so that the mapping is whole (no route filters on it here).
+    mapping = {"name": Column(table.c.name), "size": Column(table.c.size), "tag": Column(table.c.name)}
+    compiler = SqlCompiler(mapping, id_column=table.c.id, schema=GADGETS)
+    in_sql = QFilter(GADGETS, compiler=compiler, clock=lambda: NOW, default_sort="name", **options)
+
+    @app.get("/sql-gadgets")
+    def list_sql_gadgets(listing: Annotated[RequestListing, Depends(in_sql.listing)]) -> dict[str, Any]:
+        statement = sa.select(table).where(listing.where, listing.seek()).order_by(*listing.order_by())
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(statement.offset(listing.offset).limit(listing.fetch))]
+            counted = conn.execute(sa.select(sa.func.count()).select_from(table).where(listing.where)).scalar_one()
+        return listing.page(rows, total=counted, items_key="gadgets")
+
+    return app
+
+
+def _walk_gadgets(client: Any, first: str) -> list[dict[str, Any]]:
+    pages = [client.get(first).json()]
+    while "next" in pages[-1]["_links"]:
+        pages.append(client.get(pages[-1]["_links"]["next"]["href"]).json())
+    return pages
+
+
+@pytest.mark.parametrize("path", ["/gadgets", "/sql-gadgets"])
+@pytest.mark.parametrize("sort", ["", "-size", "size,-name"])
+def test_the_dependency_pages_by_cursor_in_memory_and_in_sql(path: str, sort: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from qfilter.core.sorting import parse_sort
+    from qfilter.memory import sort_entities
+
+    client = TestClient(_gadget_app(cursor_key=CURSOR_KEY))
+    pages = _walk_gadgets(client, f"{path}?sort={sort}&limit=2")
+    expected = sort_entities(GADGET_ROWS, parse_sort(sort or "name", GADGETS), GADGETS)
+    assert [row["id"] for body in pages for row in body["gadgets"]] == [row["id"] for row in expected]
+    assert all("cursor=" in body["_links"]["next"]["href"] for body in pages[:-1])
+    assert [body["offset"] for body in pages] == [0, 2, 4, 6]
+    document = client.get("/openapi.json").json()
+    assert "cursor" in {parameter["name"] for parameter in document["paths"][path]["get"]["parameters"]}
+
+
+def test_the_dependency_counts_as_told() -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(_gadget_app(cursor_key=CURSOR_KEY, count="capped:3"))
+    body = client.get("/gadgets?limit=2").json()
+    assert body["total_at_least"] == 4 and "total" not in body and "last" not in body["_links"]
+    assert client.get("/gadgets?q=tag:odd&limit=2").json()["total"] == 3
+    none = TestClient(_gadget_app(count="none")).get("/gadgets?limit=2").json()
+    assert {"total", "total_count", "total_at_least"}.isdisjoint(none) and "next" in none["_links"]
+
+
+def test_without_a_key_the_dependency_pages_by_offset_and_refuses_a_cursor() -> None:
+    from fastapi.testclient import TestClient
+
+    keyed = TestClient(_gadget_app(cursor_key=CURSOR_KEY))
+    cursor_link = keyed.get("/gadgets?limit=2").json()["_links"]["next"]["href"]
+    plain = TestClient(_gadget_app())
+    assert plain.get("/gadgets?limit=2").json()["_links"]["next"]["href"].endswith("limit=2&offset=2")
+    refused = plain.get(cursor_link.replace("http://testserver", ""))
+    assert refused.status_code == 400 and refused.json()["parameter"] == "cursor"
+    assert "takes no cursor" in refused.json()["message"]
+    document = plain.get("/openapi.json").json()
+    assert "cursor" not in {parameter["name"] for parameter in document["paths"]["/gadgets"]["get"]["parameters"]}
+
+
+def test_a_bad_default_sort_count_or_key_is_an_error_when_the_app_is_built() -> None:
+    with pytest.raises(ValueError, match="sort"):
+        QFilter(GADGETS, default_sort="tag")
+    with pytest.raises(ValueError, match="capped:N"):
+        QFilter(GADGETS, count="some")
+    with pytest.raises(ValueError, match="16 bytes"):
+        QFilter(GADGETS, cursor_key="short")
