@@ -17,16 +17,16 @@ from typing import assert_never
 from .ast import And, Expression, Filter, Function, Item, Matcher, Or, Sequence, Term, Value
 from .ast import Not as NotItem
 from .errors import CurrentUserError, FilterError, FilterLimitError, MatcherError
-from .functions import FUNCTIONS, FunctionSpec
+from .functions import BUILTIN_FUNCTIONS, Argument, FunctionMatcher, FunctionTable
 from .ir import (
     DEFAULT_USER_HINT,
     ME,
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Conjunction,
-    Contains,
     Context,
     Disjunction,
     Equals,
@@ -35,27 +35,28 @@ from .ir import (
     InNumbers,
     InSet,
     IsBoolean,
-    Like,
     Negation,
     Node,
-    Not,
     Number,
     Operator,
     Plan,
     ValuePredicate,
     Within,
+    groups_of,
 )
+from .kinds import Kind, kind_names, traits
 from .numbers import read_number
-from .parser import DEFAULT_LIMITS, MAX_SAFE_DEPTH, Limits, checked_function, parse
-from .schema import Field, Kind, Schema
-from .times import parse_comparison, parse_interval
+from .parser import DEFAULT_LIMITS, MAX_SAFE_DEPTH, Limits, parse
+from .schema import Field, Schema
+from .times import parse_comparison, parse_interval, parse_timestamp
 
-__all__ = ["bind", "to_plan", "json_number"]
+__all__ = ["Binding", "bind", "to_plan", "json_number"]
 
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<real>(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", re.A)
 _BOOLEANS = {"true": True, "false": False}
 _NUMBER_COMPARISONS: tuple[tuple[str, Operator], ...] = ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"))
+_COMPARISON_OPERATORS: dict[str, Operator] = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
 _NUMBER_FORMS_HINT = "write a JSON number (5, -2.5, 1e3), >5, >=5, <5, <=5 or a range 1..5, *..5, 5..*"
 
 
@@ -69,113 +70,142 @@ def json_number(text: str) -> Number | None:
     return read_number(text)
 
 
-def _kind_names(kinds: frozenset[Kind]) -> str:
-    names = [kind.value.upper() for kind in Kind if kind in kinds]
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+class Binding:
+    """The binding of one field's matchers: turns them into conditions, with errors pointing into the filter.
 
+    What a :class:`~qfilter.core.kinds.KindTraits` (its ``plain``) and a
+    :class:`~qfilter.core.functions.FunctionMatcher` (its ``bind``) are
+    given: ``field`` is the field, ``context`` what the filter is bound
+    with (``now`` and ``tz`` resolved), and the methods below read values
+    the way the language does, raising the user's error where one is wrong.
+    """
 
-class _Binder:
-    """Turns the matchers of one field into conditions; errors point into ``text``."""
-
-    def __init__(self, target: Field, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
-        self.target = target
+    def __init__(
+        self,
+        field: Field,
+        context: Context,
+        now: datetime,
+        tz: tzinfo,
+        source: str,
+        functions: FunctionTable = BUILTIN_FUNCTIONS,
+    ) -> None:
+        self.field = field
         self.context = context
         self.now = now
         self.tz = tz
-        self.text = text
+        self.source = source
+        self.functions = functions
 
     def error(self, message: str, position: int, hint: str | None = None) -> MatcherError:
-        return MatcherError(message, text=self.text, position=position, hint=hint)
+        """A :class:`~qfilter.core.errors.MatcherError` at ``position`` of the filter, to raise."""
+        return MatcherError(message, text=self.source, position=position, hint=hint)
 
     def condition(self, matcher: Matcher) -> Condition:
-        if isinstance(matcher, Function) and self.spec(matcher).field_level:
+        """The condition one matcher of a term means (``exists()``: the whole field)."""
+        if isinstance(matcher, Function) and self.declaration(matcher).field_level:
             return Exists()
         return self.predicate(matcher)
 
-    def spec(self, function: Function) -> FunctionSpec:
-        """The function's entry in the table, once the field's kind is known to accept it."""
+    def declaration(self, function: Function) -> FunctionMatcher:
+        """The declaration of ``function``, once its name, its arguments and the field's kind are checked."""
         try:
-            checked = checked_function(function.name, function.arguments, function.position)
+            checked = self.functions.checked(function.name, function.arguments, function.position)
         except FilterError as error:  # a Function built in code rather than parsed
-            raise error.with_text(self.text) from None
-        spec = FUNCTIONS[checked.name.lower()]
-        kind = self.target.kind
-        if kind not in spec.kinds:
-            quote = f'; to search for the text, quote it: {self.target.qualifier}:"{function}"'
+            raise error.with_text(self.source) from None
+        declared = self.functions.lookup(checked.name)
+        assert declared is not None  # checked_function found it
+        kind = self.field.kind
+        if kind not in declared.kinds:
+            quote = f'; to search for the text, quote it: {self.field.qualifier}:"{function}"'
             raise self.error(
-                f"{self.target.qualifier!r} is a {kind.value.upper()} field and takes no {spec.name}()",
+                f"{self.field.qualifier!r} is a {kind.value.upper()} field and takes no {declared.name}()",
                 function.position,
-                hint=f"{spec.name}() is for {_kind_names(spec.kinds)} fields{quote if kind is not Kind.TIME else ''}",
+                hint=f"{declared.name}() is for {kind_names(declared.kinds)} fields"
+                + (quote if kind is not Kind.TIME else ""),
             )
-        return spec
+        return declared
 
     def predicate(self, matcher: Matcher) -> ValuePredicate:
+        """The test of one value ``matcher`` means: a plain value the field's own matcher, a function its own."""
         if isinstance(matcher, Value):
-            return self.plain(matcher)
-        spec = self.spec(matcher)
-        arguments = matcher.arguments
-        values = [a for a in arguments if isinstance(a, Value)]
-        match spec.name:
-            case "not":
-                return Not(self.predicate(arguments[0]))
-            case "all":
-                return AllOf(tuple(self.predicate(a) for a in arguments))
-            case "any":
-                return AnyOf(tuple(self.predicate(a) for a in arguments))
-            case "equals" | "eq" | "in":
-                return self.one_of(values, ignore_case=self.target.ignore_case, function=spec.name)
-            case "inIgnoreCase":
-                return self.one_of(values, ignore_case=True, function=spec.name)
-            case "like":
-                return Like(values[0].text)
-            case "contains" if self.target.ignore_case:
-                return Contains(values[0].text.lower(), ignore_case=True)
-            case "contains":
-                return Contains(values[0].text, ignore_case=False)
-            case "lt" | "lte" | "gt" | "gte":
-                return self.compare(spec.name, values[0])
-            case _:  # exists(): the parser keeps it out of other functions; a hand-built AST may not
-                raise self.error(
-                    f"{spec.name}() tests the whole field and cannot stand inside another function", matcher.position
-                )
+            return traits(self.field.kind).plain(self, matcher)
+        declared = self.declaration(matcher)
+        if declared.bind is not None:
+            return declared.bind(self, matcher)
+        return self.call(declared, matcher)
 
-    def plain(self, value: Value) -> ValuePredicate:
-        """The field's own matcher on a plain value."""
-        match self.target.kind:
-            case Kind.TEXT:
-                return Contains(value.text.lower(), ignore_case=True)
-            case Kind.EXACT if self.target.ignore_case:
-                return InSet((self.choice(value).lower(),), ignore_case=True)
-            case Kind.EXACT:
-                return Equals(self.choice(value))
-            case Kind.META:
-                # A bare `>10` or `5..12` compares JSON numbers (spec section 10); quoted, or `>abc`, it is text.
-                return self.number_matcher(value) if value.number_range else Equals(value.text)
-            case Kind.USER if self.target.ignore_case:
-                return InSet((self.user(value).lower(),), ignore_case=True)
-            case Kind.USER:
-                return Equals(self.user(value))
-            case Kind.TIME:
-                try:
-                    return Within(parse_interval(value.text, now=self.now, tz=self.tz))
-                except FilterError as error:
-                    raise error.with_text(self.text, value.position) from None
-            case Kind.NUMBER:
-                return self.number_matcher(value)
-            case Kind.BOOLEAN:
-                return IsBoolean(self.boolean(value))
+    def call(self, declared: FunctionMatcher, function: Function) -> Call:
+        """An application's function: its arguments read as declared, and checked by its ``check``."""
+        arguments = tuple(
+            self.read(declared.argument(index), argument, declared) for index, argument in enumerate(function.arguments)
+        )
+        if declared.check is not None:
+            problem = declared.check(*arguments)
+            if problem:
+                raise self.error(problem, function.position)
+        return Call(declared, arguments, self.field.kind)
+
+    def read(self, argument: Argument, matcher: Matcher, declared: FunctionMatcher) -> object:
+        """One argument of ``declared``, read as ``argument`` says (:class:`~qfilter.core.functions.Argument`)."""
+        if argument is Argument.MATCHER:
+            return self.predicate(matcher)
+        if not isinstance(matcher, Value):
+            raise self.error(f"the arguments of {declared.name}() are values, not functions", matcher.position)
+        kind = self.field.kind
+        match argument:
+            case Argument.TEXT:
+                return self.user(matcher) if kind is Kind.USER else matcher.text
+            case Argument.GLOB:
+                return matcher.text
+            case Argument.NUMBER:
+                return self.number(matcher, function=declared.name)
+            case Argument.TIME:
+                return self.instant(matcher)
+            case Argument.BOUND:
+                return self.instant(matcher) if kind is Kind.TIME else self.number(matcher, function=declared.name)
+            case Argument.VALUE:
+                return self.value(matcher, declared.name)
             case _:
-                assert_never(self.target.kind)
+                assert_never(argument)
+
+    def value(self, value: Value, function: str) -> object:
+        """A value as the field reads one (its kind's ``reads``), an argument of ``function``."""
+        reads = traits(self.field.kind).reads
+        match reads:
+            case "number":
+                return self.number(value, function=function)
+            case "boolean":
+                return self.boolean(value)
+            case "instant":
+                return self.instant(value)
+            case "text" | "json":
+                return self.user(value) if self.field.kind is Kind.USER else self.choice(value)
+            case _:
+                assert_never(reads)
+
+    def interval(self, value: Value) -> ValuePredicate:
+        """A TIME field's plain matcher: the value is an instant inside the interval ``value`` spells."""
+        try:
+            return Within(parse_interval(value.text, now=self.now, tz=self.tz))
+        except FilterError as error:
+            raise error.with_text(self.source, value.position) from None
+
+    def instant(self, value: Value) -> datetime:
+        """The instant a timestamp token spells (spec section 5); a reduced-precision one, its first."""
+        try:
+            return parse_timestamp(value.text, now=self.now, tz=self.tz)
+        except FilterError as error:
+            raise error.with_text(self.source, value.position) from None
 
     def choice(self, value: Value, *, ignore_case: bool = False) -> str:
         """``value``'s text, when the field has no ``choices`` or it is one of them; else an error that suggests one.
 
         Compared ignoring case when the field or the function (``inIgnoreCase``) does.
         """
-        choices = self.target.choices
+        choices = self.field.choices
         if choices is None:
             return value.text
-        fold = str.lower if self.target.ignore_case or ignore_case else str
+        fold = str.lower if self.field.ignore_case or ignore_case else str
         text = fold(value.text)
         folded = {fold(choice): choice for choice in choices}
         if text in folded:
@@ -188,18 +218,19 @@ class _Binder:
         suggestion = f"did you mean {Value(lowered[close[0]])}? " if close else ""
         listed = ", ".join(str(Value(choice)) for choice in choices)
         raise self.error(
-            f"{self.target.qualifier!r} has no value {value.text!r}",
+            f"{self.field.qualifier!r} has no value {value.text!r}",
             value.position,
-            hint=f"{suggestion}{self.target.qualifier} is one of: {listed}",
+            hint=f"{suggestion}{self.field.qualifier} is one of: {listed}",
         )
 
     def user(self, value: Value) -> str:
+        """A user id as written, or the current user's for ``@me`` (an error when there is none)."""
         if value.text != ME:
             return value.text
         if self.context.user is None:
             raise CurrentUserError(
                 "@me needs a current user, and none was given",
-                text=self.text,
+                text=self.source,
                 position=value.position,
                 hint=self.context.user_hint or DEFAULT_USER_HINT,
             )
@@ -225,6 +256,7 @@ class _Binder:
         return number
 
     def boolean(self, value: Value) -> bool:
+        """``true`` or ``false``, in any letter case."""
         found = _BOOLEANS.get(value.text.lower())
         if found is None:
             raise self.error(f"not a boolean: {value.text!r}", value.position, hint="write true or false")
@@ -254,11 +286,11 @@ class _Binder:
 
     def one_of(self, values: list[Value], *, ignore_case: bool, function: str) -> ValuePredicate:
         """``equals``/``eq``/``in``/``inIgnoreCase``: the value equals one of ``values``."""
-        kind = self.target.kind
-        if kind is Kind.NUMBER:
+        kind, reads = self.field.kind, traits(self.field.kind).reads
+        if reads == "number":
             numbers = tuple(dict.fromkeys(self.number(v, function=function) for v in values))
             return Compare("eq", numbers[0]) if len(numbers) == 1 else InNumbers(numbers)
-        if kind is Kind.BOOLEAN:
+        if reads == "boolean":
             booleans = tuple(dict.fromkeys(self.boolean(v) for v in values))
             return IsBoolean(booleans[0]) if len(booleans) == 1 else AnyOf(tuple(map(IsBoolean, booleans)))
         texts = [self.user(v) if kind is Kind.USER else self.choice(v, ignore_case=ignore_case) for v in values]
@@ -268,7 +300,7 @@ class _Binder:
         text_test: ValuePredicate = (
             Equals(unique[0]) if len(unique) == 1 and not ignore_case else InSet(unique, ignore_case)
         )
-        if kind is not Kind.META or ignore_case:
+        if reads != "json" or ignore_case:
             return text_test
         # Under meta., a JSON number also equals a number numerically: eq(5) holds for 5.0.
         numbers = tuple(dict.fromkeys(n for n in map(json_number, texts) if n is not None))
@@ -278,12 +310,13 @@ class _Binder:
         return AnyOf((text_test, number_test))
 
     def compare(self, name: str, value: Value) -> ValuePredicate:
-        op: Operator = name  # type: ignore[assignment]  # one of lt, lte, gt, gte
-        if self.target.kind is Kind.TIME:
+        """``lt``/``lte``/``gt``/``gte`` of ``value``: an interval under a TIME field, else a comparison of numbers."""
+        op = _COMPARISON_OPERATORS[name]
+        if self.field.kind is Kind.TIME:
             try:
                 return Within(parse_comparison(op, value.text, now=self.now, tz=self.tz, position=0))
             except FilterError as error:
-                raise error.with_text(self.text, value.position) from None
+                raise error.with_text(self.source, value.position) from None
         return Compare(op, self.number(value, function=name))
 
 
@@ -366,7 +399,7 @@ class _TreeBinder:
         groups = []
         for (qualifier, excluded), members in grouped.items():
             target = self.fields[qualifier]
-            binder = _Binder(target, self.context, self.now, self.tz, self.text)
+            binder = Binding(target, self.context, self.now, self.tz, self.text, self.schema.function_table)
             alternatives = tuple(tuple(binder.condition(m) for m in term.matchers) for term in members)
             groups.append(Group(target, excluded, alternatives, tuple(members)))
         return groups
@@ -399,24 +432,6 @@ class _TreeBinder:
                 assert_never(item)
 
 
-def _leaves(root: Node) -> tuple[Group, ...]:
-    """The groups of a tree, in order (without recursion)."""
-    found: list[Group] = []
-    pending: list[Node] = [root]
-    while pending:
-        node = pending.pop()
-        match node:
-            case Group():
-                found.append(node)
-            case Conjunction(children) | Disjunction(children):
-                pending.extend(reversed(children))
-            case Negation(child):
-                pending.append(child)
-            case _:
-                assert_never(node)
-    return tuple(found)
-
-
 def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan:
     """Give a parsed filter its meaning under ``schema`` and ``context``.
 
@@ -436,7 +451,7 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
         return Plan((root,), parsed, schema, resolved)
     if isinstance(root, Conjunction) and all(isinstance(child, Group) for child in root.children):
         return Plan(root.children, parsed, schema, resolved)  # type: ignore[arg-type]  # all groups, just checked
-    return Plan(_leaves(root), parsed, schema, resolved, root)
+    return Plan(groups_of(root), parsed, schema, resolved, root)
 
 
 def to_plan(

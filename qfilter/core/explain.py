@@ -1,7 +1,9 @@
 """Say what a filter means: its logic tree and a sentence in plain words.
 
 Used by ``qfilter explain``; works on a bound :class:`~qfilter.core.plan.Plan`
-so that what it says is what the compilers do.
+so that what it says is what the compilers do. The words of each kind's
+plain matcher are its traits' (:mod:`.kinds`), each function's its
+declaration's (:mod:`.functions`).
 """
 
 from __future__ import annotations
@@ -9,119 +11,46 @@ from __future__ import annotations
 from typing import assert_never
 
 from .ast import Function, Matcher, Value
-from .plan import ME, Condition, Conjunction, Disjunction, Group, Negation, Node, Plan, Within
-from .schema import Field, Kind
+from .functions import Argument, FunctionTable
+from .ir import ME, Condition, Conjunction, Disjunction, Group, Negation, Node, Plan, Within
+from .kinds import Kind, traits
+from .schema import Field
 
 __all__ = ["choices_words", "describe", "logic_tree"]
 
-_COMPARISON_WORDS = {
-    "lt": ("less than", "before"),
-    "lte": ("at most", "at or before"),
-    "gt": ("greater than", "after"),
-    "gte": ("at least", "at or after"),
-}
 
-
-def _interval_words(text: str) -> str:
-    if text.startswith((">=", "<=", ">", "<")) or ".." in text:
-        return _range_words(text)
-    if "/" not in text:
-        return f"in {text}"
-    start, end = text.split("/", 1)
-    if start.startswith("P"):
-        return f"in the {start} before {end}"
-    if end.startswith("P"):
-        return f"in the {end} from {start}"
-    if not end:
-        return f"since {start}"
-    if not start:
-        return f"before {end}"
-    return f"from {start} until {end}"
-
-
-def _range_words(text: str) -> str:
-    for prefix, words in (
-        (">=", "at or after the start of"),
-        ("<=", "up to the end of"),
-        (">", "after"),
-        ("<", "before"),
-    ):
-        if text.startswith(prefix):
-            return f"{words} {text[len(prefix) :]}"
-    low, high = text.split("..", 1)
-    if low == "*":
-        return f"up to the end of {high}"
-    if high == "*":
-        return f"at or after the start of {low}"
-    return f"from the start of {low} to the end of {high}"
-
-
-def _number_words(text: str) -> str:
-    for prefix, op in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt")):
-        if text.startswith(prefix):
-            return f"{_COMPARISON_WORDS[op][0]} {text[len(prefix) :]}"
-    if ".." not in text:
-        return f"equal to {text}"
-    low, high = text.split("..", 1)
-    if low == "*":
-        return f"at most {high}"
-    if high == "*":
-        return f"at least {low}"
-    return f"between {low} and {high}"
-
-
-def _plain_words(kind: Kind, value: Value) -> str:
-    """A value that satisfies the field's own matcher on ``value``, in words."""
-    text = value.text
-    match kind:
-        case Kind.TEXT:
-            return f"containing {text!r}"
-        case Kind.META if value.number_range:
-            return f"a number {_number_words(text)}"
-        case Kind.EXACT | Kind.META:
-            return f"equal to {text!r}"
-        case Kind.USER:
-            return "the current user" if text == ME else text
-        case Kind.TIME:
-            return _interval_words(text)
-        case Kind.NUMBER:
-            return _number_words(text)
-        case Kind.BOOLEAN:
-            return text.lower()
+def _argument_words(kind: Kind, argument: Argument, matcher: Matcher, functions: FunctionTable) -> str:
+    """One argument of a function in words: a nested function's words, a value as its argument reads it."""
+    if isinstance(matcher, Function):
+        return _words(kind, matcher, functions)
+    text = matcher.text
+    match argument:
+        case Argument.MATCHER:
+            return traits(kind).plain_words(matcher)
+        case Argument.VALUE | Argument.TEXT if kind is Kind.USER and text == ME:
+            return "the current user"
+        case Argument.VALUE if kind is Kind.NUMBER:
+            return text
+        case Argument.VALUE | Argument.TEXT | Argument.GLOB:
+            return repr(text)
+        case Argument.NUMBER | Argument.TIME | Argument.BOUND:
+            return text
         case _:
-            assert_never(kind)
+            assert_never(argument)
 
 
-def _words(kind: Kind, matcher: Matcher) -> str:
+def _words(kind: Kind, matcher: Matcher, functions: FunctionTable) -> str:
     """What one value must be to satisfy ``matcher``, in words (``equal to one of 'a', 'b'``)."""
     if isinstance(matcher, Value):
-        return _plain_words(kind, matcher)
-    arguments = matcher.arguments
-    texts = [a.text for a in arguments if isinstance(a, Value)]
-    quoted = ", ".join(
-        "the current user" if kind is Kind.USER and t == ME else t if kind is Kind.NUMBER else repr(t) for t in texts
+        return traits(kind).plain_words(matcher)
+    declared = functions.lookup(matcher.name)
+    if declared is None:  # a plan bound under another table: say it as written
+        return f"{matcher}"
+    arguments = tuple(
+        _argument_words(kind, declared.argument(index), argument, functions)
+        for index, argument in enumerate(matcher.arguments)
     )
-    match matcher.name:
-        case "not":
-            return f"not {_words(kind, arguments[0])}"
-        case "all" | "any":
-            joined = (" and " if matcher.name == "all" else " or ").join(_words(kind, a) for a in arguments)
-            return f"({joined})" if len(arguments) > 1 else joined
-        case "equals" | "eq":
-            return f"equal to {quoted}"
-        case "in":
-            return f"equal to one of {quoted}" if len(texts) > 1 else f"equal to {quoted}"
-        case "inIgnoreCase":
-            return f"equal to one of {quoted}, ignoring case" if len(texts) > 1 else f"equal to {quoted}, ignoring case"
-        case "like":
-            return f"matching {texts[0]!r}"
-        case "contains":
-            return f"containing {texts[0]!r}"
-        case "lt" | "lte" | "gt" | "gte":
-            number_words, time_words = _COMPARISON_WORDS[matcher.name]
-            return f"{time_words if kind is Kind.TIME else number_words} {texts[0]}"
-        case _:
-            return f"{matcher}"
+    return declared.words_for(kind, arguments)
 
 
 def _empty(condition: Condition) -> bool:
@@ -144,37 +73,22 @@ def _empty_words(matcher: Matcher, condition: Condition) -> str:
     return _AFTER_THE_LAST if after else _EMPTY
 
 
-def _phrase(group: Group, matcher: Matcher, condition: Condition) -> str:
+def _phrase(group: Group, matcher: Matcher, condition: Condition, functions: FunctionTable) -> str:
     target = group.field
     label = target.label
-    if isinstance(matcher, Function):
-        if matcher.name == "exists":
-            return f"have a {label}"
-        empty = _empty_words(matcher, condition) if target.kind is Kind.TIME else ""
-        return f"have {label} {_words(target.kind, matcher)}{empty}"
-    value = matcher.text
-    match target.kind:
-        case Kind.TEXT:
-            return f"have a {label} containing {value!r}"
-        case Kind.USER:
-            return f"have {label} {'the current user' if value == ME else value}"
-        case Kind.TIME:
-            return f"have a {label} {_interval_words(value)}{_empty_words(matcher, condition)}"
-        case Kind.META:
-            return f"have {label} {_plain_words(target.kind, matcher)}"
-        case Kind.NUMBER:
-            return f"have a {label} {_number_words(value)}"
-        case Kind.BOOLEAN:
-            return f"have {label} {value.lower()}"
-        case Kind.EXACT:
-            return f"have {label} {value}"
-        case _:
-            assert_never(target.kind)
+    # Only a time's interval can be empty (a Within): for every other condition this is "".
+    empty = _empty_words(matcher, condition)
+    if isinstance(matcher, Value):
+        return f"have {traits(target.kind).phrase(label, matcher)}{empty}"
+    declared = functions.lookup(matcher.name)
+    if declared is not None and declared.field_level:
+        return f"have a {label}"
+    return f"have {label} {_words(target.kind, matcher, functions)}{empty}"
 
 
-def _group_words(group: Group) -> str:
+def _group_words(group: Group, functions: FunctionTable) -> str:
     alternatives = [
-        " and ".join(_phrase(group, m, c) for m, c in zip(term.matchers, conditions, strict=True))
+        " and ".join(_phrase(group, m, c, functions) for m, c in zip(term.matchers, conditions, strict=True))
         for term, conditions in zip(group.terms, group.alternatives, strict=True)
     ]
     if len(alternatives) > 1:
@@ -201,25 +115,25 @@ def _with_choices(group: Group, words: str) -> str:
     return f"{words} ({choices})" if choices else words
 
 
-def _node_words(node: Node) -> str:
+def _node_words(node: Node, functions: FunctionTable) -> str:
     """A node of the logic tree in words; parentheses show how the parts nest (recursion: the depth is bounded)."""
     match node:
         case Group():
-            return _with_choices(node, _group_words(node))
+            return _with_choices(node, _group_words(node, functions))
         case Conjunction(children):
-            return ", and ".join(_part_words(child) for child in children)
+            return ", and ".join(_part_words(child, functions) for child in children)
         case Disjunction(children):
-            return ", or ".join(_part_words(child) for child in children)
+            return ", or ".join(_part_words(child, functions) for child in children)
         case Negation(child):
-            return f"not ({_node_words(child)})"
+            return f"not ({_node_words(child, functions)})"
         case _:
             assert_never(node)
 
 
-def _part_words(node: Node) -> str:
-    words = _node_words(node)
+def _part_words(node: Node, functions: FunctionTable) -> str:
+    words = _node_words(node, functions)
     simple = isinstance(node, Negation) or (
-        isinstance(node, Group) and not any(joint in _group_words(node) for joint in (" or ", " and ", ", "))
+        isinstance(node, Group) and not any(joint in _group_words(node, functions) for joint in (" or ", " and ", ", "))
     )
     return words if simple else f"({words})"
 
@@ -228,9 +142,11 @@ def describe(plan: Plan, noun: str = "entities") -> str:
     """The filter as one English sentence, in the style of the Waylay docs."""
     if not plan.groups:
         return f"all {noun} are selected"
+    functions = plan.schema.function_table
     if plan.root is not None:
-        return f"selected {noun} must " + _node_words(plan.root)
-    return f"selected {noun} must " + ", and ".join(_with_choices(g, _group_words(g)) for g in plan.groups)
+        return f"selected {noun} must " + _node_words(plan.root, functions)
+    words = (_with_choices(group, _group_words(group, functions)) for group in plan.groups)
+    return f"selected {noun} must " + ", and ".join(words)
 
 
 def _group_lines(group: Group, indent: str, lines: list[str]) -> None:

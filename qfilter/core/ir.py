@@ -8,8 +8,9 @@ A condition is either :class:`Exists` (the field has a value) or a
 *predicate*, a test of one value, which holds for the field when some value
 satisfies it: :class:`Contains`, :class:`Equals`, :class:`Like`,
 :class:`Within`, :class:`InSet`, :class:`Compare`, :class:`InNumbers`,
-:class:`IsBoolean`, and the combinators :class:`Not`, :class:`AllOf`,
-:class:`AnyOf` over predicates of the same value.
+:class:`IsBoolean`, :class:`Call` (a function an application declared:
+:class:`~qfilter.core.functions.FunctionMatcher`), and the combinators
+:class:`Not`, :class:`AllOf`, :class:`AnyOf` over predicates of the same value.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
 from .ast import Filter, Term
-from .schema import Field, Schema
 from .times import Interval
+
+if TYPE_CHECKING:  # the schema imports the kinds, which build predicates: no import back at run time
+    from .functions import FunctionMatcher
+    from .kinds import Kind
+    from .schema import Field, Schema
 
 __all__ = [
     "Context",
@@ -34,6 +39,7 @@ __all__ = [
     "Compare",
     "InNumbers",
     "IsBoolean",
+    "Call",
     "Not",
     "AllOf",
     "AnyOf",
@@ -47,6 +53,7 @@ __all__ = [
     "Disjunction",
     "Negation",
     "Node",
+    "groups_of",
     "Plan",
     "ME",
     "DEFAULT_USER_HINT",
@@ -149,6 +156,21 @@ class IsBoolean:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """The value, read as ``kind`` reads it, satisfies ``function`` with ``arguments``: a function of the application's.
+
+    ``arguments`` are as the declaration's :class:`~qfilter.core.functions.Argument`
+    read them (a text, a number, an instant, a glob, a nested predicate).
+    Each backend evaluates it through the declaration: memory with its
+    ``memory`` test, SQL with its ``sql`` clause, Django with its ``django`` one.
+    """
+
+    function: FunctionMatcher
+    arguments: tuple[object, ...]
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """The value does not satisfy ``predicate``."""
 
@@ -175,7 +197,7 @@ class Exists:
 
 
 ValuePredicate: TypeAlias = (
-    Contains | Equals | Like | Within | InSet | Compare | InNumbers | IsBoolean | Not | AllOf | AnyOf
+    Contains | Equals | Like | Within | InSet | Compare | InNumbers | IsBoolean | Call | Not | AllOf | AnyOf
 )
 """A test of one value; a field satisfies it when some value does."""
 Condition: TypeAlias = ValuePredicate | Exists
@@ -218,6 +240,24 @@ class Negation:
 
 Node: TypeAlias = Group | Conjunction | Disjunction | Negation
 """A node of a plan's logic tree; the leaves are groups."""
+
+
+def groups_of(root: Node) -> tuple[Group, ...]:
+    """The groups of a logic tree, in order (without recursion: the tree may be deep)."""
+    found: list[Group] = []
+    pending: list[Node] = [root]
+    while pending:
+        node = pending.pop()
+        match node:
+            case Group():
+                found.append(node)
+            case Conjunction(children) | Disjunction(children):
+                pending.extend(reversed(children))
+            case Negation(child):
+                pending.append(child)
+            case _:
+                assert_never(node)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ from dataclasses import replace
 from typing import assert_never
 
 from .ir import Condition, Conjunction, Disjunction, Equals, Group, InSet, Negation, Node, Plan
-from .schema import Kind
+from .kinds import KINDS
 
 __all__ = ["ONE_LOOKUP_KINDS", "one_lookup", "one_lookup_per_field"]
 
-ONE_LOOKUP_KINDS = frozenset({Kind.EXACT, Kind.USER})
-"""Kinds whose OR of plain values becomes one :class:`~qfilter.core.ir.InSet`.
+ONE_LOOKUP_KINDS = frozenset(kind for kind, traits in KINDS.items() if traits.one_lookup)
+"""Kinds whose OR of plain values becomes one :class:`~qfilter.core.ir.InSet` (their traits say so: :mod:`.kinds`).
 
 Their plain value is an :class:`~qfilter.core.ir.Equals` of text only.
 ``META`` is left alone: ``meta.k:5`` is a text comparison there, kept as

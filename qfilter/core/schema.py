@@ -23,27 +23,10 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from .errors import UnknownQualifierError
+from .functions import BUILTIN_FUNCTIONS, FunctionMatcher, FunctionTable
+from .kinds import Kind, traits
 
 __all__ = ["Kind", "Field", "Schema", "WAYLAY", "TIMEPLUS", "PRESETS", "choices_of", "get_schema"]
-
-
-class Kind(enum.Enum):
-    """The kind of matcher a qualifier takes, which decides what "matches" means."""
-
-    TEXT = "text"
-    """A fragment the text contains, ignoring case (``name:demo``)."""
-    EXACT = "exact"
-    """A value equal to one of the field's values, case-sensitive (``tag:prio1``)."""
-    USER = "user"
-    """A user id, or ``@me`` for the current user (``created_by:@me``)."""
-    TIME = "time"
-    """A time interval (``created:now-P1W/``)."""
-    META = "meta"
-    """``meta.<path>``: equal value, ``like(glob)`` or ``contains(text)``."""
-    NUMBER = "number"
-    """A number (``prio:5``, ``prio:>=2``, ``prio:1..5``), compared numerically."""
-    BOOLEAN = "boolean"
-    """``true`` or ``false`` (any letter case); only a boolean value matches."""
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -66,9 +49,6 @@ def choices_of(values: type[enum.Enum] | Iterable[object]) -> tuple[str, ...]:
             raise ValueError(f"a choice must be a text, a number or a boolean, not {item!r}")
         found.append(text)
     return tuple(dict.fromkeys(found))
-
-
-_CASE_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +101,7 @@ class Field:
         object.__setattr__(self, "_hash", hash(self._options()))
 
     def _check_options(self) -> None:
-        if self.ignore_case and self.kind not in _CASE_KINDS:
+        if self.ignore_case and not traits(self.kind).textual:
             raise ValueError(f"field {self.qualifier!r}: ignore_case is for TEXT, EXACT and USER fields")
         if self.choices is not None:
             if self.kind is not Kind.EXACT:
@@ -161,6 +141,10 @@ class Schema:
     and in entities. ``id_path`` is where an entity's identity lives (it
     breaks ties when sorting); ``sortable`` restricts the qualifiers ``sort=``
     takes (``None``: every single-valued field of a sortable kind).
+    ``functions`` are the application's own function matchers
+    (:class:`~qfilter.core.functions.FunctionMatcher`), which its filters may
+    use beside the built-ins of spec section 9 (docs/extending.md); a name
+    the built-ins or another of them have, in any letter case, is a ``ValueError``.
     """
 
     name: str
@@ -169,7 +153,10 @@ class Schema:
     timezone: tzinfo = UTC
     id_path: str = "id"
     sortable: tuple[str, ...] | None = None
+    functions: tuple[FunctionMatcher, ...] = ()
     by_qualifier: dict[str, Field] = field(init=False, repr=False, compare=False)
+    function_table: FunctionTable = field(init=False, repr=False, compare=False)
+    """Every function its filters may use: the built-ins, then :attr:`functions`."""
 
     def __post_init__(self) -> None:
         index: dict[str, Field] = {}
@@ -180,6 +167,13 @@ class Schema:
         object.__setattr__(self, "by_qualifier", index)
         if self.default_qualifier is not None and self.default_qualifier not in index:
             raise ValueError(f"default qualifier {self.default_qualifier!r} is not a field")
+        functions = tuple(self.functions)
+        object.__setattr__(self, "functions", functions)
+        try:
+            table = BUILTIN_FUNCTIONS.with_functions(functions)
+        except ValueError as error:
+            raise ValueError(f"schema {self.name!r}: {error}") from None
+        object.__setattr__(self, "function_table", table)
 
     @property
     def qualifiers(self) -> list[str]:
@@ -222,9 +216,14 @@ class Schema:
             "timezone": self.timezone,
             "id_path": self.id_path,
             "sortable": self.sortable,
+            "functions": self.functions,
         }
         settings.update(changes)
         return Schema(fields=tuple(fields), **settings)  # type: ignore[arg-type]
+
+    def with_functions(self, *functions: FunctionMatcher) -> Schema:
+        """A copy whose filters may also use ``functions`` (:class:`~qfilter.core.functions.FunctionMatcher`)."""
+        return self.with_fields(self.fields, functions=(*self.functions, *functions))
 
 
 WAYLAY = Schema(

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .schema import Field, Kind, Schema
+from .kinds import KINDS
+from .schema import Field, Schema
 
 __all__ = ["SORTABLE_KINDS", "SortError", "SortKey", "parse_sort", "sortable_fields"]
 
-SORTABLE_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER, Kind.TIME, Kind.NUMBER, Kind.BOOLEAN})
-"""The kinds of field whose values have one order."""
+SORTABLE_KINDS = frozenset(kind for kind, traits in KINDS.items() if traits.sortable)
+"""The kinds of field whose values have one order (their traits say so: :mod:`.kinds`)."""
 
 
 class SortError(ValueError):

@@ -28,11 +28,12 @@ from rest_framework.exceptions import APIException
 from rest_framework.pagination import CursorPagination
 
 from qfilter.core.errors import FilterError
-from qfilter.core.functions import FUNCTION_NAMES
+from qfilter.core.kinds import Kind, traits
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
-from qfilter.core.schema import Kind, Schema
+from qfilter.core.schema import Schema
 from qfilter.core.sorting import sortable_fields
 from qfilter.integrations import listing
+from qfilter.integrations.openapi_text import functions_description
 
 from .orm import DjangoMapping, compile_q, order_by
 
@@ -40,16 +41,6 @@ __all__ = ["SIGNED_IN_HINT", "QFilterBackend", "QFilterError", "q_description", 
 
 SIGNED_IN_HINT = "sign in: @me is the signed-in user"
 """The hint of ``@me`` without a user, as the FastAPI integration words it for an application's own users."""
-
-_KIND_SAMPLES: dict[Kind, str] = {
-    Kind.TEXT: "demo",
-    Kind.EXACT: "in(a,b)",
-    Kind.USER: "@me",
-    Kind.TIME: "now-P1W/",
-    Kind.META: "contains(x)",
-    Kind.NUMBER: ">=5",
-    Kind.BOOLEAN: "true",
-}
 
 
 class QFilterError(APIException):
@@ -77,7 +68,7 @@ def q_examples(schema: Schema) -> dict[str, str]:
     examples: dict[str, str] = {}
     for field in schema.fields:
         qualifier = f"{field.qualifier}.key" if field.kind is Kind.META else field.qualifier
-        examples.setdefault(field.kind.value, f"{qualifier}:{_KIND_SAMPLES[field.kind]}")
+        examples.setdefault(field.kind.value, f"{qualifier}:{traits(field.kind).examples[0]}")
     plain = list(examples.values())
     if len(plain) >= 2:
         examples["boolean"] = f"({plain[0]} OR {plain[1]}) AND NOT {plain[-1]}"
@@ -90,7 +81,7 @@ def q_description(schema: Schema) -> str:
         "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. Terms with the same "
         "qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, and the matchers of one term "
         "are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
-        f"Functions: {', '.join(f'`{name}()`' for name in FUNCTION_NAMES)}. "
+        f"{functions_description(schema)}. "
         "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses. `@me` is the signed-in user. "
         f"Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "
         "An empty filter matches everything; a bad one is a 400 that says what is wrong and where."

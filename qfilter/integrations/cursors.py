@@ -36,7 +36,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qfilter.core.backend import Position
-from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.kinds import traits
+from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import SortKey
 
 __all__ = [
@@ -61,7 +62,6 @@ MIN_KEY_BYTES = 16
 
 _MAC_BYTES = 16  # HMAC-SHA256 truncated to 128 bits, as RFC 4868 does for SHA-256
 _DOMAIN = b"qfilter-cursor/"  # the key signs nothing else this way
-_TEXT_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
@@ -131,16 +131,16 @@ def _dump_value(field: Field, value: object) -> object:
     """A sort value as JSON: text, an ISO instant, a number (a ``Decimal`` as its text), a boolean, null."""
     if value is None:
         return None
-    kind = field.kind
-    if kind in _TEXT_KINDS and isinstance(value, str):
+    kind, reads = field.kind, traits(field.kind).reads  # a value is typed by what its kind reads
+    if reads == "text" and isinstance(value, str):
         return value
-    if kind is Kind.TIME and isinstance(value, datetime) and value.utcoffset() is not None:
+    if reads == "instant" and isinstance(value, datetime) and value.utcoffset() is not None:
         return value.astimezone(UTC).isoformat()
-    if kind is Kind.NUMBER and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if reads == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    if kind is Kind.NUMBER and isinstance(value, Decimal) and value.is_finite():
+    if reads == "number" and isinstance(value, Decimal) and value.is_finite():
         return str(value)
-    if kind is Kind.BOOLEAN and isinstance(value, bool):
+    if reads == "boolean" and isinstance(value, bool):
         return value
     raise TypeError(f"a {kind.value} sort value cannot be {value!r}")
 
@@ -149,17 +149,17 @@ def _load_value(field: Field, raw: object) -> object:
     """A sort value read back in its field's kind; a :class:`CursorError` for anything of another type."""
     if raw is None:
         return None
-    kind = field.kind
-    if kind in _TEXT_KINDS and isinstance(raw, str):
+    kind, reads = field.kind, traits(field.kind).reads
+    if reads == "text" and isinstance(raw, str):
         return raw
-    if kind is Kind.TIME and isinstance(raw, str):
+    if reads == "instant" and isinstance(raw, str):
         try:
             moment = datetime.fromisoformat(raw)
         except ValueError:
             moment = None
         if moment is not None and moment.utcoffset() is not None:
             return moment.astimezone(UTC)
-    if kind is Kind.NUMBER:
+    if reads == "number":
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         if isinstance(raw, float):
@@ -169,7 +169,7 @@ def _load_value(field: Field, raw: object) -> object:
                 return Decimal(raw)
             except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
                 pass
-    if kind is Kind.BOOLEAN and isinstance(raw, bool):
+    if reads == "boolean" and isinstance(raw, bool):
         return raw
     raise CursorError(f"a value for {field.qualifier!r} is not a {kind.value}")
 

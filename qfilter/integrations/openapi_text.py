@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from qfilter.core.ast import Value
-from qfilter.core.functions import FUNCTION_NAMES
-from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.kinds import Kind, traits
+from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import sortable_fields
 
 __all__ = [
     "q_examples",
     "q_description",
+    "functions_description",
     "sort_description",
     "limit_description",
     "OFFSET_DESCRIPTION",
@@ -50,16 +51,6 @@ _SEED_EXAMPLES: dict[str, dict[str, str]] = {
         "boolean": "(tag:demo OR sql:iot) AND NOT name:test",
     },
 }
-# One plain and one newer (spec sections 9 to 11) example per kind, for schemas without seed examples.
-_KIND_SAMPLES: dict[Kind, tuple[str, str]] = {
-    Kind.TEXT: ("demo", "like(demo*)"),
-    Kind.EXACT: ("demo", "in(demo,prio1)"),
-    Kind.USER: ("@me", "in(@me,users/bob)"),
-    Kind.TIME: ("now-P1W/", ">=2020-04"),
-    Kind.META: ("x", "gt(5)"),
-    Kind.NUMBER: (">=5", "1..5"),
-    Kind.BOOLEAN: ("true", "not(true)"),
-}
 
 OFFSET_DESCRIPTION = "How many matches to skip (default 0)."
 CURSOR_DESCRIPTION = (
@@ -76,13 +67,16 @@ USER_HEADER_DESCRIPTION = (
 def q_examples(schema: Schema) -> dict[str, str]:
     """Example filters for ``schema``, shown in the OpenAPI description of ``q``.
 
-    The presets get the seeds' examples; another schema gets one per qualifier kind it has.
+    The presets get the seeds' examples; another schema gets one per qualifier kind it has (the kinds'
+    :attr:`~qfilter.core.kinds.KindTraits.examples`), and one per function of its own that gives an example.
     """
-    if schema.name in _SEED_EXAMPLES:
+    if schema.name in _SEED_EXAMPLES and not schema.functions:
         return dict(_SEED_EXAMPLES[schema.name])
+    if schema.name in _SEED_EXAMPLES:
+        return {**_SEED_EXAMPLES[schema.name], **_function_examples(schema)}
     examples = {"everything": ""}
     for field in schema.fields:
-        sample, newer = _KIND_SAMPLES[field.kind]
+        sample, newer = traits(field.kind).examples
         if field.choices is not None:  # an enum takes its own values only
             sample = str(Value(field.choices[0]))
             newer = f"in({','.join(str(Value(choice)) for choice in field.choices[:2])})"
@@ -94,7 +88,31 @@ def q_examples(schema: Schema) -> dict[str, str]:
         examples["boolean"] = f"({plain[0]} OR {plain[1]}) AND NOT {plain[2]}"
     elif plain:
         examples["boolean"] = f"{plain[0]} OR NOT {plain[1]}" if len(plain) == 2 else f"NOT {plain[0]}"
+    return {**examples, **_function_examples(schema)}
+
+
+def _function_examples(schema: Schema) -> dict[str, str]:
+    """An example of each of the schema's own functions that declares one, on the first field that takes it."""
+    examples = {}
+    for function in schema.functions:
+        target = next((field for field in schema.fields if field.kind in function.kinds), None)
+        if function.example and target is not None:
+            qualifier = f"{target.qualifier}.key" if target.kind is Kind.META else target.qualifier
+            examples[f"{function.name}()"] = f"{qualifier}:{function.example}"
     return examples
+
+
+def functions_description(schema: Schema) -> str:
+    """The functions a filter under ``schema`` may use, in words: the built-ins by name, its own with what they test."""
+    builtin = [function for function in schema.function_table if function.builtin]
+    own = [function for function in schema.function_table if not function.builtin]
+    words = f"Functions: {', '.join(f'`{function.name}()`' for function in builtin)}"
+    if own:
+        described = (
+            f"`{function.name}()`" + (f" ({function.description})" if function.description else "") for function in own
+        )
+        words += f"; this API's own: {', '.join(described)}"
+    return words
 
 
 def q_description(schema: Schema, user_header: str | None, signed_in: bool = False) -> str:
@@ -106,7 +124,7 @@ def q_description(schema: Schema, user_header: str | None, signed_in: bool = Fal
         "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. "
         "Terms with the same qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, "
         "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
-        f"Functions: {', '.join(f'`{name}()`' for name in FUNCTION_NAMES)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
+        f"{functions_description(schema)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
         "`-tag:exists()`); times also take ranges (`created:>=2020-04`, `created:2020..2021`). "
         "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses: `(tag:a OR name:x) AND NOT tag:old`; "
         "`NOT` binds tighter than `AND`, `AND` tighter than `OR`; terms side by side keep the rules above, "

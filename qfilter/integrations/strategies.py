@@ -11,7 +11,7 @@ Needs ``hypothesis`` (the ``qfilter[strategies]`` extra)::
         assert client.get("/config/query", params={"q": q}).status_code == 200
 
 With a schema, every generated filter is valid for it (right qualifiers, the
-matcher kinds they take, well-formed times); ``@me`` is only generated when
+matcher kinds they take, well-formed times, the schema's own functions too); ``@me`` is only generated when
 ``with_me`` is true, so the caller must then supply a current user. Without a
 schema, any well-formed qualifier and matcher may appear: the filters parse,
 but need not bind.
@@ -40,9 +40,10 @@ from qfilter.core.ast import (
     negation,
     sequence,
 )
-from qfilter.core.functions import FUNCTIONS, FunctionSpec
+from qfilter.core.functions import BUILTIN_FUNCTIONS, Argument, FunctionTable
+from qfilter.core.kinds import Kind, traits
 from qfilter.core.plan import ME
-from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.schema import Field, Schema
 
 __all__ = [
     "filters",
@@ -203,27 +204,35 @@ def _plain_values(kind: Kind | None, values: st.SearchStrategy[str], with_me: bo
 
 
 def _argument_texts(
-    kind: Kind | None, spec: FunctionSpec, values: st.SearchStrategy[str], with_me: bool
+    kind: Kind | None, argument: Argument, values: st.SearchStrategy[str], with_me: bool
 ) -> st.SearchStrategy[str]:
-    """The value arguments ``spec`` takes under ``kind``."""
-    comparison = spec.name in ("lt", "lte", "gt", "gte")
-    match kind:
-        case Kind.TIME:
+    """The texts of an argument that reads as ``argument`` under ``kind`` (any kind when ``None``)."""
+    reads = None if kind is None else traits(kind).reads
+    match argument:
+        case Argument.VALUE if reads == "instant":
             return timestamp_texts()
-        case Kind.NUMBER:
+        case Argument.VALUE if reads == "number":
             return number_texts()
-        case Kind.META if comparison:
-            return number_texts()
-        case Kind.BOOLEAN:
+        case Argument.VALUE if reads == "boolean":
             return boolean_texts
-        case Kind.USER:
+        case Argument.VALUE | Argument.TEXT | Argument.GLOB if kind is Kind.USER:
             return _plain_texts(kind, values, with_me)
-        case None if comparison:
-            return st.one_of(number_texts(), timestamp_texts())
-        case Kind.TEXT | Kind.EXACT | Kind.META | None:
+        case Argument.VALUE | Argument.TEXT | Argument.GLOB:
             return values
+        case Argument.NUMBER:
+            return number_texts()
+        case Argument.TIME:
+            return timestamp_texts()
+        case Argument.BOUND if reads == "instant":
+            return timestamp_texts()
+        case Argument.BOUND if kind is None:
+            return st.one_of(number_texts(), timestamp_texts())
+        case Argument.BOUND:
+            return number_texts()
+        case Argument.MATCHER:
+            return _plain_texts(kind, values, with_me)
         case _:
-            assert_never(kind)
+            assert_never(argument)
 
 
 def functions(
@@ -233,33 +242,44 @@ def functions(
     with_me: bool = False,
     depth: int = 2,
     field_level: bool = True,
+    table: FunctionTable = BUILTIN_FUNCTIONS,
 ) -> st.SearchStrategy[Function]:
     """Function matchers (spec section 9) a field of ``kind`` accepts (any function when ``None``).
 
-    ``not``, ``all`` and ``any`` nest up to ``depth`` levels; ``exists()``
-    only where ``field_level`` (it cannot stand inside another function).
+    ``table`` holds the functions to draw from: a schema's ``function_table``
+    has its own beside the built-ins; each is drawn as its declaration says
+    (its ``strategy``, else each argument as its ``Argument`` reads). ``not``,
+    ``all`` and ``any`` nest up to ``depth`` levels; ``exists()`` only where
+    ``field_level`` (it cannot stand inside another function).
     """
-    specs = [
-        spec
-        for spec in FUNCTIONS.values()
-        if (kind is None or kind in spec.kinds)
-        and (field_level or not spec.field_level)
-        and (depth > 0 or not spec.nests)
+    declared = [
+        function
+        for function in table
+        if (kind is None or kind in function.kinds)
+        and (field_level or not function.field_level)
+        and (depth > 0 or not function.nests)
     ]
 
     @st.composite
     def build(draw: st.DrawFn) -> Function:
-        spec = draw(st.sampled_from(specs))
-        most = spec.max_arguments if spec.max_arguments is not None else 3
-        count = draw(st.integers(spec.min_arguments, most))
-        if spec.nests:
-            inner = st.one_of(
-                _plain_values(kind, values, with_me),
-                functions(kind, values=values, with_me=with_me, depth=depth - 1, field_level=False),
-            )
-        else:
-            inner = _argument_texts(kind, spec, values, with_me).map(Value)
-        return Function(spec.name, tuple(draw(inner) for _ in range(count)))
+        function = draw(st.sampled_from(declared))
+        if function.strategy is not None and kind is not None:
+            texts = draw(function.strategy(kind))
+            return Function(function.name, tuple(Value(text) for text in texts))
+        most = function.max_arguments if function.max_arguments is not None else 3
+        count = draw(st.integers(function.min_arguments, max(most, function.min_arguments)))
+        arguments: list[Matcher] = []
+        for index in range(count):
+            argument = function.argument(index)
+            if argument is Argument.MATCHER:
+                inner = st.one_of(
+                    _plain_values(kind, values, with_me),
+                    functions(kind, values=values, with_me=with_me, depth=depth - 1, field_level=False, table=table),
+                )
+                arguments.append(draw(inner))
+            else:
+                arguments.append(Value(draw(_argument_texts(kind, argument, values, with_me))))
+        return Function(function.name, tuple(arguments))
 
     return build()
 
@@ -269,14 +289,15 @@ def matchers(
     *,
     values: st.SearchStrategy[str] = any_text,
     with_me: bool = False,
+    table: FunctionTable = BUILTIN_FUNCTIONS,
 ) -> st.SearchStrategy[Matcher]:
-    """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions.
+    """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions of ``table``.
 
     Under ``meta.`` the plain ones include number ranges (``>10``, ``5..12``),
     bare (compared as numbers) and quoted (text), as spec section 10 reads them.
     """
     plain = _plain_values(kind, values, with_me)
-    return st.one_of(plain, plain, functions(kind, values=values, with_me=with_me))
+    return st.one_of(plain, plain, functions(kind, values=values, with_me=with_me, table=table))
 
 
 def _field_qualifier(target: Field) -> st.SearchStrategy[str]:
@@ -297,6 +318,7 @@ def terms(
 
     @st.composite
     def build(draw: st.DrawFn) -> Term:
+        table = BUILTIN_FUNCTIONS if schema is None else schema.function_table
         if schema is None:
             qualifier = draw(
                 st.builds(lambda h, ks: ".".join([h, *ks]), _qualifier_heads, st.lists(_path_keys, max_size=2))
@@ -312,7 +334,9 @@ def terms(
                 qualifier = draw(_field_qualifier(target))
             # An enum field takes its own values only (any other is an error).
             texts = values if target.choices is None else st.sampled_from(target.choices)
-        found = draw(st.lists(matchers(kind, values=texts, with_me=with_me), min_size=1, max_size=max_matchers))
+        found = draw(
+            st.lists(matchers(kind, values=texts, with_me=with_me, table=table), min_size=1, max_size=max_matchers)
+        )
         return Term(qualifier, tuple(found), draw(st.booleans()))
 
     return build()

@@ -11,12 +11,15 @@ import operator
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
+from qfilter.core.functions import Argument
+from qfilter.core.kinds import Kind, traits
 from qfilter.core.numbers import nearest_double
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Contains,
@@ -32,13 +35,13 @@ from qfilter.core.plan import (
     ValuePredicate,
     Within,
 )
-from qfilter.core.schema import Field, Kind
+from qfilter.core.schema import Field
 from qfilter.core.times import to_instant
 from qfilter.core.values import Values, as_text, field_values
 
 from .glob import glob_test
 
-__all__ = ["Check", "MemoryBackend", "ValuesTest", "value_test", "values_test", "within_one"]
+__all__ = ["Check", "MemoryBackend", "ValuesTest", "readable", "reading", "value_test", "values_test", "within_one"]
 
 Check = Callable[[Any], bool]
 """A test of one entity."""
@@ -105,22 +108,74 @@ def number_test(op: Operator, number: Number) -> Callable[[Any], bool]:
 def readable(kind: Kind, tz: tzinfo) -> Callable[[Any], bool]:
     """Whether a value is one the kind can read: any other is no value (as an unreadable time always was).
 
-    Text kinds read scalars (a string, number or boolean), TIME instants,
-    NUMBER numbers, BOOLEAN booleans; META reads anything but null.
+    As the kind's :data:`~qfilter.core.kinds.Reading` says: text kinds read
+    scalars (a string, number or boolean), TIME instants, NUMBER numbers,
+    BOOLEAN booleans; META (JSON) anything but null.
     """
-    match kind:
-        case Kind.TEXT | Kind.EXACT | Kind.USER:
+    reads = traits(kind).reads
+    match reads:
+        case "text":
             return lambda value: as_text(value) is not None
-        case Kind.TIME:
+        case "instant":
             return lambda value: isinstance(value, datetime) or to_instant(value, tz) is not None
-        case Kind.NUMBER:
+        case "number":
             return is_number
-        case Kind.BOOLEAN:
+        case "boolean":
             return lambda value: type(value) is bool
-        case Kind.META:
+        case "json":
             return lambda value: True
         case _:
-            assert_never(kind)
+            assert_never(reads)
+
+
+def reading(kind: Kind, tz: tzinfo) -> Callable[[Any], Any]:
+    """A value as ``kind`` reads it, which an application's function tests (``None``: the kind reads no value there).
+
+    Text kinds and META (JSON) read a scalar's text (``5`` is ``"5"``), TIME
+    an aware instant, NUMBER a number (not a boolean), BOOLEAN a boolean.
+    """
+    reads = traits(kind).reads
+    match reads:
+        case "text" | "json":
+            return as_text
+        case "instant":
+            return lambda value: value if isinstance(value, datetime) and value.tzinfo else to_instant(value, tz)
+        case "number":
+            return lambda value: value if is_number(value) else None
+        case "boolean":
+            return lambda value: value if type(value) is bool else None
+        case _:
+            assert_never(reads)
+
+
+def _call_test(call: Call, tz: tzinfo) -> Callable[[Any], bool]:
+    """An application's function on one value: its ``memory`` test of the value as the kind reads it.
+
+    A nested matcher (:attr:`~qfilter.core.functions.Argument.MATCHER`) is
+    given as whether the value satisfies it.
+    """
+    read = reading(call.kind, tz)
+    test = call.function.memory
+    assert test is not None  # a FunctionMatcher without one binds to no Call
+    arguments = call.arguments
+    nested = [
+        (index, value_test(cast(ValuePredicate, argument), tz))  # Argument.MATCHER reads a predicate
+        for index, argument in enumerate(arguments)
+        if call.function.argument(index) is Argument.MATCHER
+    ]
+    if not nested:
+        return lambda v: (value := read(v)) is not None and bool(test(value, *arguments))
+
+    def holds(v: Any) -> bool:
+        value = read(v)
+        if value is None:
+            return False
+        given = list(arguments)
+        for index, inner in nested:
+            given[index] = inner(v)
+        return bool(test(value, *given))
+
+    return holds
 
 
 def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
@@ -149,6 +204,8 @@ def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
             return lambda v: any(test(v) for test in equal)
         case IsBoolean(value):
             return lambda v: type(v) is bool and v is value
+        case Call():
+            return _call_test(predicate, tz)
         case Not(inner):
             test = value_test(inner, tz)
             return lambda v: not test(v)
@@ -160,10 +217,6 @@ def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
             return lambda v: any(test(v) for test in tests)
         case _:
             assert_never(predicate)
-
-
-_TEXT_READING = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER, Kind.META})
-"""Kinds whose readable values are those with a text, or (META) any, of which only a text can equal one."""
 
 
 def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> ValuesTest:
@@ -196,10 +249,12 @@ def values_test(condition: Condition, tz: tzinfo, kind: Kind = Kind.EXACT) -> Va
         case Exists():
             keep = readable(kind, tz)
             return lambda values: any(keep(v) for v in values)
-        case InSet(members, False) if kind in _TEXT_READING:  # each value's text read once, as for Equals
+        # Text kinds read values with a text, META any (of which only a text can equal one): each value's
+        # text is read once, as for Equals.
+        case InSet(members, False) if traits(kind).reads in ("text", "json"):
             texts = frozenset(members)
             return lambda values: any(t in texts for t in _texts(values))
-        case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf():
+        case InSet() | Compare() | InNumbers() | IsBoolean() | Call() | Not() | AllOf() | AnyOf():
             keep = readable(kind, tz)
             one = value_test(condition, tz)
             return lambda values: any(one(v) for v in values if keep(v))

@@ -27,6 +27,7 @@ from qfilter.core.backend import build_group
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Contains,
@@ -59,7 +60,7 @@ Code = Literal["ci", "cs", "eq", "like", "within", "other"]
 """The kind of test a condition is, as far as the generated source is concerned.
 
 ``other`` (the conditions of spec sections 9 and 10: sets, numbers,
-booleans, combinators, ``exists()``) is not written out: its whole group is
+booleans, combinators, ``exists()``, an application's functions) is not written out: its whole group is
 handed to the closures.
 """
 
@@ -90,7 +91,7 @@ def _kind_code(condition: Condition) -> Code:
             return "like"
         case Within():
             return "within"
-        case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf() | Exists():
+        case InSet() | Compare() | InNumbers() | IsBoolean() | Call() | Not() | AllOf() | AnyOf() | Exists():
             return "other"
         case _:
             assert_never(condition)
@@ -309,7 +310,7 @@ def specialised(plan: Plan, backend: MemoryBackend, slow: Check) -> tuple[Check,
                     namespace[name] = glob_test(glob)
                 case Within(interval):
                     namespace[name] = within_one(interval.start, interval.end, backend.tz)
-                case InSet() | Compare() | InNumbers() | IsBoolean() | Not() | AllOf() | AnyOf() | Exists():
+                case InSet() | Compare() | InNumbers() | IsBoolean() | Call() | Not() | AllOf() | AnyOf() | Exists():
                     raise AssertionError("a group with such a condition is handed to the closures whole")
                 case _:
                     assert_never(condition)

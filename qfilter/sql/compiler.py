@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, assert_never, overload
 
@@ -23,6 +22,7 @@ from qfilter.core.optimise import one_lookup_per_field
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Contains,
@@ -41,9 +41,10 @@ from qfilter.core.plan import (
 )
 from qfilter.core.schema import Field, Kind, Schema
 
-from .dialects import Supported, dialect_name, json_any
+from .calls import SqlValue, call_clause, folded_text, typed
+from .dialects import SUPPORTED_DIALECTS, Supported, dialect_name, json_any
 from .dialects.base import ValueTest
-from .elements import LIKE_ESCAPE, contains, fold_case, number_param, param
+from .elements import LIKE_ESCAPE, contains, number_param, param
 from .integers import IntegerTest, integer_clause, integer_comparison, integer_members
 from .mappings import (
     Column,
@@ -110,26 +111,6 @@ def _equals(value: sa.ColumnElement[Any], text: str, dialect: str | None = None)
             return value == param(text)
 
 
-@dataclass(frozen=True)
-class SqlValue:
-    """One value at a location, as each sort of test reads it."""
-
-    value: sa.ColumnElement[Any]
-    """The column, or a JSON element's text: what text and time tests read."""
-    number: sa.ColumnElement[Any] | None = None
-    """The value as a number (a NUMBER column, a JSON number); ``None``: it is never one."""
-    boolean: sa.ColumnElement[Any] | None = None
-    """The value as a boolean (a BOOLEAN column); ``None``: it is never one."""
-    present: sa.ColumnElement[bool] | None = None
-    """True when there is a value the field's kind reads (``None``: ``value IS NOT NULL``)."""
-    folded: sa.ColumnElement[Any] | None = None
-    """The value's text with its case folded, stored (a generated column); ``None``: folded where compared."""
-
-    def is_present(self) -> sa.ColumnElement[bool]:
-        """The value is one the field's kind reads: never NULL."""
-        return self.value.is_not(None) if self.present is None else self.present
-
-
 _OPERATORS = {"eq": "__eq__", "lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
 
 
@@ -183,11 +164,6 @@ def _compare(value: sa.ColumnElement[Any], op: Operator, number: Number, dialect
             return compared
 
 
-def _folded(value: sa.ColumnElement[Any], folded: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
-    """The value's text with its case folded: the stored folded column when there is one."""
-    return fold_case(value_text(value)) if folded is None else folded
-
-
 def _has_not(condition: Condition) -> bool:
     match condition:
         case Not():
@@ -210,7 +186,7 @@ def _in_set(
     if not texts:
         return sa.false()
     if ignore_case:
-        return _folded(value, folded).in_([param(text) for text in texts])
+        return folded_text(value, folded).in_([param(text) for text in texts])
     if value_class(value.type) in ("integer", "boolean", "enum"):
         return sa.or_(*(_equals(value, text, dialect) for text in texts))  # each in the column's own type
     return value.in_([param(text) for text in texts])
@@ -257,6 +233,10 @@ def value_test(
             if value.boolean is None:
                 return sa.false()
             return value.boolean == sa.bindparam(None, expected, type_=value.boolean.type)
+        case Call():
+            return call_clause(
+                condition, value, dialect, SUPPORTED_DIALECTS, lambda inner: value_test(inner, value, zone, dialect)
+            )
         case Not(inner):
             # Two-valued: NOT of a NULL (a JSON object's text compared) must be true, as in memory.
             return sa.not_(sa.func.coalesce(value_test(inner, value, zone, dialect), sa.false()))
@@ -286,12 +266,12 @@ def _simple_test(
         return sa.false()  # PostgreSQL text cannot hold U+0000: such a matcher matches nothing
     match condition:
         case Contains(text, ignore_case):
-            haystack = _folded(value, folded) if ignore_case else value_text(value)
+            haystack = folded_text(value, folded) if ignore_case else value_text(value)
             return contains(haystack, text)
         case Equals(text):
             return _equals(value, text, dialect)
         case Like(glob):
-            return _folded(value, folded).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
+            return folded_text(value, folded).like(param(_like_pattern(glob)), escape=LIKE_ESCAPE)
         case Within(interval):
             start = time_bound(interval.start, value, zone)
             end = time_bound(interval.end, value, zone)
@@ -320,11 +300,11 @@ def _at(
     guard = _has_not(condition)
     match location:
         case Column(column):
-            test = value_test(condition, _typed(column, kind, location.folded), zone, dialect)
+            test = value_test(condition, typed(column, kind, location.folded), zone, dialect)
             # NOT (x = 'X') is NULL, not true, for a NULL x: an excluded group needs false.
             return sa.and_(column.is_not(None), test) if two_valued or guard else test
         case Related(_, fk, value, references):
-            test = value_test(condition, _typed(value, kind), zone, dialect)
+            test = value_test(condition, typed(value, kind), zone, dialect)
             if guard:
                 test = sa.and_(value.is_not(None), test)
             source = location.source
@@ -350,16 +330,6 @@ def _at(
             )
         case _:
             assert_never(location)
-
-
-def _typed(column: sa.ColumnElement[Any], kind: Kind, folded: sa.ColumnElement[Any] | None = None) -> SqlValue:
-    """A column's value; NUMBER and BOOLEAN columns are read as such."""
-    return SqlValue(
-        column,
-        number=column if kind is Kind.NUMBER else None,
-        boolean=column if kind is Kind.BOOLEAN else None,
-        folded=folded,
-    )
 
 
 def _element_test(condition: Condition, zone: tzinfo, *, scalars_only: bool, guard: bool) -> ValueTest:

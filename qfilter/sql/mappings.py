@@ -17,6 +17,7 @@ from typing import Any, Literal, NoReturn, TypeAlias, assert_never
 
 import sqlalchemy as sa
 
+from qfilter.core.kinds import traits
 from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.sorting import sortable_fields
 from qfilter.core.values import as_text
@@ -29,6 +30,7 @@ __all__ = [
     "Related",
     "JsonArray",
     "JsonObject",
+    "kind_locations",
     "Location",
     "SqlMapping",
     "ValueClass",
@@ -226,16 +228,6 @@ Location: TypeAlias = Column | Related | JsonArray | JsonObject
 SqlMapping: TypeAlias = Mapping[str, Location | Sequence[Location]]
 """Qualifier to location(s). Several locations mean "any of them" (``user``)."""
 
-_ALLOWED: dict[Kind, tuple[type, ...]] = {
-    Kind.TEXT: (Column, Related, JsonArray),
-    Kind.EXACT: (Column, Related, JsonArray),
-    Kind.USER: (Column, Related, JsonArray),
-    Kind.TIME: (Column, Related),
-    Kind.META: (JsonObject,),
-    Kind.NUMBER: (Column, Related),
-    Kind.BOOLEAN: (Column, Related),
-}
-
 ValueClass: TypeAlias = Literal["text", "enum", "integer", "float", "decimal", "boolean", "time", "json"]
 """How the compiler reads a column's values: what its SQLAlchemy type makes them, as memory sees them."""
 
@@ -339,22 +331,22 @@ def value_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
             return value
 
 
-def _readable_classes(kind: Kind) -> tuple[ValueClass, ...]:
-    """The value classes a column of a qualifier of ``kind`` may hold (a Column's, or a Related value's)."""
-    match kind:
-        case Kind.TEXT | Kind.EXACT | Kind.USER:
-            # Integers and booleans by their text, as memory reads them; equality binds the column's type.
-            return ("text", "enum", "integer", "boolean")
-        case Kind.TIME:
-            return ("time",)
-        case Kind.META:
-            return ("json",)
-        case Kind.NUMBER:
-            return ("integer", "float", "decimal")  # compared as numbers, each in the column's own type
-        case Kind.BOOLEAN:
-            return ("boolean",)
+def kind_locations(kind: Kind) -> tuple[tuple[type, ...], tuple[ValueClass, ...]]:
+    """Where a field of ``kind`` may live (as its reading says): the sorts of location, the classes of its column."""
+    reads = traits(kind).reads
+    match reads:
+        case "text":  # integers and booleans by their text, as memory reads them; equality binds their type
+            return (Column, Related, JsonArray), ("text", "enum", "integer", "boolean")
+        case "instant":
+            return (Column, Related), ("time",)
+        case "json":
+            return (JsonObject,), ("json",)
+        case "number":  # compared as numbers, each in the column's own type
+            return (Column, Related), ("integer", "float", "decimal")
+        case "boolean":
+            return (Column, Related), ("boolean",)
         case _:
-            assert_never(kind)
+            assert_never(reads)
 
 
 def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[ValueClass, ...]) -> str | None:
@@ -379,7 +371,7 @@ def _type_problem(target: Field, column: sa.ColumnElement[Any], readable: tuple[
 
 @lru_cache(maxsize=1024)  # per request, per field: locations are immutable and hashed by identity
 def _location_problem(target: Field, location: Location) -> str | None:
-    allowed = _ALLOWED[target.kind]
+    allowed, readable = kind_locations(target.kind)
     if not isinstance(location, allowed):
         names = " or ".join(kind.__name__ for kind in allowed)
         return f"{target.qualifier!r} ({target.kind.value}) needs {names}, not {type(location).__name__}"
@@ -396,9 +388,9 @@ def _location_problem(target: Field, location: Location) -> str | None:
             missing = location.missing
             return f"{target.qualifier!r}: its missing column {missing} must be a Boolean, not {missing.type}"
         case Column(column):
-            return _type_problem(target, column, _readable_classes(target.kind))
+            return _type_problem(target, column, readable)
         case Related(_, _, value):
-            return _type_problem(target, value, _readable_classes(target.kind))
+            return _type_problem(target, value, readable)
         case JsonArray(column) | JsonObject(column):
             return _type_problem(target, column, ("json",))
         case _:

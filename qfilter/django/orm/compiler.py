@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import reduce
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
 from django.db.models import Exists, F, OrderBy, OuterRef, Q, TextField
 from django.db.models.functions import Cast
@@ -28,10 +28,13 @@ from qfilter.core import plan as ir
 from qfilter.core.ast import Filter
 from qfilter.core.backend import Comparison, build, build_order
 from qfilter.core.errors import FilterLimitError
+from qfilter.core.functions import Argument, FunctionMatcher
+from qfilter.core.kinds import Kind, traits
 from qfilter.core.numbers import grid_comparison, nearest_double
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Contains,
@@ -44,10 +47,11 @@ from qfilter.core.plan import (
     Number,
     Operator,
     Plan,
+    ValuePredicate,
     Within,
     to_plan,
 )
-from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import SortKey
 
 from .expressions import ByCodePoint, Exactly, FoldCase, GlobLike, HasText, like_pattern
@@ -61,7 +65,6 @@ MAX_META_KEYS = 32
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: int() would also take "+5", " 5", "1_0" and "٥"
 _LOOKUPS = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
-_TEXT_KINDS = frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
 _SEEK_LOOKUPS = {"lt": LessThan, "gt": GreaterThan, "eq": Exact}
 
 
@@ -233,6 +236,8 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
             return _in_numbers(place, numbers)
         case IsBoolean(value):
             return Q(**{column: value}) if place.value_class == "boolean" else _false()
+        case Call(function, arguments):
+            return _call(function, arguments, place, zone)
         case Not(inner):
             return ~column_test(inner, place, zone)
         case AllOf(parts):
@@ -241,6 +246,38 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
             return reduce(lambda left, right: left | right, (column_test(p, place, zone) for p in parts))
         case _:
             assert_never(condition)
+
+
+def _call(function: FunctionMatcher, arguments: tuple[object, ...], place: Place, zone: tzinfo) -> Q:
+    """An application's function: its declaration's ``django(lookup, *arguments)``, where the column has a value.
+
+    A nested matcher (:attr:`~qfilter.core.functions.Argument.MATCHER`) is given as its ``Q`` on the same column.
+    """
+    if function.django is None:
+        raise ValueError(
+            f"{function.name}() has no meaning for the Django backend: declare it with FunctionMatcher(django=...), "
+            "a function of the lookup path and the arguments giving a Q"
+        )
+    given = [
+        column_test(cast(ValuePredicate, argument), place, zone)
+        if function.argument(index) is Argument.MATCHER
+        else argument
+        for index, argument in enumerate(arguments)
+    ]
+    test: Q = function.django(place.lookup, *given)
+    return Q(**{f"{place.lookup}__isnull": False}) & test
+
+
+def _has_call(condition: Condition) -> bool:
+    match condition:
+        case Call():
+            return True
+        case Not(inner):
+            return _has_call(inner)
+        case AllOf(parts) | AnyOf(parts):
+            return any(map(_has_call, parts))
+        case _:
+            return False
 
 
 def _meta_keys(target: Field) -> tuple[str, ...]:
@@ -273,6 +310,10 @@ class DjangoBackend:
 
     def _at(self, place: Place, keys: tuple[str, ...], condition: Condition, kind: Kind, *, negated: bool) -> Q:
         if place.value_class == "json":
+            if _has_call(condition):
+                raise ValueError(
+                    f"{place.lookup}: an application's function has no meaning inside a JSONField in Django"
+                )
             # An EXISTS: never NULL, and it needs no guard.
             test = Q(JsonAny(F(place.json_lookup), place.keys + keys, condition, kind))
         else:
@@ -316,7 +357,7 @@ class DjangoBackend:
         if len(places) != 1 or place.many or place.value_class == "json":
             raise ValueError(f"sorting by {field.qualifier!r} needs one place of a single value")
         value: Any = F(place.path)  # a to-one path joins: one row per entity still
-        if field.kind in _TEXT_KINDS:
+        if traits(field.kind).textual:
             text = Cast(value, output_field=TextField()) if place.value_class == "integer" else value
             value = ByCodePoint(text)
         return value

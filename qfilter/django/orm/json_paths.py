@@ -16,10 +16,12 @@ from typing import Any, assert_never
 
 from django.db.models import Lookup
 
+from qfilter.core.kinds import Kind, traits
 from qfilter.core.numbers import json_operand
 from qfilter.core.plan import (
     AllOf,
     AnyOf,
+    Call,
     Compare,
     Condition,
     Contains,
@@ -33,7 +35,6 @@ from qfilter.core.plan import (
     Number,
     Within,
 )
-from qfilter.core.schema import Kind
 
 from .expressions import (
     LIKE_ESCAPE,
@@ -144,23 +145,26 @@ def element_test(condition: Condition, element: _Element, vendor: str) -> Compil
             return _join(" OR ", [element_test(part, element, vendor) for part in parts])
         case Within():
             return _FALSE  # no JSON value is an instant (orm_schema refuses TIME for JSON)
+        case Call(function):  # DjangoBackend refuses it before any SQL is written
+            raise ValueError(f"{function.name}(): an application's function has no meaning inside a JSONField")
         case _:
             assert_never(condition)
 
 
 def _present(kind: Kind, element: _Element) -> str:
     """Whether a listed value is one the kind reads: text kinds scalars, NUMBER numbers, META anything but null."""
-    match kind:
-        case Kind.META:
+    reads = traits(kind).reads
+    match reads:
+        case "json":
             return element.present
-        case Kind.NUMBER:
+        case "number":
             return f"{element.number} IS NOT NULL"
-        case Kind.BOOLEAN:
+        case "boolean":
             return f"{element.boolean} IS NOT NULL"
-        case Kind.TEXT | Kind.EXACT | Kind.USER | Kind.TIME:
+        case "text" | "instant":
             return f"{element.text} IS NOT NULL"
         case _:
-            assert_never(kind)
+            assert_never(reads)
 
 
 def _guarded(condition: Condition, element: _Element, kind: Kind, vendor: str) -> Compiled:

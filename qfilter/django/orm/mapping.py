@@ -30,7 +30,8 @@ from typing import Any, Literal, TypeAlias, assert_never
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
-from qfilter.core.schema import Field, Kind, Schema
+from qfilter.core.kinds import Kind, Reading, traits
+from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import SORTABLE_KINDS
 
 __all__ = ["DjangoMapping", "DjangoPaths", "Place", "ValueClass", "orm_mapping", "orm_schema", "value_class"]
@@ -215,39 +216,47 @@ def resolve(model: Any, path: str) -> Place:
     )
 
 
-def _readable_kinds(place: Place) -> frozenset[Kind]:
-    """The kinds of qualifier a place's values can serve."""
+def _readings(place: Place) -> frozenset[Reading]:
+    """What a place's values can be read as (:data:`~qfilter.core.kinds.Reading`): the kinds they can serve."""
     match place.value_class:
         case "text":
-            return frozenset({Kind.TEXT, Kind.EXACT, Kind.USER})
+            return frozenset({"text"})
         case "integer":
-            return frozenset({Kind.NUMBER, Kind.TEXT, Kind.EXACT, Kind.USER})  # text kinds: its decimal text
+            return frozenset({"number", "text"})  # text kinds: its decimal text
         case "float" | "decimal":
-            return frozenset({Kind.NUMBER})  # their text differs between Python and the databases
+            return frozenset({"number"})  # their text differs between Python and the databases
         case "boolean":
-            return frozenset({Kind.BOOLEAN})
+            return frozenset({"boolean"})
         case "time":
-            return frozenset({Kind.TIME})
-        case "json":
-            return frozenset(Kind) - {Kind.TIME}  # times in JSON are text the database cannot read as instants
+            return frozenset({"instant"})
+        case "json":  # times in JSON are text the database cannot read as instants
+            return frozenset({"text", "number", "boolean", "json"})
         case _:
             assert_never(place.value_class)
 
 
+def _wanted(reads: Reading) -> str:
+    match reads:
+        case "text":
+            return "a CharField, TextField, integer field or JSONField"
+        case "instant":
+            return "a DateTimeField"
+        case "json":
+            return "a JSONField"
+        case "number":
+            return "an integer, float or decimal field, or a JSONField"
+        case "boolean":
+            return "a BooleanField or a JSONField"
+        case _:
+            assert_never(reads)
+
+
 def kind_problem(qualifier: str, kind: Kind, place: Place) -> str | None:
     """Why a place cannot hold a qualifier of ``kind`` (naming both), or ``None`` when it can."""
-    readable = _readable_kinds(place)
-    if kind in readable:
+    reads = traits(kind).reads
+    if reads in _readings(place):
         return None
-    wanted = {
-        Kind.TEXT: "a CharField, TextField, integer field or JSONField",
-        Kind.EXACT: "a CharField, TextField, integer field or JSONField",
-        Kind.USER: "a CharField, TextField, integer field or JSONField",
-        Kind.TIME: "a DateTimeField",
-        Kind.META: "a JSONField",
-        Kind.NUMBER: "an integer, float or decimal field, or a JSONField",
-        Kind.BOOLEAN: "a BooleanField or a JSONField",
-    }[kind]
+    wanted = _wanted(reads)
     return (
         f"{qualifier!r} ({kind.value}) cannot be matched against {_described(place.value)} "
         f"on the path {place.path!r}: it needs {wanted}"
