@@ -1,4 +1,9 @@
-"""``sort=`` (language reference, "Sorting listings"): one order in memory and in SQL, stable paging."""
+"""``sort=`` (language reference, "Sorting listings"): one order in memory and in SQL, stable paging.
+
+SQL on SQLite, PostgreSQL and MariaDB, on a table as it comes and on one
+with what the index recipe asks for (``sort_indexes``: missing columns, code-point
+text); an ORM model's many-to-one path sorts, a to-many one is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,27 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from support import examples
 
 from qfilter import WAYLAY, Field, Kind, Schema
 from qfilter.core.sorting import SortKey, parse_sort, sortable_fields
 from qfilter.integrations import listing
 from qfilter.integrations.fastapi import RequestListing
-from qfilter.memory import sort_entities
-from qfilter.sql import Column, SqlCompiler, SqlMapping, UtcDateTime, install_sqlite_functions, order_by
+from qfilter.memory import position_of, sort_entities
+from qfilter.sql import (
+    Column,
+    SqlCompiler,
+    SqlMapping,
+    UtcDateTime,
+    create_sort_indexes,
+    exact_string,
+    install_sqlite_functions,
+    missing_flag,
+    order_by,
+    orm_mapping,
+    orm_schema,
+)
 
 ITEMS = Schema(
     "items",
@@ -33,8 +51,8 @@ ITEMS = Schema(
 TABLE = sa.Table(
     "items",
     sa.MetaData(),
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(64)),
+    sa.Column("id", exact_string(64), primary_key=True),  # "x1" and "X1" two keys on MariaDB too
+    sa.Column("name", sa.String(64)),  # the database's collation: ordered by code point all the same
     sa.Column("owner", sa.String(64)),
     sa.Column("created", UtcDateTime()),
     sa.Column("prio", sa.Integer()),
@@ -155,18 +173,33 @@ def test_ties_break_by_the_id_as_it_is_typed_numbers_numerically_in_memory_and_i
     engine.dispose()
 
 
-# -- memory = SQLite = PostgreSQL, paging through every page ---------------------------------------------
+# -- memory = SQLite = PostgreSQL = MariaDB, paging through every page ------------------------------------
+
+# The same rows in a table with what sort_indexes asks for: text columns compared by code point on
+# MariaDB too (exact_string), a generated missing column beside each nullable one, and the indexes.
+FLAGGED = sa.Table(
+    "items_flagged",
+    sa.MetaData(),
+    sa.Column("id", exact_string(64), primary_key=True),
+    sa.Column("name", exact_string(64)),
+    sa.Column("owner", exact_string(64)),
+    sa.Column("created", UtcDateTime()),
+    sa.Column("prio", sa.Integer()),
+    sa.Column("active", sa.Boolean()),
+    *(sa.Column(f"{name}_missing", sa.Boolean(), missing_flag(name)) for name in MAPPING),
+)
+FLAGGED_MAPPING: SqlMapping = {name: Column(FLAGGED.c[name], missing=FLAGGED.c[f"{name}_missing"]) for name in MAPPING}
+TABLES = {"plain": (TABLE, MAPPING), "flagged": (FLAGGED, FLAGGED_MAPPING)}
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    url = "sqlite://" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    made = sa.create_engine(url, poolclass=sa.pool.StaticPool) if request.param == "sqlite" else sa.create_engine(url)
-    install_sqlite_functions(made)
-    TABLE.create(made, checkfirst=True)
-    yield made
-    TABLE.drop(made)
-    made.dispose()
+@pytest.fixture(scope="module")
+def engine(database: sa.Engine) -> Iterator[sa.Engine]:
+    TABLE.create(database, checkfirst=True)
+    FLAGGED.create(database, checkfirst=True)
+    create_sort_indexes(database, ITEMS, FLAGGED_MAPPING, id_column=FLAGGED.c.id)
+    yield database
+    TABLE.drop(database)
+    FLAGGED.drop(database)
 
 
 TEXTS = st.text(st.sampled_from("aAbB éÉ z_%ß€😀"), max_size=4)
@@ -202,21 +235,36 @@ SORTS = st.lists(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(items=rows(), sort=SORTS, page=st.integers(1, 5))
+@given(items=rows(), sort=SORTS, page=st.integers(1, 5), table=st.sampled_from(sorted(TABLES)))
 def test_paging_with_sort_returns_each_entity_once_in_the_order_memory_gives(
-    engine: sa.Engine, items: list[dict[str, Any]], sort: str, page: int
+    engine: sa.Engine, items: list[dict[str, Any]], sort: str, page: int, table: str
 ) -> None:
+    """By offset and by cursor (a seek past each page's last row), with and without missing columns."""
+    stored, mapping = TABLES[table]
     order = keys(sort)
     expected = ids(sort_entities(items, order, ITEMS))
+    by_id = {item["id"]: item for item in items}
+    compiler = SqlCompiler(mapping, id_column=stored.c.id)
     with engine.begin() as conn:
-        conn.execute(TABLE.delete())
+        conn.execute(stored.delete())
         if items:
-            conn.execute(TABLE.insert(), items)
-        statement = sa.select(TABLE.c.id).order_by(*order_by(order, ITEMS, MAPPING, id_column=TABLE.c.id))
+            conn.execute(stored.insert(), items)
+        statement = sa.select(stored.c.id).order_by(*order_by(order, ITEMS, mapping, id_column=stored.c.id))
         seen: list[str] = []
         for offset in range(0, len(items) + page, page):
             seen.extend(conn.scalars(statement.offset(offset).limit(page)).all())
+        walked: list[str] = []
+        while found := list(
+            conn.scalars(
+                statement.where(compiler.after(order, position_of(by_id[walked[-1]], order, ITEMS))).limit(page)
+                if walked
+                else statement.limit(page)
+            )
+        ):
+            walked.extend(found)
+        conn.execute(stored.delete())
     assert seen == expected
+    assert walked == expected
 
 
 # -- the FastAPI dependency ------------------------------------------------------------------------------
@@ -297,3 +345,98 @@ def test_the_fastapi_dependencies_are_typed_by_their_compiler() -> None:
     assert isinstance(where, sa.ColumnElement) and len(order) == 3  # prio IS NULL, prio DESC, id
     with pytest.raises(TypeError, match="not both"):
         QFilter(in_table, sql_mapping=MAPPING, compiler=compiler)  # type: ignore[call-overload]
+
+
+# -- an ORM model: a many-to-one path sorts through the foreign key, a to-many one does not sort ----------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "sorting_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(exact_string(64))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sorting_teams.id"))
+    team: Mapped[Team | None] = relationship()
+
+
+class Team(Base):
+    __tablename__ = "sorting_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(exact_string(64))
+
+
+class Device(Base):
+    __tablename__ = "sorting_devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(exact_string(64))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sorting_users.id"))
+    owner: Mapped[User | None] = relationship()
+    ports: Mapped[list[Port]] = relationship()
+
+
+class Port(Base):
+    __tablename__ = "sorting_ports"
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("sorting_devices.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+
+
+DEVICE_PATHS = {"name": "name", "owner": "owner.email", "team": "owner.team.name", "port": "ports.number"}
+DEVICES, DEVICES_SQL = orm_schema(Device, DEVICE_PATHS, default_qualifier="name")
+
+
+def test_an_orm_schema_sorts_by_its_single_valued_paths_and_not_by_a_to_many_one() -> None:
+    assert [f.qualifier for f in sortable_fields(DEVICES)] == ["name", "owner", "team"]  # port: many
+    with pytest.raises(listing.ParameterError, match="'port' cannot be sorted by; sortable fields: name, owner, team"):
+        listing.read_query_string("sort=port", DEVICES)
+
+
+def test_a_to_many_path_of_a_field_said_single_valued_is_refused_when_the_mapping_is_built() -> None:
+    single = Schema("devices", (Field("name", Kind.TEXT, "name"), Field("port", Kind.NUMBER, "ports.number")))
+    with pytest.raises(ValueError, match="'port' is sortable .* mapped to Related, which holds several values"):
+        orm_mapping(Device, {"name": "name", "port": "ports.number"}, schema=single)
+
+
+@pytest.fixture(scope="module")
+def devices(database: sa.Engine) -> Iterator[sa.Engine]:
+    Base.metadata.create_all(database)
+    with database.begin() as conn:
+        conn.execute(sa.insert(Team), [{"id": 1, "name": "b"}, {"id": 2, "name": "A"}])
+        users = [{"id": 1, "email": "zoe@x", "team_id": 1}, {"id": 2, "email": "Al@x", "team_id": 2}]
+        conn.execute(sa.insert(User), [*users, {"id": 3, "email": None, "team_id": None}])
+        names = ["d5", "d4", "d3", "d2", "d1", "d0"]
+        owners = [1, 2, None, 3, 2, 1]
+        rows = [{"id": i, "name": n, "owner_id": o} for i, (n, o) in enumerate(zip(names, owners, strict=True), 1)]
+        conn.execute(sa.insert(Device), rows)
+    yield database
+    Base.metadata.drop_all(database)
+
+
+def _as_entities(conn: sa.Connection) -> list[dict[str, Any]]:
+    """The devices as memory reads them: the shape of the ORM paths."""
+    users = {row.id: row for row in conn.execute(sa.select(User))}
+    teams = {row.id: row.name for row in conn.execute(sa.select(Team))}
+    made = []
+    for device in conn.execute(sa.select(Device)):
+        owner = users.get(device.owner_id)
+        team = None if owner is None or owner.team_id is None else {"name": teams[owner.team_id]}
+        held = None if owner is None else {"email": owner.email, "team": team}
+        made.append({"id": device.id, "name": device.name, "owner": held})
+    return made
+
+
+@pytest.mark.parametrize("sort", ["owner", "-owner", "team,-name", "-team,owner"])
+def test_a_many_to_one_path_sorts_and_seeks_as_memory_does(devices: sa.Engine, sort: str) -> None:
+    """sort=owner (owner.email) was a 500: the value is looked up through the foreign keys, missing last."""
+    order = parse_sort(sort, DEVICES)
+    compiler = SqlCompiler(DEVICES_SQL, id_column=Device.id, schema=DEVICES)
+    statement = sa.select(Device.id).order_by(*compiler.order(order))
+    with devices.connect() as conn:
+        entities = _as_entities(conn)
+        expected = [entity["id"] for entity in sort_entities(entities, order, DEVICES)]
+        assert list(conn.scalars(statement)) == expected
+        for at in entities:
+            after = compiler.after(order, position_of(at, order, DEVICES))
+            assert list(conn.scalars(statement.where(after))) == expected[expected.index(at["id"]) + 1 :]

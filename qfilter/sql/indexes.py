@@ -174,8 +174,15 @@ def create_sort_indexes(
 ) -> list[sa.Index]:
     """Make the indexes :func:`sort_indexes` gives for ``bind``'s database where they are missing; returns them all."""
     indexes = sort_indexes(schema, mapping, bind.dialect, id_column=id_column, fields=fields)
-    for index in indexes:
-        index.create(bind, checkfirst=True)
+    # IF NOT EXISTS rather than a check first: SQLAlchemy reflects no expression index of SQLite.
+    statements = [sa.schema.CreateIndex(index, if_not_exists=True) for index in indexes]
+    if isinstance(bind, sa.Connection):
+        for statement in statements:
+            bind.execute(statement)
+    else:
+        with bind.begin() as conn:
+            for statement in statements:
+                conn.execute(statement)
     return indexes
 
 

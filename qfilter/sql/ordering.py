@@ -151,25 +151,32 @@ class SortItem:
 
     ``plain`` is a column of the table as it is (no expression, no
     ``COLLATE``): SQLite ranges over such columns only in a row-value
-    comparison; MariaDB indexes nothing else.
+    comparison; MariaDB indexes nothing else. ``flag`` is, for the item
+    that puts missing values last, its value for a row with a value and for
+    one without.
     """
 
     expression: sa.ColumnElement[Any]
     descending: bool
     plain: bool
+    flag: tuple[object, object] | None = None
 
 
 def _flag_item(
     column: sa.ColumnElement[Any], flag: sa.ColumnElement[Any] | None, descending: bool, dialect: str
 ) -> SortItem:
-    """The item that puts missing values last: false (a value) before true (none) in both directions."""
+    """The item that puts missing values last: a value's rows before the others', in both directions.
+
+    An integer, not a boolean, where it is an expression: PostgreSQL would
+    read ``col IS NULL`` in a seek as this index column (``= true``), never
+    as the value's (``IS NULL``), and could not start a scan at the id. The
+    direction is the value's, so that a row comparison spans both.
+    """
     if flag is not None and dialect != "postgresql":
-        return SortItem(flag, False, True)
+        return SortItem(flag, False, True, (False, True))
     if descending:
-        return SortItem(
-            column.is_not(None), True, False
-        )  # one direction with the value: a row comparison can span both
-    return SortItem(column.is_(None), False, False)
+        return SortItem(sa.cast(column.is_not(None), sa.Integer()), True, False, (1, 0))
+    return SortItem(sa.cast(column.is_(None), sa.Integer()), False, False, (0, 1))
 
 
 class _missing_last(sa.ColumnElement[Any]):
@@ -224,13 +231,17 @@ class SqlOrdering:
     :class:`~qfilter.sql.mappings.Related`, which is ordered by its value
     through the foreign key; anything else is a ``ValueError``);
     ``id_column`` is the id's column (or ORM attribute); ``zone`` the zone
-    of naive ``DateTime`` columns (the schema's).
+    of naive ``DateTime`` columns (the schema's); ``dialect``, when known,
+    the SQLAlchemy name of the dialect the comparisons are for.
     """
 
-    def __init__(self, mapping: SqlMapping, *, id_column: object, zone: tzinfo = UTC) -> None:
+    def __init__(
+        self, mapping: SqlMapping, *, id_column: object, zone: tzinfo = UTC, dialect: str | None = None
+    ) -> None:
         self.mapping = mapping
         self.identity = as_column(id_column, "the id column")
         self.zone = zone
+        self.dialect = dialect
         self._places: dict[Field, _Place] = {}
 
     def place(self, field: Field) -> _Place:
@@ -303,13 +314,17 @@ class SqlOrdering:
         left = self.value(field)
         bound = self.bind(field, value)
         compared = left < bound if op == "lt" else left > bound if op == "gt" else left == bound
-        flag = None if field is None else self.place(field).flag
+        flag = self._flag(field)
         return compared if flag is None else sa.and_(flag == sa.false(), compared)
 
     def missing(self, field: Field) -> sa.ColumnElement[bool]:
         """``col IS NULL``, or the ``missing`` column (true where it is)."""
-        place = self.place(field)
-        return place.column.is_(None) if place.flag is None else place.flag == sa.true()
+        flag = self._flag(field)
+        return self.place(field).column.is_(None) if flag is None else flag == sa.true()
+
+    def _flag(self, field: Field | None) -> sa.ColumnElement[Any] | None:
+        """The ``missing`` column a comparison names, but on PostgreSQL: it orders by the expression, not by it."""
+        return None if field is None or self.dialect == "postgresql" else self.place(field).flag
 
     def all_of(self, parts: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
         """``AND``."""
@@ -331,22 +346,32 @@ class SqlOrdering:
 
     def seek(self, keys: Sequence[SortKey], position: Position, dialect: str) -> sa.ColumnElement[bool]:
         """The rows after ``position`` (:func:`~qfilter.core.backend.build_seek`), and where an index scan starts."""
-        after = build_seek(keys, position, self)
-        start = self._index_start(keys, position, dialect)
-        return after if start is None else sa.and_(start, after)
+        ordering = self
+        if self.dialect != dialect:
+            ordering = copy.copy(self)
+            ordering.dialect = dialect
+        after = build_seek(keys, position, ordering)
+        start, whole = ordering._index_start(keys, position, dialect)
+        if start is None:
+            return after
+        # The whole seek in one range: alone, so that the planner does not count its rows twice.
+        return start if whole else sa.and_(start, after)
 
-    def _index_start(self, keys: Sequence[SortKey], position: Position, dialect: str) -> sa.ColumnElement[bool] | None:
+    def _index_start(
+        self, keys: Sequence[SortKey], position: Position, dialect: str
+    ) -> tuple[sa.ColumnElement[bool] | None, bool]:
         """A condition every row after ``position`` meets, that an index of the order's items can start a scan from.
 
         The keys whose position value is missing come first as equalities
         (the rows after share the missing value); then a row comparison over
         the following items while they run in one direction: ``>`` when it
-        reaches the id (it is then the whole seek), else ``>=`` (``<=``
-        descending). PostgreSQL ranges over any index expression, SQLite over
-        plain columns only; MariaDB ranges over the OR of :meth:`seek` itself.
+        reaches the id, and it is then the whole seek (the second value
+        says so), else ``>=`` (``<=`` descending). PostgreSQL ranges over any
+        index expression, SQLite over plain columns only; MariaDB ranges
+        over the OR of :meth:`seek` itself.
         """
         if dialect in MARIADB_DIALECTS:
-            return None
+            return None, False
         usable = (lambda item: True) if dialect == "postgresql" else (lambda item: item.plain)
         equal: list[sa.ColumnElement[bool]] = []
         run: list[tuple[SortItem, sa.ColumnElement[Any]]] = []
@@ -358,14 +383,8 @@ class SqlOrdering:
                     complete = False
                     break
                 flag, item = items
-                # >= / <= rather than =: PostgreSQL turns "(col IS NULL) = true" into "col IS NULL", no index column.
-                if flag.plain:
-                    at = flag.expression == sa.true()
-                elif flag.descending:
-                    at = flag.expression <= sa.literal(False)
-                else:
-                    at = flag.expression >= sa.literal(True)
-                equal += [at, item.expression.is_(None)]
+                assert flag.flag is not None
+                equal += [flag.expression == sa.literal(flag.flag[1], flag.expression.type), item.expression.is_(None)]
                 continue
             direction = run[0][0].descending if run else items[0].descending
             if not all(usable(item) and item.descending == direction for item in items):
@@ -382,14 +401,16 @@ class SqlOrdering:
                 strict = True
         if run:
             equal.append(_row_comparison(run, strict=strict))
-        return sa.and_(*equal) if equal else None
+        return (sa.and_(*equal) if equal else None), strict
 
     def _values(self, field: Field, items: list[SortItem], value: object) -> list[sa.ColumnElement[Any]]:
-        """A present value's side of each item of its key: the flag's (false, or true for ``IS NOT NULL``), then it."""
+        """A present value's side of each item of its key: the flag's for a row with a value, then the value."""
         bound = self.bind(field, value)
         if len(items) == 1:
             return [bound]
-        return [sa.literal(items[0].descending), bound]
+        flag = items[0]
+        assert flag.flag is not None
+        return [sa.literal(flag.flag[0], flag.expression.type), bound]
 
 
 def _row_comparison(run: list[tuple[SortItem, sa.ColumnElement[Any]]], *, strict: bool) -> sa.ColumnElement[bool]:
@@ -412,6 +433,13 @@ def dialect_named(name: str) -> sa.Dialect:
 
 
 _DIALECTS: dict[str, sa.Dialect] = {}
+
+
+class _seek(PerDialect):
+    """A seek's ``WHERE`` clause per dialect: a condition already (no ``= 1`` where there is no boolean type)."""
+
+    inherit_cache = True
+    _is_implicitly_boolean = True
 
 
 def order_by(
@@ -479,4 +507,4 @@ class SqlCompiler:
         name = dialect_name(self.dialect)
         if name is not None:
             return ordering.seek(keys, position, name)
-        return PerDialect({each: ordering.seek(keys, position, each) for each in SUPPORTED_DIALECTS})
+        return _seek({each: ordering.seek(keys, position, each) for each in SUPPORTED_DIALECTS})
