@@ -24,6 +24,7 @@ from qfilter.core.errors import (
     UnknownFunctionError,
     UnknownQualifierError,
 )
+from qfilter.core.functions import Argument, FunctionMatcher
 from qfilter.core.parser import DEFAULT_LIMITS, Limits, parse
 from qfilter.core.plan import Context, Plan, bind
 from qfilter.core.schema import PRESETS, TIMEPLUS, WAYLAY, Field, Kind, Schema, get_schema
@@ -47,6 +48,8 @@ __all__ = [
     "TIMEPLUS",
     "PRESETS",
     "get_schema",
+    "FunctionMatcher",
+    "Argument",
     "Context",
     "Plan",
     "Predicate",

@@ -484,7 +484,7 @@ def to_plan(
             raise TypeError(f"this Plan was bound under schema {query.schema.name!r}, not {schema.name!r}")
         return query
     if isinstance(query, str):
-        query = parse(query, default_qualifier=schema.default_qualifier, limits=limits)
+        query = parse(query, default_qualifier=schema.default_qualifier, limits=limits, functions=schema.function_table)
     elif not isinstance(query, Filter):
         raise TypeError(f"a filter is a str, a Filter or a Plan, not {type(query).__name__}")
     return bind(query, schema, context or Context(now=now, user=user, tz=tz))

@@ -21,7 +21,7 @@ Two things make :func:`parse` fast without changing what it returns:
   filter over the limits never costs a parse.
 - **A bounded cache.** Services see the same ``q`` many times and the AST is
   immutable, so :func:`parse` keeps the last :data:`DEFAULT_CACHE_SIZE`
-  results in an LRU cache keyed on ``(text, default_qualifier, limits)``.
+  results in an LRU cache keyed on ``(text, default_qualifier, limits, functions)``.
   ``parse(..., cache=False)`` bypasses it for one call;
   :func:`set_cache_size` resizes it (``0`` turns it off) and
   :func:`cache_info` / :func:`clear_cache` inspect and empty it. Errors are
@@ -31,6 +31,7 @@ Two things make :func:`parse` fast without changing what it returns:
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
@@ -53,8 +54,8 @@ from .ast import (
     negation,
     sequence,
 )
-from .errors import FilterError, FilterLimitError, FilterSyntaxError, MatcherError, UnknownFunctionError
-from .functions import FUNCTION_NAMES, closest, lookup
+from .errors import FilterError, FilterLimitError, FilterSyntaxError
+from .functions import BUILTIN_FUNCTIONS, FunctionTable
 from .times import PLUS_HINT
 
 if TYPE_CHECKING:
@@ -145,42 +146,18 @@ def _quoted_example(text: str, position: int) -> str:
     return f'{qualifier}:"{value}"'
 
 
-def checked_function(written: str, arguments: tuple[Matcher, ...], position: int) -> Function:
-    """A :class:`Function` named ``written`` (any letter case), checked against the function table.
+_FUNCTIONS: ContextVar[FunctionTable] = ContextVar("qfilter_functions", default=BUILTIN_FUNCTIONS)
+"""The functions the parse in progress knows (a schema's, through :func:`parse`): the callbacks are built once."""
 
-    Raises :class:`UnknownFunctionError` for a name the language does not know
-    and :class:`MatcherError` for arguments the function does not take; both
-    point at the name.
+
+def checked_function(written: str, arguments: tuple[Matcher, ...], position: int) -> Function:
+    """A :class:`Function` named ``written`` (any letter case), checked against the functions of the parse.
+
+    Raises :class:`UnknownFunctionError` for a name they do not hold and
+    :class:`MatcherError` for arguments the function does not take; both
+    point at the name (:meth:`~qfilter.core.functions.FunctionTable.checked`).
     """
-    spec = lookup(written)
-    if spec is None:
-        suggestion = closest(written)
-        hint = f"did you mean {suggestion}? " if suggestion else ""
-        raise UnknownFunctionError(
-            f"unknown function {written!r}",
-            position=position,
-            hint=f"{hint}known functions: {', '.join(FUNCTION_NAMES)}; to search for the text, quote it",
-        )
-    count = len(arguments)
-    if count < spec.min_arguments or (spec.max_arguments is not None and count > spec.max_arguments):
-        raise MatcherError(f"{spec.name}() takes {spec.arity()}, not {count}", position=position)
-    for argument in arguments:
-        if not isinstance(argument, Function):
-            continue
-        inner = lookup(argument.name)
-        if not spec.nests:
-            raise MatcherError(
-                f"the arguments of {spec.name}() are values, not functions",
-                position=argument.position,
-                hint="only not(), all() and any() take functions",
-            )
-        if inner is not None and inner.field_level:
-            raise MatcherError(
-                f"{inner.name}() tests the whole field, not one value: it cannot stand inside {spec.name}()",
-                position=argument.position,
-                hint=f"make it a matcher of its own, e.g. tag:{inner.name}() or -tag:{inner.name}()",
-            )
-    return Function(spec.name, arguments, position)
+    return _FUNCTIONS.get().checked(written, arguments, position)
 
 
 class _ToAst:
@@ -1055,7 +1032,16 @@ def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
 DEFAULT_CACHE_SIZE = 1024
 """How many parsed filters :func:`parse` keeps by default."""
 
-_cached_parse = lru_cache(maxsize=DEFAULT_CACHE_SIZE)(_parse_text)
+
+def _parse_with(text: str, default_qualifier: str | None, limits: Limits, functions: FunctionTable) -> Filter:
+    token = _FUNCTIONS.set(functions)
+    try:
+        return _parse_text(text, default_qualifier, limits)
+    finally:
+        _FUNCTIONS.reset(token)
+
+
+_cached_parse = lru_cache(maxsize=DEFAULT_CACHE_SIZE)(_parse_with)
 
 
 def set_cache_size(maxsize: int) -> None:
@@ -1063,7 +1049,7 @@ def set_cache_size(maxsize: int) -> None:
     global _cached_parse
     if not isinstance(maxsize, int) or maxsize < 0:
         raise ValueError(f"a cache size is an int >= 0, not {maxsize!r}")
-    _cached_parse = lru_cache(maxsize=maxsize)(_parse_text)
+    _cached_parse = lru_cache(maxsize=maxsize)(_parse_with)
 
 
 def cache_info() -> Any:
@@ -1082,11 +1068,13 @@ def parse(
     default_qualifier: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     cache: bool = True,
+    functions: FunctionTable = BUILTIN_FUNCTIONS,
 ) -> Filter:
     """Parse a filter text into a :class:`~qfilter.core.ast.Filter`.
 
     ``default_qualifier`` makes a bare word ``w`` mean ``default_qualifier:w``;
-    without it a bare word is a syntax error. Raises a
+    without it a bare word is a syntax error. ``functions`` are the functions
+    a filter may use (a schema's ``function_table``; the built-ins by default). Raises a
     :class:`~qfilter.core.errors.FilterError` for anything that is not a filter.
 
     Results are cached (see :func:`set_cache_size`): the same text with the
@@ -1096,8 +1084,8 @@ def parse(
     if not isinstance(text, str):
         raise TypeError(f"a filter is a str, not {type(text).__name__}")
     if cache:
-        return _cached_parse(text, default_qualifier, limits)
-    return _parse_text(text, default_qualifier, limits)
+        return _cached_parse(text, default_qualifier, limits, functions)
+    return _parse_with(text, default_qualifier, limits, functions)
 
 
 def _operators(expression: Expression) -> int:
