@@ -798,9 +798,15 @@ def glob_suite(config: Config) -> list[Row]:
     return glob_bench.run(config)
 
 
+def listing_suite(config: Config) -> list[Row]:
+    from . import listing_bench
+
+    return listing_bench.run(config)
+
+
 # --- report --------------------------------------------------------------------------------
 
-SUITES = ("parse", "boolean", "memory", "glob", "compile", "import", "sql", "service", "django")
+SUITES = ("parse", "boolean", "memory", "glob", "compile", "import", "sql", "service", "django", "listing")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -876,6 +882,9 @@ def main(argv: list[str] | None = None) -> int:
     if "django" in config.only:
         print("Django ...", flush=True)
         rows += django_suite(config)
+    if "listing" in config.only:
+        print("listing ...", flush=True)
+        rows += listing_suite(config)
     if "import" in config.only:
         print("import ...", flush=True)
         rows += import_suite(config)

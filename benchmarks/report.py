@@ -272,6 +272,12 @@ def write_report(
         "10,000 characters of `a` and `b`, four such values, against `like(*a*)` on the same entity; the compiled "
         "predicate called once per sample call, in the closures and in the generated code; each row is a value's "
         "slowest glob, the notes give every glob's ratio.\n"
+        "- Listing, issue 20: page 1 (`LIMIT 10`) of every sortable field of both reference tables, both "
+        "directions, on rows the databases generate (10^6 of each table on SQLite and PostgreSQL, 3·10^5 on "
+        "MariaDB; `benchmarks/listing_bench.py`): the SQL of qfilter's `ORDER BY` against each hand-written "
+        "`ORDER BY` of the same order (missing values last, ties by id), each over the index made for it, the "
+        "fastest the baseline, both run as text by the driver; same rows, and EXPLAIN must show both walking "
+        f"an index without sorting the rows; {config.sql_rounds} rounds of samples of about 0.2 s.\n"
         f"- Import: {config.import_runs} runs of each fresh interpreter, interleaved, wall time.\n"
     )
     out.append("## This run\n")

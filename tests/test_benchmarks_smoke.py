@@ -57,6 +57,7 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
         "| SQL |",
         "| import |",
         "| Django |",
+        "| listing |",
     )
     for measure in (*measures, "| service |"):
         assert measure in report
@@ -76,6 +77,24 @@ def test_the_glob_suite_runs_alone(tmp_path: Path) -> None:
     # four values, closures and generated code, each in the targets' table and in the full table
     assert len(rows) == 2 * 4 * 2
     assert all("like(*a*), same value" in row and "≤ 10x" in row for row in rows[:8])
+
+
+def test_the_listing_suite_runs_alone_and_every_sort_walks_an_index(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "listing", "--output", str(tmp_path)]
+    command += ["--postgres-url", "none", "--mysql-url", "none"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    rows = [line for line in report.splitlines() if line.startswith("| listing |")]
+    # Waylay's 5 and Timeplus' 5 sortable fields, both directions, in the targets' table and in the full table
+    assert len(rows) == 2 * 10 * 2
+    targeted = rows[:20]
+    assert all("≤ 1.2x, index walk" in row for row in targeted)
+    # The plan shape is what smoke sizes can tell: both sides walk an index, on the generated SQLite rows.
+    assert all(row.count("(index walk)") == 2 for row in targeted), targeted
+    for sort in ("sort=name,", "sort=-created,", "sort=modified_by,"):
+        assert any(sort in row and "Timeplus" in row for row in targeted)
 
 
 def test_the_benchmark_filters_mean_the_same_in_qfilter() -> None:
