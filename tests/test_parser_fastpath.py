@@ -324,6 +324,37 @@ def test_the_fast_path_leaves_these_to_lark(text: str) -> None:
             assert_same(text, default_qualifier, limits)
 
 
+# --- the pre-scan's shortcut -------------------------------------------------------------
+#
+# A text with parentheses skips the pre-scan's loop when bounds counted in C keep it
+# within every limit; small limits put the bounds right at their edge.
+SHORTCUT_LIMITS = [
+    Limits(max_terms=1, max_matchers=None, max_depth=None),
+    Limits(max_terms=2),
+    Limits(max_terms=3, max_matchers=2, max_depth=2),
+    Limits(max_terms=4, max_matchers=3),
+    DEFAULT_LIMITS,
+]
+NESTING = st.sampled_from(["(", ")", "NOT(", "(NOT(", "tag:in(", "a,", "x", " ", "AND(", ":", "in(a)", "not(in(a))"])
+
+
+@SETTINGS
+@given(
+    st.one_of(mutated(boolean=True), runs_of_terms(), st.lists(st.one_of(NESTING, SIDES), max_size=20).map("".join)),
+    st.sampled_from(SHORTCUT_LIMITS),
+)
+@example('(NOT(name:"0" name:"0") tag:', Limits(max_terms=2))  # the limit, not the syntax error, is said
+@example("NOT(NOT(NOT()NOT(tag:in(", Limits(max_terms=4, max_matchers=3))  # a NOT after ')' is a keyword
+def test_the_pre_scan_s_shortcut_changes_no_outcome(text: str, limits: Limits) -> None:
+    with_shortcut = outcome(text, True, None, limits)
+    original = parser._within_bounds
+    try:
+        parser._within_bounds = lambda masked, limits: False  # type: ignore[assignment]  # always the full scan
+        assert outcome(text, True, None, limits) == with_shortcut
+    finally:
+        parser._within_bounds = original
+
+
 # --- the cache of parse() --------------------------------------------------------------
 
 

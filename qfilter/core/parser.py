@@ -951,21 +951,33 @@ def _prescan(text: str, limits: Limits) -> str:
 
 
 _ITEM_PIECES = re.compile(r"[^\s()]+")
+# The parentheses of a function without functions inside (closed, or open to the end): a '(' right
+# after a piece that is not a keyword (`NOT(` is a group). The scan counts no piece between them.
+_INNERMOST_FUNCTION = re.compile(
+    r"(?<=[^\s()])(?<![\s()]NOT)(?<!^NOT)(?<![\s()]AND)(?<!^AND)(?<![\s()]OR)(?<!^OR)\([^()]*+(?:\)|\Z)"
+)
 
 
 def _within_bounds(masked: str, limits: Limits) -> bool:
     """Whether bounds counted in C keep a text with parentheses within every limit, so it needs no scan.
 
     Each count is at least what :func:`_prescan_nested` counts: an item is a
-    piece between white space and parentheses, a level of nesting a '(' or a
-    NOT, a matcher a ',' (plus one).
+    piece between white space and parentheses, once the functions it can
+    tell are taken out; a level of nesting a '(' or a NOT; a matcher a ','
+    (plus one).
     """
     max_terms, max_matchers = limits.max_terms, limits.max_matchers
     if max_matchers is not None and masked.count(",") + 1 > max_matchers:
         return False
     if masked.count("(") + masked.count("NOT") > limits.depth:
         return False
-    return max_terms is None or len(_ITEM_PIECES.findall(masked)) <= max_terms
+    if max_terms is None:
+        return True
+    for _ in range(limits.depth):  # each pass takes out the innermost functions
+        masked, found = _INNERMOST_FUNCTION.subn("", masked)
+        if not found:
+            break
+    return len(_ITEM_PIECES.findall(masked)) <= max_terms
 
 
 def _prescan_nested(text: str, masked: str, limits: Limits) -> None:
