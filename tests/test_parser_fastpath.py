@@ -349,7 +349,7 @@ def test_the_pre_scan_s_shortcut_changes_no_outcome(text: str, limits: Limits) -
     with_shortcut = outcome(text, True, None, limits)
     original = parser._within_bounds
     try:
-        parser._within_bounds = lambda masked, limits: False  # type: ignore[assignment]  # always the full scan
+        parser._within_bounds = lambda masked, limits: False  # always the full scan
         assert outcome(text, True, None, limits) == with_shortcut
     finally:
         parser._within_bounds = original
