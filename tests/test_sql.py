@@ -7,6 +7,7 @@ those, and that the database returns exactly those too.
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import warnings
 from collections.abc import Iterator, Sequence
@@ -18,12 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
 from sqlalchemy.dialects import mssql, mysql, oracle, postgresql, sqlite
 from support import NOW
 
 from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
 from qfilter.cli import main
 from qfilter.core.errors import FilterLimitError
+from qfilter.integrations.strategies import filter_texts
 from qfilter.service.demo import demo_entities
 from qfilter.service.tables import (
     METADATA,
@@ -345,6 +348,8 @@ HOSTILE = ["zq'zq", "zq;zq", "zq--zq", "zq%zq"]
 # SQLAlchemy's psycopg dialect class has an unannotated __init__ (third-party typing gap).
 PSYCOPG_DIALECT: sa.Dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 PYMYSQL_DIALECT: sa.Dialect = mysql.pymysql.dialect()
+# psycopg2's casts no parameter: its SQL is the string compiler's but for the placeholders.
+PSYCOPG2_DIALECT: sa.Dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize(
@@ -638,6 +643,49 @@ def test_a_bound_plan_compiles_like_its_text(conn: sa.Connection) -> None:
     # A Plan keeps the context it was bound with: another one alongside it is refused, not ignored.
     with pytest.raises(TypeError, match="carries its own"):
         compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
+
+
+# -- str() of a clause: a reader's view -------------------------------------------------------------------
+
+# SQLAlchemy writes a parameter :name, %(name)s or ? by dialect; psycopg also casts it (::VARCHAR).
+_PLACEHOLDER = re.compile(r":\w+|%\(\w+\)s(?:::[A-Z]+(?: WITH(?:OUT)? TIME ZONE)?)?|\?")
+
+
+def _without_placeholders(sql: object) -> str:
+    """The SQL with every parameter written ``?`` and its white space as single spaces (dialects lay it out apart)."""
+    return " ".join(_PLACEHOLDER.sub("?", str(sql)).split())
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=filter_texts(DEVICES_SCHEMA, boolean=True, with_me=True))
+def test_str_of_a_clause_shows_the_postgresql_sql_of_any_filter(text: str) -> None:
+    clause = compile_clause(text, DEVICES_SCHEMA, DEVICES_SQL, now=NOW, user=ME)
+    statement = sa.select(DEVICES.c.name).where(clause).limit(5)
+    postgresql_sql = statement.compile(dialect=PSYCOPG2_DIALECT)
+    assert _without_placeholders(statement) == _without_placeholders(postgresql_sql)
+    # The string compile keeps the parameters, under the names it prints.
+    shown = statement.compile()
+    assert sorted(map(repr, shown.params.values())) == sorted(map(repr, postgresql_sql.params.values()))
+    assert all(f":{name}" in str(shown) for name in shown.params)
+
+
+def test_str_of_a_clause_built_for_one_database_shows_that_databases_sql() -> None:
+    query = "name:sensor tag:lab meta.rack:a3"
+    for dialect, marker, absent in (
+        ("sqlite", "json_each", "json_array_elements"),
+        ("postgresql", "json_array_elements", "json_each"),
+        ("mariadb", "JSON_TABLE", "json_each"),
+    ):
+        shown = str(
+            sa.select(DEVICES.c.name).where(compile_clause(query, DEVICES_SCHEMA, DEVICES_SQL, dialect=dialect))
+        )
+        assert marker in shown and absent not in shown, dialect
+        assert "sensor" not in shown and "lab" not in shown, "values stay parameters"
+    # Negated and combined with another clause (each then compiles as a supported dialect's part).
+    both = sa.and_(
+        ~compile_clause("tag:lab", DEVICES_SCHEMA, DEVICES_SQL), compile_clause("name:x", DEVICES_SCHEMA, DEVICES_SQL)
+    )
+    assert str(both).startswith("NOT (") and "lower(" in str(both)
 
 
 def test_the_empty_filter_is_true() -> None:

@@ -479,5 +479,6 @@ def compile_clause(
     # A ValueError for a missing or wrong location, before any SQL is built.
     located = {group.field: locations(group.field, mapping) for group in plan.groups}
     _check_meta_depth(plan)
-    backend = SqlBackend(mapping, plan.schema.timezone, dialect_name(dialect), located)  # stored times: schema's zone
-    return Supported(build(one_lookup_per_field(plan), backend))
+    name = dialect_name(dialect)
+    backend = SqlBackend(mapping, plan.schema.timezone, name, located)  # stored times: schema's zone
+    return Supported(build(one_lookup_per_field(plan), backend), name)
