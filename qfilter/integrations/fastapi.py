@@ -9,8 +9,9 @@ an app::
     from qfilter.integrations.fastapi import QFilter, RequestListing, install_error_handlers
     from qfilter.sql import SqlCompiler
 
-    app = FastAPI()
+    app = FastAPI(docs_url=None)
     install_error_handlers(app)          # bad q/sort/limit/offset and bodies: 400, not 422
+    install_docs(app)                    # /docs from the package's Swagger UI files, offline too
     devices = QFilter(DEVICES_SCHEMA, compiler=SqlCompiler(DEVICES_SQL, id_column=Device.id, schema=DEVICES_SCHEMA))
 
     @app.get("/devices")
@@ -74,6 +75,7 @@ from qfilter.integrations.openapi_text import (
     sort_description,
     string_schema,
 )
+from qfilter.integrations.swagger import install_docs
 from qfilter.memory import EntityOrder, MemoryCompiler, Predicate, compile_plan, sort_entities
 
 if TYPE_CHECKING:
@@ -99,6 +101,7 @@ __all__ = [
     "RequestListing",
     "FilterHTTPException",
     "install_error_handlers",
+    "install_docs",
     "ERROR_BODY_SCHEMA",
     "validation_error_body",
     "q_examples",
