@@ -48,6 +48,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -61,7 +62,7 @@ from qfilter.core.schema import Schema
 from qfilter.core.sorting import SortError, SortKey, parse_sort
 from qfilter.integrations.cursors import Cursor, CursorError, PageStart, decode_cursor, encode_cursor
 from qfilter.integrations.cursors import cursor_key as signing_key
-from qfilter.memory import MemoryOrdering, position_of
+from qfilter.memory import MemoryOrdering
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -368,7 +369,7 @@ class ListingParams(FilterParams):
     def _rows_from_start(self, items: Sequence[T]) -> Sequence[T]:
         if self.cursor is None:
             return items[self.offset :]
-        after = MemoryOrdering(self.plan.schema).after(self.keys(), self.cursor.position)
+        after = _ordering(self.plan.schema).after(self.keys(), self.cursor.position)
         for index, item in enumerate(items):
             if after(item):  # items are in the order: the first after the cursor starts the page
                 return items[index:]
@@ -633,9 +634,15 @@ class _Page:
         return {"href": href}
 
 
+@lru_cache(maxsize=64)
+def _ordering(schema: Schema) -> MemoryOrdering:
+    """How memory reads a schema's entities for an order (one per schema: it keeps what it built)."""
+    return MemoryOrdering(schema)
+
+
 def _position(last: Any, params: ListingParams) -> Position:
     """Where ``last`` (an entity, or a :class:`Position`) stands in the listing's order."""
-    position = last if isinstance(last, Position) else position_of(last, params.keys(), params.plan.schema)
+    position = last if isinstance(last, Position) else _ordering(params.plan.schema).position(last, params.keys())
     if position.id is None:
         raise ValueError(
             f"the page's last item has no id at {params.plan.schema.id_path!r}; give page_body the last row's "
