@@ -240,8 +240,15 @@ def _load(engine: sa.Engine, rows: int, log: Callable[[str], object]) -> None:
         marker.drop(conn, checkfirst=True)
         reference.METADATA.drop_all(conn)
         reference.METADATA.create_all(conn)
+        # The rows first, then the indexes, built once over them: ten times faster than growing two
+        # dozen of them row by row (the database's own text of each index, so exactly the declared ones).
+        indexes = _secondary_indexes(conn)
+        for name, _ in indexes:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
         for statement in (_WAYLAY[dialect], _TIMEPLUS[dialect]):
             conn.exec_driver_sql(_escaped(statement.format(rows=rows, t0=_T0), dialect))
+        for _, ddl in indexes:
+            conn.exec_driver_sql(_escaped(ddl, dialect))
         for listing in _listings():
             for field in _sortable(listing):
                 for descending in (False, True):
@@ -256,6 +263,31 @@ def _load(engine: sa.Engine, rows: int, log: Callable[[str], object]) -> None:
         marker.create(conn)
         conn.execute(sa.insert(marker), {"fingerprint": fingerprint})
     log(f"    generated in {time.perf_counter() - started:.0f} s")
+
+
+def _secondary_indexes(conn: sa.Connection) -> list[tuple[str, str]]:
+    """The reference tables' indexes but their keys, each with its DDL as the database has it (none on MariaDB).
+
+    MariaDB keeps its indexes as the tables load: its catalog gives no DDL
+    to make one again, and its 3·10^5 rows load in a few minutes all the same.
+    """
+    from qfilter.service import tables as reference
+
+    names = list(reference.METADATA.tables)
+    if conn.dialect.name == "sqlite":
+        listed = ", ".join(f"'{name}'" for name in names)
+        found = conn.exec_driver_sql(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({listed})"
+        )
+        return [(row[0], row[1]) for row in found]
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_index x ON x.indexrelid = i.indexname::regclass "
+            "WHERE i.tablename = ANY(%(names)s) AND NOT x.indisprimary AND NOT x.indisunique",
+            {"names": names},
+        )
+        return [(row[0], row[1]) for row in found]
+    return []
 
 
 def _escaped(sql: str, dialect: str) -> str:
