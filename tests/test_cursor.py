@@ -412,7 +412,7 @@ def test_page_body_names_the_last_item_it_cannot_place() -> None:
     with pytest.raises(ValueError, match="last="):
         listing.page_body(["x", "y"], total=2, params=params, base_url=BASE, cursor_key=KEY)
     body = listing.page_body(["x", "y"], total=2, params=params, base_url=BASE, cursor_key=KEY, last=ROWS[0])
-    assert body["queries"] == ["x"] and "cursor=" in body["_links"]["next"]["href"]
+    assert body["items"] == ["x"] and "cursor=" in body["_links"]["next"]["href"]
     with pytest.raises(ValueError, match="cursor_key"):
         listing.page_body([], total=0, params=read(f"limit=1&cursor={a_cursor(ROWS, 'limit=1')}"), base_url=BASE)
 

@@ -210,12 +210,12 @@ def _walk(first: str, page: Any) -> list[str]:
         params = listing.read_query_string(query_string, ITEMS, now=NOW, cursor_key=KEY)
         rows, total = page(params)
         body = listing.page_body(rows, total=total, params=params, base_url="http://x/items", cursor_key=KEY)
-        walked += [row["id"] for row in body["queries"]]
+        walked += [row["id"] for row in body["items"]]
         assert body["total"] == total and body["offset"] == len(walked) - body["count"]
         following = body["_links"].get("next")
         if following is None:
             return walked
-        assert body["queries"], "a page with a next link and nothing in it"
+        assert body["items"], "a page with a next link and nothing in it"
         query_string = urlsplit(following["href"]).query
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from service_support import BACKENDS, private_database
 from support import NOW, examples
 
 from qfilter.service.app import create_app, open_database
+from qfilter.service.saved_queries import SAVED_QUERIES_PREFIX
 from qfilter.service.server import serve_in_thread
 from qfilter.service.waylay import WAYLAY_APIS
 
@@ -81,3 +83,51 @@ def test_every_generated_request_gets_a_sound_answer(case: Any, service_url: str
     if not_implemented:
         excluded.append(schemathesis.checks.not_a_server_error)
     case.validate_response(response, excluded_checks=excluded)
+
+
+# -- the documented 200 bodies and error examples ---------------------------------------------------------
+
+
+def _conforms(body: Any, schema: dict[str, Any], document: dict[str, Any]) -> None:
+    """``body`` is valid under ``schema``, whose ``$ref``s point into ``document``'s components."""
+    jsonschema.validate(body, {**schema, "components": document["components"]})
+
+
+def test_the_listings_document_the_bodies_they_answer(service_url: str) -> None:
+    document = _openapi_document()
+    for api in WAYLAY_APIS:
+        documented = document["paths"][api.prefix]["get"]["responses"]["200"]["content"]["application/json"]
+        assert documented["schema"]["$ref"] == "#/components/schemas/WaylayQueryPage"
+        for query in ("limit=2", "limit=2&offset=2&q=tag:demo", "limit=0"):
+            body = httpx.get(f"{service_url}{api.prefix}?{query}").json()
+            assert body["messages"] == [] and body["queries"] is not None  # the Waylay search API's shape
+            _conforms(body, documented["schema"], document)
+        with pytest.raises(jsonschema.ValidationError):  # the schema holds the page to its shape
+            _conforms({**body, "queries": [{"_links": {}}]}, documented["schema"], document)
+    page = document["components"]["schemas"]["WaylayQueryPage"]
+    assert {"queries", "messages", "_links", "count", "offset", "limit"} <= set(page["required"])
+    saved = document["paths"][SAVED_QUERIES_PREFIX]["get"]["responses"]["200"]["content"]["application/json"]
+    created = httpx.post(f"{service_url}{SAVED_QUERIES_PREFIX}", json={"name": "listed", "sql": "SELECT 1"})
+    try:
+        listed = httpx.get(f"{service_url}{SAVED_QUERIES_PREFIX}?limit=3").json()
+        assert listed and saved["schema"]["type"] == "array"
+        _conforms(listed, saved["schema"], document)
+    finally:
+        httpx.delete(f"{service_url}{SAVED_QUERIES_PREFIX}/{created.json()['id']}")
+
+
+def test_error_examples_other_than_400_hold_no_filter_fields() -> None:
+    document = _openapi_document()
+    seen = set()
+    for path in document["paths"].values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status in ("200", "201", "204", "400") or "application/json" not in response.get("content", {}):
+                    continue
+                content = response["content"]["application/json"]
+                assert set(content["schema"]["properties"]) == {"code", "message", "system"}, status
+                example = content["example"]
+                assert example["code"] == int(status) and example["message"], example
+                _conforms(example, content["schema"], document)
+                seen.add(status)
+    assert {"404", "503"} <= seen, seen

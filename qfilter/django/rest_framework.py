@@ -80,7 +80,8 @@ def q_description(schema: Schema) -> str:
     return (
         "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. Terms with the same "
         "qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, and the matchers of one term "
-        "are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
+        "are AND-ed. Quote a matcher that holds spaces, commas, quotes or parentheses; "
+        "a colon may stand bare (`tag:a:b`). "
         f"{functions_description(schema)}. "
         "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses. `@me` is the signed-in user. "
         f"Qualifiers: {', '.join(f'`{q}`' for q in schema.qualifiers)}. "

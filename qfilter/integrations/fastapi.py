@@ -6,7 +6,7 @@ an app::
 
     from typing import Annotated
     from fastapi import Depends, FastAPI
-    from qfilter.integrations.fastapi import QFilter, RequestListing, install_error_handlers
+    from qfilter.integrations.fastapi import QFilter, RequestListing, install_docs, install_error_handlers, page_model
     from qfilter.sql import SqlCompiler
 
     app = FastAPI(docs_url=None)
@@ -14,7 +14,7 @@ an app::
     install_docs(app)                    # /docs from the package's Swagger UI files, offline too
     devices = QFilter(DEVICES_SCHEMA, compiler=SqlCompiler(DEVICES_SQL, id_column=Device.id, schema=DEVICES_SCHEMA))
 
-    @app.get("/devices")
+    @app.get("/devices", responses={200: {"model": page_model(DeviceOut, items_key="devices")}})
     def list_devices(listing: Annotated[RequestListing, Depends(devices.listing)]) -> dict:
         rows = ...  # select ... .where(listing.where) .order_by(*listing.order_by()) .offset(listing.offset) ...
         total = ... # select count() ... .where(listing.where)
@@ -64,6 +64,7 @@ from qfilter.integrations.fastapi_errors import (
     install_error_handlers,
     validation_error_body,
 )
+from qfilter.integrations.fastapi_pages import Link, Page, PageFields, page_model
 from qfilter.integrations.openapi_text import (
     CURSOR_DESCRIPTION,
     OFFSET_DESCRIPTION,
@@ -102,6 +103,10 @@ __all__ = [
     "FilterHTTPException",
     "install_error_handlers",
     "install_docs",
+    "Link",
+    "Page",
+    "PageFields",
+    "page_model",
     "ERROR_BODY_SCHEMA",
     "validation_error_body",
     "q_examples",
@@ -243,11 +248,15 @@ class RequestListing(RequestFilter[Where, OrderBy]):
         items: Sequence[Any],
         *,
         total: int | None = None,
-        items_key: str = "queries",
-        messages: Sequence[Any] = (),
+        items_key: str = "items",
+        messages: Sequence[Any] | None = None,
         last: Any = None,
     ) -> dict[str, Any]:
         """The response body (:func:`qfilter.integrations.listing.page_body`) for this page.
+
+        The items are under ``items_key``; ``messages``, when given, is the
+        body's ``messages`` list (the Waylay search API's shape). Its OpenAPI
+        description is :func:`~qfilter.integrations.fastapi_pages.page_model`'s.
 
         ``total`` is the count :attr:`counting` asks for (``None`` when it
         counts nothing). Paging by cursor, ``items`` is what was fetched

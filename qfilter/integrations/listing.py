@@ -1,6 +1,6 @@
 """Framework-agnostic helpers for a listing endpoint that takes ``q``, ``sort``, ``limit``, ``offset`` and ``cursor``.
 
-This is the listing API of language section 8 (the Waylay search API):
+This is the listing API of the Waylay search API:
 read and check the parameters, turn any bad input into a 400 body that
 says what is wrong and where, and build the paged response with its links.
 It knows nothing of web frameworks; a handler needs a handful of lines::
@@ -657,20 +657,22 @@ def page_body(
     total: int | None,
     params: ListingParams,
     base_url: str,
-    items_key: str = "queries",
-    messages: Sequence[Any] = (),
+    items_key: str = "items",
+    messages: Sequence[Any] | None = None,
     counting: Counting = EXACT_COUNT,
     cursor_key: bytes | str | None = None,
     last: Any = None,
 ) -> dict[str, Any]:
-    """The body of a listing response (section 8, the seed's search response).
+    """The body of a listing response (the Waylay search API's shape).
 
     ``items`` is the page (already filtered, ordered and windowed), ``total``
     the number of matches counted as ``counting`` says (all of them, at most
     its cap + 1, or ``None`` for none), ``base_url`` the listing's URL
-    without its query string, ``items_key`` the name of the list
-    (``queries`` for Waylay). An exact total is given twice, as ``total``
-    (the seed's name) and as ``total_count`` (the name Waylay's queries SDK
+    without its query string, ``items_key`` the name of the list (``items``;
+    the Waylay search API's is ``queries``). ``messages``, when given, is
+    the body's ``messages`` list (the Waylay API has one, usually empty);
+    without it the body has none. An exact total is given twice, as ``total``
+    and as ``total_count`` (the name Waylay's queries SDK
     reads); past a capped count's cap, neither, but ``total_at_least``, the
     most the listing knows there are; without a count, none of them.
 
@@ -696,14 +698,8 @@ def page_body(
     else:
         more = (lower is not None and start + limit < lower) or (limit > 0 and len(page) >= limit)
     links = _links(_Page(base_url, params, key), page, more=more, exact=exact, last=last)
-    body: dict[str, Any] = {
-        "messages": list(messages),
-        items_key: page,
-        "_links": links,
-        "count": len(page),
-        "offset": start,
-        "limit": limit,
-    }
+    body: dict[str, Any] = {} if messages is None else {"messages": list(messages)}
+    body |= {items_key: page, "_links": links, "count": len(page), "offset": start, "limit": limit}
     if exact is not None:
         body["total"] = body["total_count"] = exact
     elif lower is not None:

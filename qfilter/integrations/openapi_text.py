@@ -67,8 +67,9 @@ USER_HEADER_DESCRIPTION = (
 def q_examples(schema: Schema) -> dict[str, str]:
     """Example filters for ``schema``, shown in the OpenAPI description of ``q``.
 
-    The presets get the seeds' examples; another schema gets one per qualifier kind it has (the kinds'
-    :attr:`~qfilter.core.kinds.KindTraits.examples`), and one per function of its own that gives an example.
+    The presets get the examples of Waylay's and Timeplus' documentation; another schema gets one per
+    qualifier kind it has (the kinds' :attr:`~qfilter.core.kinds.KindTraits.examples`), and one per
+    function of its own that gives an example.
     """
     if schema.name in _SEED_EXAMPLES and not schema.functions:
         return dict(_SEED_EXAMPLES[schema.name])
@@ -123,7 +124,8 @@ def q_description(schema: Schema, user_header: str | None, signed_in: bool = Fal
     return (
         "A search filter: space-separated terms `[-]qualifier:matcher[,matcher...]`. "
         "Terms with the same qualifier are OR-ed, different qualifiers AND-ed, a leading `-` excludes, "
-        "and the matchers of one term are AND-ed. Quote a matcher that holds spaces, commas, colons or parentheses. "
+        "and the matchers of one term are AND-ed. "
+        "Quote a matcher that holds spaces, commas, quotes or parentheses; a colon may stand bare (`tag:a:b`). "
         f"{functions_description(schema)} (`tag:in(a,b)`, `tag:not(like(x*))`, "
         "`-tag:exists()`); times also take ranges (`created:>=2020-04`, `created:2020..2021`). "
         "Combine with `AND`, `OR`, `NOT` (upper case) and parentheses: `(tag:a OR name:x) AND NOT tag:old`; "

@@ -145,10 +145,27 @@ _MEANING = {
 }
 
 
+# The error body of a status other than 400: no request parameter is at fault, so no q fields.
+_PLAIN_ERROR_SCHEMA: dict[str, Any] = {
+    **SERVICE_ERROR_SCHEMA,
+    "properties": {name: SERVICE_ERROR_SCHEMA["properties"][name] for name in ("code", "message", "system")},
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the error statuses a route may answer, each with the error body's schema."""
-    content = {"application/json": {"schema": SERVICE_ERROR_SCHEMA}}
-    return {status: {"description": _MEANING[status], "content": content} for status in statuses}
+    """OpenAPI ``responses`` for the error statuses a route may answer: the error body, and an example of it."""
+    return {
+        status: {
+            "description": _MEANING[status],
+            "content": {
+                "application/json": {
+                    "schema": _PLAIN_ERROR_SCHEMA,
+                    "example": error_body(status, _MEANING[status][0].lower() + _MEANING[status][1:]),
+                }
+            },
+        }
+        for status in statuses
+    }
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

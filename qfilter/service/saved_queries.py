@@ -94,7 +94,7 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
             "more match); the `Link` header has the `self`, `first`, `prev`, `next` (by cursor) and `last` pages, "
             "where they apply."
         ),
-        responses=documented(503),
+        responses={200: {"model": list[dict[str, Any]], "description": "One page of the matches"}, **documented(503)},
     )
     def list_saved(search: Annotated[RequestListing, Depends(saved.listing)]) -> Any:
         items, total = read_page(  # the page and its count from one snapshot
@@ -110,7 +110,7 @@ def saved_queries_router(engine: sa.Engine, *, saved: QFilter, clock: Callable[[
             headers[TOTAL_COUNT_HEADER] = str(body["total"])
         elif "total_at_least" in body:
             headers[TOTAL_AT_LEAST_HEADER] = str(body["total_at_least"])
-        return JSONResponse(body["queries"], headers=headers)
+        return JSONResponse(body["items"], headers=headers)
 
     @router.post(
         "",

@@ -1,7 +1,7 @@
 """The Waylay query entities: search (``q``, ``sort``, ``limit``, ``offset``, ``cursor``) and CRUD by name, two paths.
 
 Waylay serves them under two paths, the older ``/config/query`` of the
-search API the seed documents and the current ``/queries/v1/query`` that
+search API's documentation and the current ``/queries/v1/query`` that
 Waylay's queries SDK calls. :func:`waylay_router` makes one path's routes
 over an engine from the one set of handlers, told by a :class:`WaylayApi`
 what differs: the path, where an entity's ``execute`` link points, and the
@@ -32,8 +32,9 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from qfilter.integrations.fastapi import QFilter, RequestListing
+from qfilter.integrations.fastapi import Link, QFilter, RequestListing, page_model
 from qfilter.service import tables as reference
 from qfilter.service.database import run_read, run_write
 from qfilter.service.errors import Conflict, NotExecutable, NotFound, documented, error_response, require_json
@@ -47,6 +48,8 @@ __all__ = [
     "CONFIG_QUERY_API",
     "QUERIES_V1_API",
     "WAYLAY_APIS",
+    "WAYLAY_PAGE",
+    "WaylayQueryListed",
     "waylay_router",
 ]
 
@@ -70,7 +73,7 @@ class WaylayApi:
 CONFIG_QUERY_API = WaylayApi(
     prefix="/config/query", execute_prefix="/data/query", created_status=201, deleted_status=204, tag="queries"
 )
-"""The search API of the seed (Waylay's older path), with its ``execute`` link to ``/data/query/{name}``."""
+"""The Waylay search API's path (Waylay's older one), with its ``execute`` link to ``/data/query/{name}``."""
 QUERIES_V1_API = WaylayApi(
     prefix="/queries/v1/query",
     execute_prefix="/queries/v1/data",
@@ -83,9 +86,21 @@ WAYLAY_APIS = (CONFIG_QUERY_API, QUERIES_V1_API)
 """Every path the service serves the Waylay entities under."""
 
 WAYLAY_PREFIX = CONFIG_QUERY_API.prefix
-"""Where the Waylay query entities live in the seed (the Waylay search API's path)."""
+"""Where the Waylay query entities live in the Waylay search API."""
 QUERIES_V1_PREFIX = QUERIES_V1_API.prefix
 """Where Waylay's current queries API, and its SDK, has them."""
+
+
+class WaylayQueryListed(BaseModel):
+    """A query entity in a page of the search: as stored, with its ``self`` and ``execute`` links."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    name: str
+    links: dict[str, Link] = Field(alias="_links", description="`self`, and `execute` (answered 501 here).")
+
+
+WAYLAY_PAGE = page_model(WaylayQueryListed, items_key="queries", messages=True, name="WaylayQueryPage")
+"""The OpenAPI description of a page of the search: the Waylay search API's body."""
 
 
 def _origin(request: Request) -> str:
@@ -130,7 +145,11 @@ def waylay_router(
     User = Annotated[str | None, Depends(waylay.current_user)]
     one = f"{api.prefix}/{{name}}"
 
-    @router.get(api.prefix, summary="List and search query entities", responses=documented(503))
+    @router.get(
+        api.prefix,
+        summary="List and search query entities",
+        responses={200: {"model": WAYLAY_PAGE, "description": "One page of the matches"}, **documented(503)},
+    )
     def list_queries(listing: Annotated[RequestListing, Depends(waylay.listing)], request: Request) -> Any:
         # sort= when given (its keys, then the name), else by name; by cursor past the first page.
         page, total = read_page(
@@ -141,7 +160,8 @@ def waylay_router(
             select=reference.select_waylay_queries,
         )
         origin = _origin(request)
-        return listing.page([_with_links(entity, origin, api) for entity in page], total=total)
+        entities = [_with_links(entity, origin, api) for entity in page]
+        return listing.page(entities, total=total, items_key="queries", messages=())  # the Waylay API's shape
 
     @router.post(
         api.prefix,
