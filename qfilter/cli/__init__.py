@@ -5,7 +5,7 @@ for input that cannot be read (a file, the entities, the database), a server
 that cannot start, or a missing extra; 2 for a usage error: a bad filter (the
 error with a caret on stderr), a missing filter, a bad option value or schema
 (a one-line message on stderr), an unknown option. No option value makes it
-print a traceback: ``tests/test_cli.py`` runs :func:`main` on random hostile
+print a traceback: the test suite runs :func:`main` on random hostile
 ones.
 
 The modules: :mod:`.commands` (what each subcommand does), :mod:`.jsonstream`

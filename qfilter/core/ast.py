@@ -4,8 +4,8 @@
 node. Source positions are kept for error messages but take no part in
 equality or hashing, so ``parse(str(f)) == f`` holds.
 
-A filter of terms only (spec sections 1 to 8) is ``Filter(terms)``. One
-with ``AND``, ``OR``, ``NOT`` or parentheses (spec section 12) also has an
+A filter of terms only (no boolean expression) is ``Filter(terms)``. One
+with ``AND``, ``OR``, ``NOT`` or parentheses (the language reference: boolean expressions) also has an
 ``expression``: a tree of :class:`Or`, :class:`And`, :class:`Not` and
 :class:`Sequence` (items side by side) whose leaves are the terms. Trees are
 kept in one normal form, built by :func:`any_of`, :func:`all_of`,
@@ -47,7 +47,7 @@ _NUMBER_RANGE = re.compile(rf"(?:>=|<=|>|<){_NUMBER}|{_NUMBER}\.\.(?:{_NUMBER}|\
 
 
 def is_number_range(text: str) -> bool:
-    """Whether ``text`` is a range form of spec section 10 with JSON number operands (``>10``, ``5..12``, ``*..3``)."""
+    """Whether ``text`` is a number range with JSON number operands (``>10``, ``5..12``, ``*..3``)."""
     return _NUMBER_RANGE.fullmatch(text) is not None
 
 
@@ -60,8 +60,8 @@ class Value:
     """A plain matcher: the text to match, with quotes and escapes removed.
 
     ``quoted`` tells a quoted number range from a bare one: under ``meta.``
-    the bare ``>10`` compares numbers and the quoted ``">10"`` is text (spec
-    section 10). It is kept only where quotes make that difference, on a
+    the bare ``>10`` compares numbers and the quoted ``">10"`` is text (the language
+    reference: numbers). It is kept only where quotes make that difference, on a
     :func:`is_number_range` text; on any other text quoting is spelling, and
     ``quoted`` is ``False`` however the value was written.
     """
@@ -85,7 +85,7 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """A function matcher ``name(argument, ...)`` (spec section 9).
+    """A function matcher ``name(argument, ...)`` (the language reference: function matchers).
 
     ``name`` is the canonical spelling (:data:`qfilter.core.functions.FUNCTIONS`);
     an argument is a plain :class:`Value` or, for ``not``, ``all`` and
@@ -119,7 +119,7 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Sequence:
-    """Items side by side (spec section 12): its terms combine by section 3, each other item is one more conjunct."""
+    """Items side by side: its terms combine as terms do, each other item is one more conjunct."""
 
     items: tuple[Item, ...]
 
@@ -158,7 +158,7 @@ class Not:
 
 
 Expression: TypeAlias = Sequence | And | Or | Not
-"""A boolean expression of spec section 12."""
+"""A boolean expression (the language reference: boolean expressions)."""
 Item: TypeAlias = Term | Expression
 """What a :class:`Sequence` holds: a term, or a conjunct of its own (a parenthesised expression or a NOT)."""
 
@@ -218,8 +218,8 @@ def expression_terms(expression: Expression) -> tuple[Term, ...]:
 class Filter:
     """A whole filter: its terms in their original order. No terms matches all.
 
-    ``expression`` is the boolean structure of a filter that has one (spec
-    section 12) and ``None`` for terms side by side only; ``terms`` then
+    ``expression`` is the boolean structure of a filter that has one (``AND``,
+    ``OR``, ``NOT``, parentheses) and ``None`` for terms side by side only; ``terms`` then
     lists every term of the expression, in text order. Build one with
     :meth:`of`, which keeps a term-only filter a plain ``Filter(terms)``.
     """

@@ -5,9 +5,9 @@ how to express four things in its own terms: that a condition holds for some
 value of a field, and the all-of, any-of and negation of such results.
 :func:`build` walks a :class:`~qfilter.core.ir.Plan` and asks the backend
 for exactly those, so every backend applies the same combination logic
-(spec section 3) and cannot drift from the others.
+(the language reference: combining terms) and cannot drift from the others.
 
-The order of a listing (``sort=``, spec section 13) goes through the seam
+The order of a listing (``sort=``, docs/listings.md: sort) goes through the seam
 the same way: a backend's :class:`Ordering` says how to order by one field
 and by the id, and how to compare a field with a value; :func:`build_order`
 and :func:`build_seek` state the order once, here (missing values last in
@@ -188,7 +188,7 @@ def build_node(node: Node, backend: Backend[Result], *, negated: bool = False) -
 
 
 def build(plan: Plan, backend: Backend[Result]) -> Result:
-    """The backend's result for the whole plan: every group holds, or its logic tree (spec section 12)."""
+    """The backend's result for the whole plan: every group holds, or its logic tree."""
     if plan.root is not None:
         return build_node(plan.root, backend)
     return backend.all_of([build_group(group, backend) for group in plan.groups])

@@ -191,7 +191,7 @@ class Binding:
             raise error.with_text(self.source, value.position) from None
 
     def instant(self, value: Value) -> datetime:
-        """The instant a timestamp token spells (spec section 5); a reduced-precision one, its first."""
+        """The instant a timestamp token spells; a reduced-precision one, its first."""
         try:
             return parse_timestamp(value.text, now=self.now, tz=self.tz)
         except FilterError as error:
@@ -263,7 +263,7 @@ class Binding:
         return found
 
     def number_matcher(self, value: Value) -> ValuePredicate:
-        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (spec section 10).
+        """``5``, ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*`` (the language reference: numbers).
 
         A NUMBER field's plain matcher, and a bare number range under ``meta.``
         (where ``meta.k:5..12`` means ``meta.k:all(gte(5),lte(12))``).
@@ -372,7 +372,7 @@ def _negation(child: Node) -> Node:
 
 
 class _TreeBinder:
-    """Binds an expression (spec section 12) to a logic tree of groups."""
+    """Binds an expression (the language reference: boolean expressions) to a logic tree of groups."""
 
     def __init__(self, schema: Schema, context: Context, now: datetime, tz: tzinfo, text: str) -> None:
         self.schema = schema
@@ -391,7 +391,7 @@ class _TreeBinder:
         return found
 
     def groups(self, terms: list[Term]) -> list[Group]:
-        """The groups of terms side by side (spec section 3), in the order each first appears."""
+        """The groups of terms side by side, in the order each first appears."""
         grouped: dict[tuple[str, bool], list[Term]] = {}
         for term in terms:
             self.field(term)

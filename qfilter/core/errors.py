@@ -92,7 +92,7 @@ class FilterError(ValueError):
 
 
 class FilterSyntaxError(FilterError):
-    """The text does not follow the grammar (section 1 of the language)."""
+    """The text does not follow the grammar (the language reference: terms and matchers)."""
 
     kind = "syntax error"
 

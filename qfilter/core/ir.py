@@ -121,7 +121,7 @@ class Within:
 
 Number: TypeAlias = int | Decimal | float
 """A number of a filter, exact: an ``int`` when integral, else a ``Decimal`` (:mod:`.numbers`; a ``float`` only in
-a plan built in code). Each backend compares it in the stored value's own type (spec section 10)."""
+a plan built in code). Each backend compares it in the stored value's own type (the language reference: numbers)."""
 Operator: TypeAlias = Literal["eq", "lt", "lte", "gt", "gte"]
 
 
@@ -219,7 +219,7 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class Conjunction:
-    """Every child holds (``AND``, and the conjuncts of a sequence: spec section 12)."""
+    """Every child holds (``AND``, and the conjuncts of a sequence of items side by side)."""
 
     children: tuple[Node, ...]
 

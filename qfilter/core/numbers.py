@@ -1,4 +1,4 @@
-"""A filter's numbers, read exactly, and how each type of stored value compares with one (spec section 10).
+"""A filter's numbers, read exactly, and how each type of stored value compares with one.
 
 A number in a filter is read as what it spells: an ``int`` when it is
 integral (``5``, ``5.0``, ``1e3``, ``-9223372036854775809``), else a

@@ -14,7 +14,7 @@ Two things make :func:`parse` fast without changing what it returns:
   positions included; where it stops, Lark parses the rest of the text
   (after a stand-in for the terms the fast path took), and stays the
   definition of the grammar and the source of every syntax error message.
-  ``tests/test_parser_fastpath.py`` checks the two against each other with
+  the test suite checks the two against each other with
   Hypothesis.
 - **Limits before parsing.** A pre-scan counts terms and operators,
   matchers and nesting the way the grammar's lexer sees them, so that a
@@ -80,7 +80,7 @@ _ESCAPE = re.compile(r"\\(.)", re.S)
 _ESCAPABLE = frozenset("\\\"'")
 KEYWORDS = frozenset({"AND", "OR", "NOT"})
 _AFTER_KEYWORD = re.compile(r"(?:^|[\s()])(AND|OR|NOT)\s*\Z")
-"""The operators of spec section 12: upper case, whole words outside quotes."""
+"""The operators of boolean expressions (the language reference): upper case, whole words outside quotes."""
 
 
 @dataclass(frozen=True, slots=True)

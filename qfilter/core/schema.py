@@ -143,7 +143,7 @@ class Schema:
     takes (``None``: every single-valued field of a sortable kind).
     ``functions`` are the application's own function matchers
     (:class:`~qfilter.core.functions.FunctionMatcher`), which its filters may
-    use beside the built-ins of spec section 9 (docs/extending.md); a name
+    use beside the built-in functions (docs/extending.md); a name
     the built-ins or another of them have, in any letter case, is a ``ValueError``.
     """
 
@@ -243,7 +243,7 @@ WAYLAY = Schema(
     ),
     id_path="name",
 )
-"""Waylay time series query entities (the search API of seed 004)."""
+"""Waylay time series query entities (the Waylay search API)."""
 
 TIMEPLUS = Schema(
     "timeplus",
@@ -267,7 +267,7 @@ TIMEPLUS = Schema(
     # Not description or sql: texts of any length, which no index holds (docs/sql.md: sorting).
     sortable=("name", "created_by", "modified_by", "created", "modified"),
 )
-"""Timeplus saved queries (the "Saved queries" resource of seed 000)."""
+"""Timeplus saved queries (the "Saved queries" resource of Timeplus' REST API)."""
 
 PRESETS: dict[str, Schema] = {"waylay": WAYLAY, "timeplus": TIMEPLUS}
 

@@ -264,7 +264,7 @@ _SPACE_FOR_PLUS = re.compile(
     re.A | re.S,
 )
 PLUS_HINT = "a '+' in a URL is a space: send it as %2B"
-"""How to fix a time whose '+' a URL turned into a space (the advice of the Waylay docs, seed 004)."""
+"""How to fix a time whose '+' a URL turned into a space (the advice of the Waylay search API's documentation)."""
 
 
 def _unencoded_plus(token: str, position: int) -> TimeExpressionError | None:
@@ -293,7 +293,7 @@ def _unit_step(unit: str) -> relativedelta:
 
 
 def parse_interval(text: str, *, now: datetime, tz: tzinfo = UTC) -> Interval:
-    """Read an interval matcher into an :class:`Interval` (language section 5).
+    """Read an interval matcher into an :class:`Interval` (the language reference: time intervals).
 
     Raises :class:`~qfilter.core.errors.TimeExpressionError` with a position relative
     to ``text`` for anything that is not one of the accepted forms.
@@ -360,7 +360,7 @@ _COMPARISONS = (">=", "<=", ">", "<")
 
 
 def _github_range(text: str, *, now: datetime, tz: tzinfo) -> Interval:
-    """``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B`` (spec section 11)."""
+    """``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B`` (the language reference: time ranges)."""
     for operator in _COMPARISONS:
         if text.startswith(operator):
             token = text[len(operator) :]
@@ -390,10 +390,10 @@ def _github_range(text: str, *, now: datetime, tz: tzinfo) -> Interval:
 
 
 def parse_comparison(operator: str, token: str, *, now: datetime, tz: tzinfo = UTC, position: int = 0) -> Interval:
-    """The instants ``t`` with ``t OP T`` for a function ``lt``, ``lte``, ``gt`` or ``gte`` (spec section 9).
+    """The instants ``t`` with ``t OP T`` for a function ``lt``, ``lte``, ``gt`` or ``gte``.
 
-    A reduced-precision ``T`` means its first instant (unlike the ranges of
-    section 11, where ``<=2020`` includes the whole year).
+    A reduced-precision ``T`` means its first instant (unlike the time ranges,
+    where ``<=2020`` includes the whole year).
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")

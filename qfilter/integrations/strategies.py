@@ -137,7 +137,7 @@ def interval_texts() -> st.SearchStrategy[str]:
 
 
 def range_texts() -> st.SearchStrategy[str]:
-    """GitHub-style time ranges (spec section 11): ``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B``."""
+    """GitHub-style time ranges: ``>=T``, ``>T``, ``<T``, ``<=T``, ``A..B``, ``A..*``, ``*..B``."""
     stamp = timestamp_texts()
     return st.one_of(
         st.builds(str.__add__, st.sampled_from([">=", ">", "<", "<="]), stamp),
@@ -158,7 +158,7 @@ def number_texts() -> st.SearchStrategy[str]:
 
 
 def number_range_texts() -> st.SearchStrategy[str]:
-    """Number ranges (spec section 10): ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*``."""
+    """Number ranges: ``>5``, ``>=5``, ``<5``, ``<=5``, ``1..5``, ``*..5``, ``5..*``."""
     number = number_texts()
     return st.one_of(
         st.builds(str.__add__, st.sampled_from([">=", ">", "<", "<="]), number),
@@ -169,7 +169,7 @@ def number_range_texts() -> st.SearchStrategy[str]:
 
 
 def number_matcher_texts() -> st.SearchStrategy[str]:
-    """Plain matchers of a NUMBER field (spec section 10): a number (``5``) or a :func:`number_range_texts` range."""
+    """Plain matchers of a NUMBER field: a number (``5``) or a :func:`number_range_texts` range."""
     return st.one_of(number_texts(), number_range_texts())
 
 
@@ -244,7 +244,7 @@ def functions(
     field_level: bool = True,
     table: FunctionTable = BUILTIN_FUNCTIONS,
 ) -> st.SearchStrategy[Function]:
-    """Function matchers (spec section 9) a field of ``kind`` accepts (any function when ``None``).
+    """Function matchers a field of ``kind`` accepts (any function when ``None``).
 
     ``table`` holds the functions to draw from: a schema's ``function_table``
     has its own beside the built-ins; each is drawn as its declaration says
@@ -294,7 +294,7 @@ def matchers(
     """Matchers valid for a kind of qualifier (any kind when ``None``): plain ones and functions of ``table``.
 
     Under ``meta.`` the plain ones include number ranges (``>10``, ``5..12``),
-    bare (compared as numbers) and quoted (text), as spec section 10 reads them.
+    bare (compared as numbers) and quoted (text), as the language reference reads them (numbers).
     """
     plain = _plain_values(kind, values, with_me)
     return st.one_of(plain, plain, functions(kind, values=values, with_me=with_me, table=table))
@@ -347,7 +347,7 @@ def _as_expression(node: Item) -> Expression:
 
 
 def expressions_of(terms: st.SearchStrategy[Term], *, max_terms: int = 8) -> st.SearchStrategy[Expression]:
-    """Boolean expressions (spec section 12) over the terms ``terms`` draws.
+    """Boolean expressions (the language reference: boolean expressions) over the terms ``terms`` draws.
 
     Sequences, ``AND``, ``OR``, ``NOT`` and parenthesised items, nested, with
     at most ``max_terms`` terms; in the normal form :mod:`qfilter.core.ast`

@@ -6,7 +6,7 @@ condition a closure, so filtering a list costs a few function calls per
 entity. On top of it :mod:`.codegen` writes each filter out as one Python
 function (and one loop for :meth:`Predicate.filter`), about as fast as a
 hand-written function (``docs/performance.md``;
-``tests/test_memory_fastpath.py`` holds the two equal). :mod:`.sorting` is
+the test suite holds the two equal). :mod:`.sorting` is
 memory's order and seek; :class:`MemoryCompiler` puts the three together for
 a listing (``qfilter.integrations``).
 """

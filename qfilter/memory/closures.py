@@ -82,7 +82,7 @@ def is_number(value: Any) -> bool:
 
 
 def number_test(op: Operator, number: Number) -> Callable[[Any], bool]:
-    """Whether one value is a number and ``value <op> number`` holds, in the value's own type (spec section 10).
+    """Whether one value is a number and ``value <op> number`` holds, in the value's own type.
 
     An ``int`` or a ``Decimal`` compares exactly (``Decimal("9.99")`` equals
     the filter's 9.99), a float with the double nearest to ``number``.
@@ -179,7 +179,7 @@ def _call_test(call: Call, tz: tzinfo) -> Callable[[Any], bool]:
 
 
 def value_test(predicate: ValuePredicate, tz: tzinfo) -> Callable[[Any], bool]:
-    """A function telling whether one value satisfies ``predicate`` (spec section 9)."""
+    """A function telling whether one value satisfies ``predicate`` (the language reference: function matchers)."""
     match predicate:
         case Contains(text, ignore_case):
             if ignore_case:

@@ -59,7 +59,7 @@ _FAIL = "\0FAIL"
 Code = Literal["ci", "cs", "eq", "like", "within", "other"]
 """The kind of test a condition is, as far as the generated source is concerned.
 
-``other`` (the conditions of spec sections 9 and 10: sets, numbers,
+``other`` (the conditions of functions and numbers: sets, numbers,
 booleans, combinators, ``exists()``, an application's functions) is not written out: its whole group is
 handed to the closures.
 """

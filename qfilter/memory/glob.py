@@ -1,4 +1,4 @@
-"""``like()`` globs matched without backtracking (spec section 9).
+"""``like()`` globs matched without backtracking (the language reference: function matchers).
 
 A glob matches a text when the *whole* text matches it, ignoring case
 (``str.lower`` on both sides): ``*`` is any run of characters, the empty one
@@ -322,7 +322,7 @@ def _general(head: str, inner: list[str], tail: str) -> GlobTest:
 
 @functools.lru_cache(maxsize=256)
 def glob_test(glob: str) -> GlobTest:
-    """The function telling whether a whole text matches ``glob``, ignoring case (spec section 9).
+    """The function telling whether a whole text matches ``glob``, ignoring case.
 
     ``*`` is any run of characters, ``?`` one character, every other
     character itself. The test costs at most O(len(text) × len(glob)).

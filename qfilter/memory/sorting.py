@@ -107,7 +107,7 @@ _COMPARISONS: dict[Comparison, Callable[[Any, Any], bool]] = {"lt": operator.lt,
 class MemoryOrdering:
     """The :class:`~qfilter.core.backend.Ordering` of memory: keys read from entities, and predicates to seek.
 
-    Times without an offset are in the schema's zone (spec section 5: a
+    Times without an offset are in the schema's zone (the language reference: time intervals: a
     request's own zone never changes how stored times read); the id is at
     ``schema.id_path``.
     """
@@ -178,7 +178,7 @@ def position_of(entity: Any, keys: Sequence[SortKey], schema: Schema) -> Positio
 def sort_entities(entities: Iterable[T], keys: Sequence[SortKey], schema: Schema) -> list[T]:
     """``entities`` in the order of ``keys``, ties by the entity's id (``schema.id_path``), ascending.
 
-    Times without an offset are in the schema's zone (spec section 5: a
+    Times without an offset are in the schema's zone (the language reference: time intervals: a
     request's own zone never changes how stored times read).
     """
     return MemoryOrdering(schema).order(keys)(entities)

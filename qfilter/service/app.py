@@ -8,7 +8,7 @@ by URL) that serves two resources, both filtered in SQL with the compiled
   ``/queries/v1/query`` (:mod:`qfilter.service.waylay`): the search API of
   the Waylay docs (``q``, ``sort``, ``limit``, ``offset``; paged body with
   ``_links``), plus create, read, replace and delete of one entity by name,
-  under the seed's path and under the current one that Waylay's SDK calls;
+  under the Waylay search API's path and under the current one that Waylay's SDK calls;
 - Timeplus saved queries, ``/api/v1beta2/savedqueries``
   (:mod:`qfilter.service.saved_queries`): list (with ``q``, ``sort``,
   ``limit``, ``offset``), create, get, update and delete by id, with

@@ -459,7 +459,7 @@ def compile_clause(
     (``now``, ``user`` and ``tz`` mean what they mean for
     :func:`qfilter.compile_predicate`); so may a Plan, bound under that
     schema. Naive ``DateTime`` columns are in the schema's zone, whatever
-    ``tz`` is (spec section 5). Raises a
+    ``tz`` is (the language reference: time intervals). Raises a
     :class:`~qfilter.core.errors.FilterError` for a bad filter and a ``ValueError``
     when ``mapping`` has no usable location for a qualifier the filter uses.
 

@@ -1,4 +1,4 @@
-"""A filter's numbers against float and decimal columns, each compared in the column's own type (spec section 10).
+"""A filter's numbers against float and decimal columns, each compared in the column's own type.
 
 A float column (``Float``, ``Double``) holds doubles: the filter's number is
 compared as the double nearest to it, as memory compares a Python float

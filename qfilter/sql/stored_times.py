@@ -49,7 +49,7 @@ def _wall_clock_bound(instant: datetime, zone: tzinfo) -> datetime:
 def time_bound(instant: datetime | None, column: sa.ColumnElement[Any], zone: tzinfo) -> datetime | None:
     """``instant`` as ``column`` holds it: in UTC for a zone-aware ``DateTime``, else the wall-clock bound in ``zone``.
 
-    ``zone`` is the schema's (spec section 5: how stored times read).
+    ``zone`` is the schema's (the language reference: time intervals: how stored times read).
     """
     if instant is None:
         return None

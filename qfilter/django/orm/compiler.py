@@ -146,7 +146,7 @@ def _integer_operand(op: Operator, number: Number) -> tuple[Operator, int] | Non
 
 
 def _float_operand(op: Operator, number: Number) -> tuple[Operator, float] | bool:
-    """The comparison of a double with the double nearest to ``number`` (spec section 10), as memory compares a float.
+    """The comparison of a double with the double nearest to ``number``, as memory compares a float.
 
     ``True``/``False`` beyond the doubles' range: every value, or none.
     """
@@ -387,7 +387,7 @@ class DjangoBackend:
         """The ``order_by`` expressions of ``keys``, then the primary key, ascending.
 
         Missing values last in both directions, text by code point whatever
-        the column's collation (spec section 13). A key must be a field with
+        the column's collation (docs/listings.md: sort). A key must be a field with
         one place of the model or behind to-one relations (``orm_schema``
         makes only those sortable); anything else is a ``ValueError``.
         """

@@ -3,7 +3,7 @@
 SQLAlchemy Core tables in one :data:`METADATA`, for SQLite, PostgreSQL and
 MariaDB, one module per resource:
 
-- :mod:`.waylay`: Waylay query entities (spec section 2). :data:`WAYLAY_TABLE`
+- :mod:`.waylay`: Waylay query entities (the language reference: qualifiers). :data:`WAYLAY_TABLE`
   keeps each entity as given (``body``) beside the values filters need,
   extracted into indexed columns, two association tables
   (:data:`WAYLAY_TAGS_TABLE`, :data:`WAYLAY_RESOURCES_TABLE`) and ``meta``

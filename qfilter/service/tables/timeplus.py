@@ -1,4 +1,4 @@
-"""The Timeplus saved queries' table (seed 000, "Saved queries"), its SQL mapping, and reading and writing it.
+"""The Timeplus saved queries' table (Timeplus' REST API, "Saved queries"), its SQL mapping, and reading and writing it.
 
 :data:`TIMEPLUS_TABLE` holds one row per saved query, ``tags`` a JSON array
 (``jsonb`` with a GIN index on PostgreSQL). The user references
@@ -66,7 +66,7 @@ TIMEPLUS_TABLE = sa.Table(
     sa.Column("last_updated_by_id", TEXT, index=True, comment="last_updated_by.id (or itself)"),
     *missing_columns("created_at", "created_by_id", "last_updated_at", "last_updated_by_id"),
 )
-"""Timeplus saved queries (seed 000, "Saved queries"), one row each."""
+"""Timeplus saved queries (Timeplus' REST API, "Saved queries"), one row each."""
 
 sa.Index("ix_timeplus_saved_queries_tags", TIMEPLUS_TABLE.c.tags, postgresql_using="gin").ddl_if(dialect="postgresql")
 
@@ -126,7 +126,7 @@ def _saved_query_row(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def insert_saved_queries(conn: sa.Connection, items: Iterable[Mapping[str, Any]]) -> int:
-    """Store Timeplus saved queries (JSON dicts, seed 000's shape); returns how many.
+    """Store Timeplus saved queries (JSON dicts, in Timeplus' REST API's shape); returns how many.
 
     Raises ``ValueError`` for a missing ``id`` or ``name``, a non-text
     ``description``/``sql``, a time that cannot be read (naive: UTC), or an

@@ -1,4 +1,4 @@
-"""The Waylay query entities' tables (spec section 2), their SQL mapping, and reading and writing them.
+"""The Waylay query entities' tables, their SQL mapping, and reading and writing them.
 
 :data:`WAYLAY_TABLE` keeps each entity as given (``body``) beside the values
 filters need, extracted into indexed columns (``created``, ``modified``,
