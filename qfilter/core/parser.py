@@ -867,9 +867,9 @@ def _parse_text(text: str, default_qualifier: str | None, limits: Limits, fast_p
 # filter within the limits; on other text it may refuse first what Lark
 # would have called a syntax error. Quoted matchers are masked first, so that
 # nothing inside them counts.
-# One quote character class first, the closing quote a back reference: the engine then skips to the
-# next quote in C, where two alternatives of one quote each are tried at every character.
-_QUOTED = re.compile(r"""(["'])(?:(?!\1)[^\\]|\\.)*+\1""", re.S)
+# One quote character class first (the engine skips to the next quote in C, where two alternatives
+# were tried at every character), then the loop unrolled: runs of plain characters in one step.
+_QUOTED = re.compile(r"""["'](?:(?<=")[^"\\]*+(?:\\.[^"\\]*+)*+"|(?<=')[^'\\]*+(?:\\.[^'\\]*+)*+')""", re.S)
 _SPACED_PIECES = re.compile(r"(\s*+)(\(|\)|[^\s()]++)")  # a parenthesis or a piece, and the white space before
 _CHUNKS = re.compile(r"\S+")
 
@@ -953,8 +953,9 @@ def _prescan(text: str, limits: Limits) -> str:
 _ITEM_PIECES = re.compile(r"[^\s()]+")
 # The parentheses of a function without functions inside (closed, or open to the end): a '(' right
 # after a piece that is not a keyword (`NOT(` is a group). The scan counts no piece between them.
-_INNERMOST_FUNCTION = re.compile(
-    r"(?<=[^\s()])(?<![\s()]NOT)(?<!^NOT)(?<![\s()]AND)(?<!^AND)(?<![\s()]OR)(?<!^OR)\([^()]*+(?:\)|\Z)"
+_INNERMOST_FUNCTION = re.compile(  # the '(' first, so that the engine looks for it in C, then what is before it
+    r"\((?<=[^\s()]\()(?<![\s()]NOT\()(?<!^NOT\()(?<![\s()]AND\()(?<!^AND\()(?<![\s()]OR\()(?<!^OR\()"
+    r"[^()]*+(?:\)|\Z)"
 )
 
 
