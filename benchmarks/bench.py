@@ -804,9 +804,15 @@ def listing_suite(config: Config) -> list[Row]:
     return listing_bench.run(config)
 
 
+def paging_suite(config: Config) -> list[Row]:
+    from . import paging_bench
+
+    return paging_bench.run(config)
+
+
 # --- report --------------------------------------------------------------------------------
 
-SUITES = ("parse", "boolean", "memory", "glob", "compile", "import", "sql", "service", "django", "listing")
+SUITES = ("parse", "boolean", "memory", "glob", "compile", "import", "sql", "service", "django", "paging", "listing")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -882,6 +888,9 @@ def main(argv: list[str] | None = None) -> int:
     if "django" in config.only:
         print("Django ...", flush=True)
         rows += django_suite(config)
+    if "paging" in config.only:
+        print("paging ...", flush=True)
+        rows += paging_suite(config)
     if "listing" in config.only:
         print("listing ...", flush=True)
         rows += listing_suite(config)

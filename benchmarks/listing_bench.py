@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from .bench import Config, Row
 
-__all__ = ["DATA_VERSION", "MARIADB_ROWS", "run"]
+__all__ = ["DATA_VERSION", "MARIADB_ROWS", "listing_engines", "run"]
 
 DATA_VERSION = 1
 """Bump when the generated rows change, so that the kept databases are made again."""
@@ -478,12 +478,19 @@ def _case(
     )
 
 
+def listing_engines(config: Config, log: Callable[[str], object] = print) -> dict[str, tuple[sa.Engine, int]]:
+    """The run's listing databases (label to engine and rows), loaded: shared with the paging measure."""
+    engines = _engines(config)
+    for engine, count in engines.values():
+        _load(engine, count, log)
+    return engines
+
+
 def run(config: Config, log: Callable[[str], object] = print) -> list[Row]:
     """Page 1 of every sort of both reference tables, on each database of the run."""
     rows: list[Row] = []
-    for label, (engine, count) in _engines(config).items():
+    for label, (engine, count) in listing_engines(config, log).items():
         try:
-            _load(engine, count, log)
             with engine.connect() as conn:
                 for listing in _listings():
                     for field in _sortable(listing):

@@ -58,6 +58,7 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
         "| import |",
         "| Django |",
         "| listing |",
+        "| paging |",
     )
     for measure in (*measures, "| service |"):
         assert measure in report
@@ -95,6 +96,21 @@ def test_the_listing_suite_runs_alone_and_every_sort_walks_an_index(tmp_path: Pa
     assert all(row.count("(index walk)") == 2 for row in targeted), targeted
     for sort in ("sort=name,", "sort=-created,", "sort=modified_by,"):
         assert any(sort in row and "Timeplus" in row for row in targeted)
+
+
+def test_the_paging_suite_runs_alone(tmp_path: Path) -> None:
+    # The suite asserts that the deep page by cursor is the page by offset, and that a capped count is capped.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "paging", "--output", str(tmp_path)]
+    command += ["--postgres-url", "none", "--mysql-url", "none"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    targeted = [line for line in report.splitlines() if line.startswith("| paging |") and "≤" in line]
+    # three orders by cursor and one capped count on SQLite
+    assert len(targeted) == 4, targeted
+    assert sum("next page by cursor" in row and "≤ 2x" in row for row in targeted) == 3
+    assert sum("count capped at" in row and "≤ 1.5x" in row for row in targeted) == 1
 
 
 def test_the_benchmark_filters_mean_the_same_in_qfilter() -> None:
