@@ -13,6 +13,9 @@ shape is an application's own vocabulary (``tests/gadgets.py``, issue 22): a
 hybrid property, two column properties (a correlated count, a folded code), a
 case-insensitive field with its generated folded column, a Python enum stored
 by name, a float and a decimal column; memory filters the model's objects.
+The flat schema has an application's own functions too
+(``tests/own_functions.py``: ``startsWith``, ``multipleOf``, ``shorterThan``),
+drawn beside the built-ins.
 
 Each example inserts its entities in a transaction that is rolled back, on
 one engine per database for the whole module. QFILTER_SQL_EXAMPLES sets the
@@ -25,6 +28,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,12 +37,13 @@ import sqlalchemy as sa
 from gadgets import GADGETS, GADGETS_SQL, Gadget, GadgetBase, gadget_entities, insert_gadgets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from own_functions import OWN_FUNCTIONS
 from sqlalchemy.dialects import mysql
 from support import NOW, examples
 
-from qfilter import TIMEPLUS, WAYLAY, Field, Kind, Schema, Term, compile_predicate
+from qfilter import TIMEPLUS, WAYLAY, Argument, Field, Kind, Schema, Term, compile_predicate
 from qfilter.core.ast import Filter, Function, Value
-from qfilter.core.functions import FUNCTIONS
+from qfilter.core.functions import BUILTIN_FUNCTIONS, FunctionMatcher, FunctionTable
 from qfilter.core.plan import json_number
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
@@ -99,6 +104,7 @@ FLAT = Schema(
         Field("active", Kind.BOOLEAN, "active"),
     ),
     timezone=BRUSSELS,
+    functions=OWN_FUNCTIONS,  # an application's own functions (issue 22): startsWith, multipleOf, shorterThan
 )
 FLAT_SQL: SqlMapping = {
     "name": Column(FLAT_TABLE.c.name),
@@ -442,6 +448,16 @@ time_ranges = st.one_of(
 )
 
 
+def own_arguments(spec: FunctionMatcher, kind: Kind, values: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """The arguments of an application's function: as its declaration draws them, or a prefix of a value held."""
+    assert spec.strategy is not None, f"{spec.name}() says how its arguments are drawn"
+    drawn: st.SearchStrategy[Any] = spec.strategy(kind).map(lambda texts: tuple(map(Value, texts)))
+    if spec.arguments != (Argument.TEXT,):
+        return drawn
+    prefixes = values.flatmap(lambda text: st.sampled_from([text[:1], text[:2], text, text.upper()[:3]]))
+    return st.one_of(drawn, prefixes.filter(bool).map(lambda text: (Value(text),)))
+
+
 def functions_for(
     kind: Kind,
     plain: st.SearchStrategy[str],
@@ -449,24 +465,30 @@ def functions_for(
     numbers: st.SearchStrategy[str],
     depth: int,
     nested: bool = False,
+    table: FunctionTable = BUILTIN_FUNCTIONS,
 ) -> st.SearchStrategy[Function]:
-    """Function matchers (spec section 9) a field of ``kind`` takes, with arguments like the plain matchers.
+    """Function matchers (spec section 9, and ``table``'s own) a field of ``kind`` takes, with arguments like the
+    plain matchers.
 
     ``exists()`` tests the whole field: never ``nested`` inside ``not``, ``all`` or ``any``.
     """
     specs = [
         spec
-        for spec in FUNCTIONS.values()
+        for spec in table
         if kind in spec.kinds and (depth > 0 or not spec.nests) and not (nested and spec.field_level)
     ]
 
     @st.composite
     def build(draw: st.DrawFn) -> Function:
         spec = draw(st.sampled_from(specs))
+        if not spec.builtin:
+            return Function(spec.name, draw(own_arguments(spec, kind, values)))
         count = draw(st.integers(spec.min_arguments, 3 if spec.max_arguments is None else spec.max_arguments))
         if spec.nests:
             inner: st.SearchStrategy[Any] = st.one_of(
-                plain.map(Value), plain.map(Value), functions_for(kind, plain, values, numbers, depth - 1, nested=True)
+                plain.map(Value),
+                plain.map(Value),
+                functions_for(kind, plain, values, numbers, depth - 1, nested=True, table=table),
             )
         elif spec.name in ("lt", "lte", "gt", "gte"):
             inner = (bound_tokens if kind is Kind.TIME else numbers).map(Value)
@@ -483,7 +505,7 @@ def functions_for(
     return build()
 
 
-def matchers_for(kind: Kind, seen: list[str]) -> st.SearchStrategy[Any]:
+def matchers_for(kind: Kind, seen: list[str], table: FunctionTable = BUILTIN_FUNCTIONS) -> st.SearchStrategy[Any]:
     """Matchers for a kind of qualifier, often made of the texts the entities hold there: plain ones and functions."""
     from_data = st.sampled_from(seen) if seen else MATCHER_TEXTS
     numbers = numbers_in(seen)
@@ -499,7 +521,7 @@ def matchers_for(kind: Kind, seen: list[str]) -> st.SearchStrategy[Any]:
         plain = values = st.sampled_from(["true", "false", "TRUE", "False"])
     else:
         plain = values = st.one_of(MATCHER_TEXTS, from_data, from_data, from_data.flatmap(pieces))
-    functions = functions_for(kind, plain, values, numbers, depth=2)
+    functions = functions_for(kind, plain, values, numbers, depth=2, table=table)
     if kind is Kind.META:
         return st.one_of(
             plain.map(Value),
@@ -591,13 +613,19 @@ def terms(draw: st.DrawFn, schema: Schema, seen: dict[str, list[tuple[tuple[str,
         # Aimed at a value some entity holds (for meta, at its key path too).
         keys, text = draw(st.sampled_from(found))
         found = [f for f in found if f[0] == keys]
-        chosen.append(draw(aimed_at(target.kind, text)))
+        aimed_own = [
+            own_arguments(spec, target.kind, st.just(text)).map(partial(Function, spec.name))
+            for spec in schema.functions
+            if target.kind in spec.kinds
+        ]
+        chosen.append(draw(st.one_of(aimed_at(target.kind, text), *aimed_own)))
     elif target.kind is Kind.META:
         keys = tuple(draw(st.lists(st.sampled_from(META_KEYS + ["tags", "description"]), min_size=1, max_size=2)))
     if target.kind is Kind.META:
         qualifier = ".".join([qualifier, *keys])
     texts_ = [text for _, text in found]
-    chosen += draw(st.lists(matchers_for(target.kind, texts_), min_size=1 - len(chosen), max_size=2 - len(chosen)))
+    own = matchers_for(target.kind, texts_, schema.function_table)
+    chosen += draw(st.lists(own, min_size=1 - len(chosen), max_size=2 - len(chosen)))
     return Term(qualifier, tuple(chosen), draw(st.booleans()))
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -122,7 +123,7 @@ class FunctionMatcher:
     """
 
     name: str
-    kinds: frozenset[Kind]
+    kinds: AbstractSet[Kind]
     arguments: tuple[Argument, ...] = ()
     repeats: bool = False
     optional: int = 0

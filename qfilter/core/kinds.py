@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -297,7 +298,7 @@ def traits(kind: Kind) -> KindTraits:
     return KINDS[kind]
 
 
-def kind_names(kinds: frozenset[Kind]) -> str:
+def kind_names(kinds: AbstractSet[Kind]) -> str:
     """Kinds as an error names them, in their order: ``TEXT, EXACT and META``."""
     names = [kind.value.upper() for kind in Kind if kind in kinds]
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]

@@ -170,6 +170,9 @@ class PerDialect(sa.ColumnElement[bool]):
     __visit_name__ = "qfilter_per_dialect"
     inherit_cache = True
     type = sa.Boolean()
+    # Each variant is a condition: without this, dialects with no boolean type (SQLite, MariaDB)
+    # would compare the element to 1, and the SQL would differ from the variant built alone.
+    _is_implicitly_boolean = True
     _traverse_internals = [
         ("dialects", InternalTraversal.dp_string_list),
         ("variants", InternalTraversal.dp_clauseelement_tuple),
