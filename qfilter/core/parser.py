@@ -613,6 +613,16 @@ def _fast_expression(text: str, read: list[tuple[int, int, Term]], position: int
         last_start, group, group_expression = begins, None, None
         read.append((found[0], position, found[1]))
         frame.add(found[1])
+        # Terms side by side, the common case, read in a tight loop: after white space, what is
+        # neither AND nor OR and matches a term is what the loop above would read there too.
+        while (space := _FAST_SPACE.match(text, position)) is not None and not _FAST_AND_OR.match(text, space.end()):
+            match = _FAST_ITEM_TERM.match(text, position)
+            found = None if match is None else _fast_term(text, match)
+            if match is None or found is None:
+                break
+            last_start, position = space.end(), match.end()
+            read.append((found[0], position, found[1]))
+            frame.items.append(found[1])
     if not item_done or len(frames) != 1:
         return stopped(stop)
     return Filter.of(frame.close())
