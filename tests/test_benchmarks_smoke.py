@@ -68,12 +68,17 @@ def test_benchmarks_run_on_tiny_sizes(tmp_path: Path) -> None:
     ).read_text(encoding="utf-8")
 
 
-def test_the_glob_suite_runs_alone(tmp_path: Path) -> None:
+def _suite_alone(tmp_path: Path, suite: str, *options: str) -> str:
+    """The report of ``python -m benchmarks --smoke --only suite`` (which must succeed), in ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "glob", "--output", str(tmp_path)]
+    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", suite, "--output", str(tmp_path), *options]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    return (tmp_path / "performance.md").read_text(encoding="utf-8")
+
+
+def test_the_glob_suite_runs_alone(tmp_path: Path) -> None:
+    report = _suite_alone(tmp_path, "glob")
     rows = [line for line in report.splitlines() if line.startswith("| glob |")]
     # four values, closures and generated code, each in the targets' table and in the full table
     assert len(rows) == 2 * 4 * 2
@@ -81,12 +86,7 @@ def test_the_glob_suite_runs_alone(tmp_path: Path) -> None:
 
 
 def test_the_listing_suite_runs_alone_and_every_sort_walks_an_index(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "listing", "--output", str(tmp_path)]
-    command += ["--postgres-url", "none", "--mysql-url", "none"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    report = _suite_alone(tmp_path, "listing", "--postgres-url", "none", "--mysql-url", "none")
     rows = [line for line in report.splitlines() if line.startswith("| listing |")]
     # Waylay's 5 and Timeplus' 5 sortable fields, both directions, in the targets' table and in the full table
     assert len(rows) == 2 * 10 * 2
@@ -100,12 +100,7 @@ def test_the_listing_suite_runs_alone_and_every_sort_walks_an_index(tmp_path: Pa
 
 def test_the_paging_suite_runs_alone(tmp_path: Path) -> None:
     # The suite asserts that the deep page by cursor is the page by offset, and that a capped count is capped.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    command = [sys.executable, "-m", "benchmarks", "--smoke", "--only", "paging", "--output", str(tmp_path)]
-    command += ["--postgres-url", "none", "--mysql-url", "none"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = (tmp_path / "performance.md").read_text(encoding="utf-8")
+    report = _suite_alone(tmp_path, "paging", "--postgres-url", "none", "--mysql-url", "none")
     targeted = [line for line in report.splitlines() if line.startswith("| paging |") and "≤" in line]
     # three orders by cursor and one capped count on SQLite
     assert len(targeted) == 4, targeted
