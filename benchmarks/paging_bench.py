@@ -27,7 +27,7 @@ other than ``docs/`` leaves ``docs/performance.md`` as it is).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -62,7 +62,7 @@ def _select_entities(
     *,
     offset: int = 0,
     limit: int | None = None,
-    order: Any = None,
+    order: Sequence[sa.ColumnElement[Any]],
 ) -> list[dict[str, Any]]:
     """The service's select, with the columns' times and users back in each body's ``attrs``.
 
