@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from qfilter.integrations.fastapi import Link, QFilter, RequestListing, page_model
@@ -161,7 +161,9 @@ def waylay_router(
         )
         origin = _origin(request)
         entities = [_with_links(entity, origin, api) for entity in page]
-        return listing.page(entities, total=total, items_key="queries", messages=())  # the Waylay API's shape
+        # The Waylay API's shape. JSON already (the stored bodies, links, counts): FastAPI's encoder, which
+        # walks every value of the page looking for models and dates, would find nothing to convert.
+        return JSONResponse(listing.page(entities, total=total, items_key="queries", messages=()))
 
     @router.post(
         api.prefix,

@@ -233,7 +233,7 @@ def select_waylay_queries(
     statement = sa.select(WAYLAY_TABLE.c.body).order_by(*order)
     if where is not None:
         statement = statement.where(where)
-    return [dict(body) for body in conn.execute(paged(statement, offset, limit)).scalars()]
+    return [dict(body) for body in conn.execute(paged(statement, offset, limit)).scalars().all()]
 
 
 def count_waylay_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
