@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.ddl import BaseDDLElement
 from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.schema import SchemaItem
 
 from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import sortable_fields
@@ -65,11 +69,16 @@ _FOR_DIALECT = "qfilter_sort_dialect"
 """The ``Index.info`` key of a declared index: the dialect it is made on."""
 
 
+def _expressions(index: sa.Index) -> list[sa.ColumnElement[Any]]:
+    """What an index of a table holds: clauses only, SQLAlchemy having put each column given by name's column."""
+    return [expression for expression in index.expressions if not isinstance(expression, str)]
+
+
 def _served_by(table: sa.Table, wanted: tuple[str, ...], dialect: sa.Dialect, name: str) -> bool:
     """Whether the table's primary key or one of its indexes starts with these items (or all of them reversed)."""
     existing: list[tuple[str, ...]] = [_signature(list(table.primary_key.columns), dialect)]
     existing += [
-        _signature(list(index.expressions), dialect)  # type: ignore[arg-type]
+        _signature(_expressions(index), dialect)
         for index in table.indexes
         if index.info.get(_FOR_DIALECT, name) == name  # not another database's sort index
     ]
@@ -154,14 +163,34 @@ def sort_indexes(
                 continue
             index = sa.Index(_name(table, field, descending), *columns, info={_FOR_DIALECT: family})
             if declare:
-                # A tuple of names is taken (SQLAlchemy's DDLIf), though annotated as one str.
-                index.ddl_if(dialect=MARIADB_DIALECTS if family == "mariadb" else family)  # type: ignore[arg-type]
+                index.ddl_if(callable_=_MadeOn(MARIADB_DIALECTS if family == "mariadb" else (family,)))
             else:
                 table.indexes.discard(index)
             made.append(index)
     if problems:
         raise ValueError("sort_indexes: " + "; ".join(problems))
     return made
+
+
+@dataclass(frozen=True, slots=True)
+class _MadeOn:
+    """A declared index's DDL rule: made on these dialects only (``ddl_if(dialect=)`` is one name; MariaDB has two)."""
+
+    names: tuple[str, ...]
+
+    def __call__(
+        self,
+        ddl: BaseDDLElement,
+        target: SchemaItem | str,
+        bind: sa.Connection | None,
+        tables: list[sa.Table] | None = None,
+        state: Any | None = None,
+        *,
+        dialect: sa.Dialect,
+        compiler: DDLCompiler | None = None,
+        **kw: Any,
+    ) -> bool:
+        return dialect.name in self.names
 
 
 def create_sort_indexes(

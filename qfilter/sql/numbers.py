@@ -100,7 +100,8 @@ def _decide(op: Operator, number: Number, grid: Grid) -> NumberTest:
     scale, precision, doubles = grid
     if scale is None:
         exact = Decimal(number)
-        if exact.as_tuple().exponent >= -_NUMERIC_SCALE:  # type: ignore[operator]  # finite: an int exponent
+        exponent = exact.as_tuple().exponent  # an int: a filter's numbers are finite (no NaN, no infinity)
+        if isinstance(exponent, int) and exponent >= -_NUMERIC_SCALE:
             return op, exact
         scale = _NUMERIC_SCALE  # finer than NUMERIC holds: compared on its finest grid
     decided: GridTest = grid_comparison(op, number, scale=scale, precision=precision)

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from qfilter.core.schema import Field, Kind, Schema
 
@@ -116,7 +117,8 @@ class _Hop:
 
     @staticmethod
     def _on(alias: sa.FromClause, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        found = alias.corresponding_column(column)  # type: ignore[arg-type]
+        # A join's columns are table columns (keyed); anything else has no counterpart in an alias.
+        found = alias.corresponding_column(column) if isinstance(column, KeyedColumnElement) else None
         if found is None:
             raise _PathError(f"{column} is not a column of {alias}")
         return found

@@ -35,7 +35,9 @@ def _wall_clock_bound(instant: datetime, zone: tzinfo) -> datetime:
     if isinstance(zone, timezone) or local.fold == 0:
         return wall
     # Second occurrence: find where the ambiguous stretch ends (at most the zone's shift away).
-    low, high = wall, wall + (local.replace(fold=0).utcoffset() - local.utcoffset())  # type: ignore[operator]
+    first, second = local.replace(fold=0).utcoffset(), local.utcoffset()
+    assert first is not None and second is not None  # an aware time (astimezone made it) has an offset
+    low, high = wall, wall + (first - second)
     step = timedelta(microseconds=1)
     while high - low > step:
         middle = low + (high - low) // 2

@@ -19,7 +19,9 @@ __all__ = ["POSTGRESQL_COLLATION", "json_any"]
 
 POSTGRESQL_COLLATION = "und-x-icu"
 """The ICU collation whose ``lower()`` folds case the way Python's ``str.lower`` does."""
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+# Called as a Dialect: the dialect class's own constructor is unannotated, and no argument is given it here.
+_POSTGRESQL_DIALECT: type[sa.Dialect] = postgresql.dialect
+_POSTGRESQL = _POSTGRESQL_DIALECT()
 
 
 @compiles(fold_case, "postgresql")
