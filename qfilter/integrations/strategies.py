@@ -19,19 +19,17 @@ but need not bind.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import assert_never
 
 from hypothesis import strategies as st
 
 from qfilter.core.ast import (
-    And,
     Expression,
     Filter,
     Function,
     Item,
     Matcher,
-    Not,
-    Or,
     Sequence,
     Term,
     Value,
@@ -44,6 +42,7 @@ from qfilter.core.functions import BUILTIN_FUNCTIONS, Argument, FunctionTable
 from qfilter.core.kinds import Kind, traits
 from qfilter.core.plan import ME
 from qfilter.core.schema import Field, Schema
+from qfilter.integrations.spellings import spellings
 
 __all__ = [
     "filters",
@@ -96,7 +95,7 @@ def period_texts() -> st.SearchStrategy[str]:
 
 def timestamp_texts(with_reduced: bool = True) -> st.SearchStrategy[str]:
     """Timestamp tokens: ``now``/``now±P``, ISO dates and date-times with offsets, epoch millis."""
-    moments = st.datetimes(min_value=_datetime(1971), max_value=_datetime(2099))
+    moments = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 1, 1))
     offsets = st.sampled_from(["", "Z", "+00:00", "+02:00", "-05:30", "+0100", "-03"])
     options = [
         st.sampled_from(["now", "NOW", "Now"]),
@@ -109,12 +108,6 @@ def timestamp_texts(with_reduced: bool = True) -> st.SearchStrategy[str]:
     if with_reduced:
         options.append(st.builds(lambda m, n: m.strftime("%Y-%m-%d")[:n], moments, st.sampled_from([4, 7, 10])))
     return st.one_of(options)
-
-
-def _datetime(year: int):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
-    return datetime(year, 1, 1)
 
 
 def interval_texts() -> st.SearchStrategy[str]:
@@ -407,93 +400,15 @@ def filters(
     return st.one_of(plain, nested, nested)
 
 
-def _quoted(text: str, quote: str) -> str:
-    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
-
-
-def _spell_value(draw: st.DrawFn, text: str, bare_ok: bool) -> str:
-    options = ['"', "'"] + (["bare"] if bare_ok else [])
-    choice = draw(st.sampled_from(options))
-    return text if choice == "bare" else _quoted(text, choice)
-
-
-def _spell_matcher(draw: st.DrawFn, matcher: Matcher) -> str:
-    """One spelling of a matcher: quoting, the name's letter case, and spaces inside a function vary."""
-    if isinstance(matcher, Value):
-        if matcher.number_range:  # quoted, `>10` would be text under meta.: a different matcher
-            return matcher.text
-        return _spell_value(draw, matcher.text, not str(matcher).startswith('"'))
-    name = (
-        "".join(c.upper() if draw(st.booleans()) else c for c in matcher.name) if draw(st.booleans()) else matcher.name
-    )
-    space = st.sampled_from(["", "", " ", "  ", "\t"])
-    arguments = [_spell_matcher(draw, argument) for argument in matcher.arguments]
-    inside = "".join(
-        (draw(space) + "," + draw(space) if index else "") + argument for index, argument in enumerate(arguments)
-    )
-    return f"{name}({draw(space)}{inside}{draw(space) if arguments else ''})"
-
-
-_SPACES = st.sampled_from([" ", "  ", "\t", " \n "])
-_OPTIONAL_SPACES = st.sampled_from(["", "", " ", "\t"])
-
-
-def _spell_term(draw: st.DrawFn, term: Term) -> str:
-    written = [_spell_matcher(draw, matcher) for matcher in term.matchers]
-    return ("-" if term.excluded else "") + f"{term.qualifier}:" + ",".join(written)
-
-
-def _parenthesised(draw: st.DrawFn, text: str) -> str:
-    return f"({draw(_OPTIONAL_SPACES)}{text}{draw(_OPTIONAL_SPACES)})"
-
-
-def _spell_part(draw: st.DrawFn, node: Expression) -> str:
-    """A part of AND or OR, or a whole filter: parentheses around it change nothing, so they may come."""
-    text = _spell_expression(draw, node)
-    return _parenthesised(draw, text) if draw(st.integers(0, 4)) == 0 else text
-
-
-def _spell_item(draw: st.DrawFn, item: Item) -> str:
-    """An item of a sequence or of NOT: a term or a NOT as it is, anything else in parentheses."""
-    if isinstance(item, Term):
-        return _spell_term(draw, item)
-    if isinstance(item, Not):
-        return _spell_expression(draw, item)
-    return _parenthesised(draw, _spell_expression(draw, item))
-
-
-def _spell_expression(draw: st.DrawFn, node: Expression) -> str:
-    match node:
-        case Sequence(items):
-            return draw(_SPACES).join(_spell_item(draw, item) for item in items)
-        case And(parts) | Or(parts):
-            keyword = "AND" if isinstance(node, And) else "OR"
-            out = ""
-            for index, part in enumerate(parts):
-                if index:
-                    out += f"{draw(_SPACES)}{keyword}{draw(_SPACES)}"
-                out += f"({_spell_expression(draw, part)})" if isinstance(part, (And, Or)) else _spell_part(draw, part)
-            return out
-        case Not(item):
-            inner = _spell_item(draw, item)
-            if isinstance(item, Term) and draw(st.booleans()):
-                inner = _parenthesised(draw, inner)  # NOT (tag:a) is NOT tag:a
-            return "NOT" + (draw(_OPTIONAL_SPACES) if inner.startswith("(") else draw(_SPACES)) + inner
-
-
-def spellings(parsed: Filter) -> st.SearchStrategy[str]:
-    """Texts that parse to ``parsed``: quoting, quote style, spacing and redundant parentheses vary."""
-
-    @st.composite
-    def build(draw: st.DrawFn) -> str:
-        if parsed.expression is not None:
-            return draw(st.sampled_from(["", " "])) + _spell_part(draw, parsed.expression) + draw(_OPTIONAL_SPACES)
-        text = "".join(_spell_term(draw, term) + draw(_SPACES) for term in parsed.terms)
-        return draw(st.sampled_from(["", " "])) + text
-
-    return build()
-
-
-def filter_texts(schema: Schema | None = None, **options: object) -> st.SearchStrategy[str]:
-    """Filter texts (not only canonical ones); options as for :func:`filters`."""
-    return filters(schema, **options).flatmap(spellings)  # type: ignore[arg-type]
+def filter_texts(
+    schema: Schema | None = None,
+    *,
+    values: st.SearchStrategy[str] = any_text,
+    meta_keys: st.SearchStrategy[str] | None = None,
+    with_me: bool = False,
+    max_terms: int = 6,
+    boolean: bool = False,
+) -> st.SearchStrategy[str]:
+    """Filter texts (not only canonical ones); the options are :func:`filters`'."""
+    drawn = filters(schema, values=values, meta_keys=meta_keys, with_me=with_me, max_terms=max_terms, boolean=boolean)
+    return drawn.flatmap(spellings)
