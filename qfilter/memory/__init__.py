@@ -13,7 +13,7 @@ a listing (``qfilter.integrations``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar, overload
 
@@ -95,10 +95,8 @@ class Predicate:
     def filter(self, entities: Iterable[T]) -> list[T]:
         """The entities that match, in their original order."""
         if self._specialise is not None:
-            try:
-                many = len(entities) >= SPECIALISE_AFTER  # type: ignore[arg-type]
-            except TypeError:
-                many = True  # an iterator: assume a long one
+            # An iterator: assume a long one.
+            many = len(entities) >= SPECIALISE_AFTER if isinstance(entities, Sized) else True
             if many:
                 self._upgrade()
         if self._select is not None:
