@@ -18,7 +18,7 @@ before the client reads it.
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -38,10 +38,31 @@ _H11_DEFAULT_LIMIT = 16 * 1024  # h11's own, when uvicorn is given none
 _REASONS = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 
 
+@runtime_checkable
+class _StreamTransport(Protocol):
+    """What a connection's transport does: an :class:`asyncio.Transport`'s methods (uvloop's are not its subclasses)."""
+
+    def get_extra_info(self, name: str, default: Any = ...) -> Any: ...
+    def is_closing(self) -> bool: ...
+    def close(self) -> None: ...
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None: ...
+    def get_protocol(self) -> asyncio.BaseProtocol: ...
+    def is_reading(self) -> bool: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def get_write_buffer_limits(self) -> tuple[int, int]: ...
+    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    def write_eof(self) -> None: ...
+    def can_write_eof(self) -> bool: ...
+    def abort(self) -> None: ...
+
+
 class _LingeringTransport(asyncio.Transport):
     """The connection's transport, whose ``close()`` lingers while the client is still sending."""
 
-    def __init__(self, transport: asyncio.Transport, protocol: "JsonErrorH11Protocol") -> None:
+    def __init__(self, transport: _StreamTransport, protocol: "JsonErrorH11Protocol") -> None:
         super().__init__()
         self._transport = transport
         self._protocol = protocol
@@ -125,7 +146,10 @@ class JsonErrorH11Protocol(H11Protocol):
     Its connections linger on close while the client is still sending (see the module's description).
     """
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio.Transport first: a plain isinstance, where the protocol's checks each method by name.
+        if not isinstance(transport, (asyncio.Transport, _StreamTransport)):
+            raise TypeError(f"HTTP/1.1 needs a stream transport, not a {type(transport).__name__}")
         self._lingering = _LingeringTransport(transport, self)
         super().connection_made(self._lingering)
 
