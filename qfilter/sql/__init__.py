@@ -27,7 +27,8 @@ between SQLite, PostgreSQL and MariaDB (case folding, substring search, walking 
 are chosen when SQLAlchemy compiles the statement for a connection, and any
 other dialect is refused then. The modules: :mod:`.mappings` (where values
 live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
-:mod:`.ordering` (``sort=`` and :class:`SqlCompiler`, what a listing takes),
+:mod:`.ordering` (``sort=`` and :class:`SqlCompiler`, what a listing takes)
+and :mod:`.order_elements` (its per-dialect ``ORDER BY`` items),
 :mod:`.indexes` (the indexes that serve ``sort=``),
 :mod:`.elements` and :mod:`.dialects` (the per-dialect parts).
 """

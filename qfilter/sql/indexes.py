@@ -28,7 +28,8 @@ from qfilter.core.sorting import sortable_fields
 from .dialects import dialect_name
 from .dialects.mysql import MARIADB_DIALECTS
 from .mappings import Related, SqlMapping, sort_location
-from .ordering import SortItem, SqlOrdering, by_code_point, dialect_named
+from .order_elements import SortItem, by_code_point, dialect_named
+from .ordering import SqlOrdering
 
 __all__ = ["sort_indexes", "create_sort_indexes"]
 

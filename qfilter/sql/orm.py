@@ -52,7 +52,7 @@ from .mappings import (
     enum_choices,
     value_class,
 )
-from .ordering import missing_source
+from .order_elements import missing_source
 from .types import folded_source
 
 __all__ = ["OrmPaths", "orm_mapping", "orm_schema"]
