@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
-from typing import assert_never
+from typing import TypeGuard, assert_never
 
 from .ast import And, Expression, Filter, Function, Item, Matcher, Or, Sequence, Term, Value
 from .ast import Not as NotItem
@@ -449,8 +449,8 @@ def bind(parsed: Filter, schema: Schema, context: Context | None = None) -> Plan
     root = binder.node(parsed.expression)
     if isinstance(root, Group):
         return Plan((root,), parsed, schema, resolved)
-    if isinstance(root, Conjunction) and all(isinstance(child, Group) for child in root.children):
-        return Plan(root.children, parsed, schema, resolved)  # type: ignore[arg-type]  # all groups, just checked
+    if isinstance(root, Conjunction) and _only_groups(root.children):
+        return Plan(root.children, parsed, schema, resolved)
     return Plan(groups_of(root), parsed, schema, resolved, root)
 
 
@@ -488,3 +488,7 @@ def to_plan(
     elif not isinstance(query, Filter):
         raise TypeError(f"a filter is a str, a Filter or a Plan, not {type(query).__name__}")
     return bind(query, schema, context or Context(now=now, user=user, tz=tz))
+
+
+def _only_groups(children: tuple[Node, ...]) -> TypeGuard[tuple[Group, ...]]:
+    return all(isinstance(child, Group) for child in children)

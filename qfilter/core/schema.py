@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, tzinfo
 from typing import Any
@@ -208,18 +208,9 @@ class Schema:
             hint=f"{suggestion}known qualifiers: {', '.join(self.qualifiers)}",
         )
 
-    def with_fields(self, fields: Iterable[Field], **changes: object) -> Schema:
-        """A copy with other fields (and other settings given by keyword)."""
-        settings: dict[str, object] = {
-            "name": self.name,
-            "default_qualifier": self.default_qualifier,
-            "timezone": self.timezone,
-            "id_path": self.id_path,
-            "sortable": self.sortable,
-            "functions": self.functions,
-        }
-        settings.update(changes)
-        return Schema(fields=tuple(fields), **settings)  # type: ignore[arg-type]
+    def with_fields(self, fields: Iterable[Field], **changes: Any) -> Schema:
+        """A copy with other fields (and other settings given by keyword; an unknown one is a TypeError)."""
+        return replace(self, fields=tuple(fields), **changes)
 
     def with_functions(self, *functions: FunctionMatcher) -> Schema:
         """A copy whose filters may also use ``functions`` (:class:`~qfilter.core.functions.FunctionMatcher`)."""
