@@ -43,20 +43,17 @@ trustworthy as whatever sets it (a proxy, a middleware).
 """
 
 # No "from __future__ import annotations": FastAPI reads the dependencies' annotations, which name locals.
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Annotated, Any, Generic, cast, overload
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 
-from qfilter.core.backend import Compiler, Position
+from qfilter.core.backend import Compiler
 from qfilter.core.errors import FilterError
 from qfilter.core.parser import DEFAULT_LIMITS, Limits
 from qfilter.core.schema import Schema
-from qfilter.core.sorting import SortKey
 from qfilter.integrations import listing
-from qfilter.integrations.cursors import Cursor
 from qfilter.integrations.cursors import cursor_key as cursor_key_bytes
 from qfilter.integrations.fastapi_errors import (
     ERROR_BODY_SCHEMA,
@@ -65,34 +62,22 @@ from qfilter.integrations.fastapi_errors import (
     validation_error_body,
 )
 from qfilter.integrations.fastapi_pages import Link, Page, PageFields, page_model
-from qfilter.integrations.openapi_text import (
-    CURSOR_DESCRIPTION,
-    OFFSET_DESCRIPTION,
-    USER_HEADER_DESCRIPTION,
-    integer_schema,
-    limit_description,
-    q_description,
-    q_examples,
-    sort_description,
-    string_schema,
+from qfilter.integrations.fastapi_params import (
+    DEFAULT_USER_HEADER,
+    MAX_USER_LENGTH,
+    listing_queries,
+    user_dependency,
+    user_hint,
 )
+from qfilter.integrations.fastapi_requests import OrderBy, RequestFilter, RequestListing, Where
+from qfilter.integrations.openapi_text import q_examples
 from qfilter.integrations.swagger import install_docs
-from qfilter.memory import EntityOrder, MemoryCompiler, Predicate, compile_plan, sort_entities
+from qfilter.memory import EntityOrder, MemoryCompiler, Predicate
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from qfilter.sql import SqlMapping
-
-T = TypeVar("T")
-if TYPE_CHECKING:  # a bare RequestListing (as routes annotate it) is RequestListing[Any, Any]; no runtime need
-    from typing_extensions import TypeVar as DefaultedTypeVar
-
-    Where = DefaultedTypeVar("Where", default=Any)
-    OrderBy = DefaultedTypeVar("OrderBy", default=Any)
-else:
-    Where = TypeVar("Where")
-    OrderBy = TypeVar("OrderBy")
 
 __all__ = [
     "DEFAULT_USER_HEADER",
@@ -111,179 +96,6 @@ __all__ = [
     "validation_error_body",
     "q_examples",
 ]
-
-DEFAULT_USER_HEADER = "X-User-Id"
-"""The request header that names the current user, for ``@me``."""
-MAX_USER_LENGTH = 255
-"""The longest user id the header may carry (user columns are indexed; index entries are bounded)."""
-
-
-def _with_id_column(compiler: Compiler[Where, OrderBy], id_column: object) -> Compiler[Where, OrderBy]:
-    with_id = getattr(compiler, "with_id_column", None)
-    if with_id is None:
-        raise TypeError(f"order_by(id_column) is for a SQL compiler; a {type(compiler).__name__} knows its id")
-    return cast(Compiler[Where, OrderBy], with_id(id_column))
-
-
-@dataclass(frozen=True, slots=True)
-class RequestFilter(Generic[Where, OrderBy]):
-    """What a filter dependency hands a route: the request's checked filter, compiled, and its ``sort``.
-
-    ``where`` is the filter in the :class:`QFilter`'s compiler's terms (a
-    SQLAlchemy clause for :class:`~qfilter.sql.SqlCompiler`, a
-    :class:`~qfilter.memory.Predicate` for :class:`~qfilter.memory.MemoryCompiler`);
-    :meth:`order_by` is the order asked for in the same terms.
-    """
-
-    params: listing.FilterParams
-    user: str | None
-    schema: Schema
-    base_url: str
-    where: Where
-    compiler: Compiler[Where, OrderBy]
-
-    @property
-    def q(self) -> str:
-        """The filter text as given (``""`` when absent)."""
-        return self.params.q
-
-    @property
-    def now(self) -> datetime:
-        """The instant ``now`` stood for when the filter was compiled."""
-        return self.params.now
-
-    @property
-    def sort(self) -> tuple[SortKey, ...]:
-        """The sort keys asked for; empty when the request gives no ``sort``."""
-        return self.params.sort
-
-    def predicate(self) -> Predicate:
-        """The filter as an in-memory predicate over entities (``where`` itself, with a memory compiler)."""
-        if isinstance(self.where, Predicate):
-            return self.where
-        return compile_plan(self.params.plan)
-
-    def order_by(self, id_column: object = None, *, default: str | None = None) -> OrderBy:
-        """The order asked for (``sort``, else ``default``), ties by id, in the compiler's terms.
-
-        ``default`` is the listing's own order in ``sort=`` syntax (``"name"``;
-        ``None``: the ``QFilter``'s ``default_sort``).
-        With SQL: the ``ORDER BY`` clauses, for ``.order_by(*clauses)``;
-        ``id_column`` names the id for a compiler made without one (the
-        ``sql_mapping=`` shorthand). In memory: an order to call on entities.
-        """
-        return self.params.order_by(self._compiler(id_column), default=default)
-
-    def _compiler(self, id_column: object) -> Compiler[Where, OrderBy]:
-        return self.compiler if id_column is None else _with_id_column(self.compiler, id_column)
-
-    def after(self, position: Position, *, default: str | None = None) -> Where:
-        """The rows strictly after ``position`` in the order of :meth:`order_by` (a keyset page's ``where``)."""
-        return self.params.after(self.compiler, position, default=default)
-
-    def sorted(self, entities: Iterable[T], *, default: str | None = None) -> list[T]:
-        """``entities`` in the order asked for (``sort``, else ``default``), ties by id, in memory."""
-        return sort_entities(entities, self.params.keys(default), self.schema)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestListing(RequestFilter[Where, OrderBy]):
-    """A :class:`RequestFilter` with the page asked for (``limit``, and ``offset`` or ``cursor``) and how to count.
-
-    A route selects the rows where :attr:`where` (the filter) and
-    :meth:`seek` (after the cursor's row, every row without one) hold, in
-    the order of :meth:`order_by`, from :attr:`offset` on: :attr:`limit` of
-    them, or :attr:`fetch` (one more) when the ``QFilter`` pages by cursor;
-    it counts them as :attr:`counting` says; and :meth:`page` makes the body.
-    """
-
-    params: listing.ListingParams
-    counting: listing.Counting = listing.EXACT_COUNT
-    """How the listing counts its matches (the ``QFilter``'s ``count``)."""
-    cursor_key: bytes | None = None
-    """The key the listing's cursors are signed with; ``None``: it pages by offset."""
-
-    @property
-    def limit(self) -> int:
-        """Entities in the page asked for (0..the maximum)."""
-        return self.params.limit
-
-    @property
-    def offset(self) -> int:
-        """Matches skipped before the page (0 with a cursor)."""
-        return self.params.offset
-
-    @property
-    def cursor(self) -> Cursor | None:
-        """Where the page starts, when the request gives a cursor."""
-        return self.params.cursor
-
-    @property
-    def start(self) -> int:
-        """The matches before the page: ``offset``, or those the cursor's walk has passed."""
-        return self.params.start
-
-    @property
-    def fetch(self) -> int:
-        """The rows to read when paging by cursor: the page and one more (0 for ``limit`` 0)."""
-        return self.params.fetch
-
-    def seek(self, id_column: object = None) -> Where:
-        """The rows after the cursor's row in the order of :meth:`order_by` (every row without a cursor).
-
-        In the compiler's terms, like :attr:`where`; ``id_column`` as for :meth:`order_by`.
-        """
-        return self.params.seek(self._compiler(id_column))
-
-    def window(self, items: Sequence[T]) -> Sequence[T]:
-        """The page of an already filtered and ordered sequence of entities (after the cursor, with one)."""
-        return self.params.window(items)
-
-    def fetch_from(self, items: Sequence[T]) -> Sequence[T]:
-        """:meth:`window` and the entity after it, if any (what :meth:`page` takes when paging by cursor)."""
-        return self.params.fetch_from(items)
-
-    def page(
-        self,
-        items: Sequence[Any],
-        *,
-        total: int | None = None,
-        items_key: str = "items",
-        messages: Sequence[Any] | None = None,
-        last: Any = None,
-    ) -> dict[str, Any]:
-        """The response body (:func:`qfilter.integrations.listing.page_body`) for this page.
-
-        The items are under ``items_key``; ``messages``, when given, is the
-        body's ``messages`` list (the Waylay search API's shape). Its OpenAPI
-        description is :func:`~qfilter.integrations.fastapi_pages.page_model`'s.
-
-        ``total`` is the count :attr:`counting` asks for (``None`` when it
-        counts nothing). Paging by cursor, ``items`` is what was fetched
-        (:attr:`fetch` rows at most), and the ``next`` link's cursor is read
-        from ``last`` (the page's last entity, or its
-        :class:`~qfilter.core.backend.Position`), else from the page's last item.
-        """
-        return listing.page_body(
-            items,
-            total=total,
-            params=self.params,
-            base_url=self.base_url,
-            items_key=items_key,
-            messages=messages,
-            counting=self.counting,
-            cursor_key=self.cursor_key,
-            last=last,
-        )
-
-
-def _user_hint(user_header: str | None, current_user: Callable[..., Any] | None) -> str:
-    """How a client of this endpoint gives the current user that ``@me`` needs."""
-    if current_user is not None:
-        return "sign in: @me is the signed-in user"
-    if user_header is not None:
-        return f"send the current user's id in the {user_header} header"
-    return "this endpoint has no current user: name the user instead of @me"
 
 
 def _base_url(request: Request) -> str:
@@ -419,21 +231,18 @@ class QFilter(Generic[Where, OrderBy]):
         self.cursor_key = None if cursor_key is None else cursor_key_bytes(cursor_key)
         listing.read_sort(default_sort, schema)  # an unsortable default is an error now, not at a request
         self.default_sort = default_sort
-        self.current_user = self._user_dependency(self.user_header, current_user)
-        user_hint = _user_hint(self.user_header, current_user)
-        shown = q_examples(schema) if examples is None else dict(examples)
-        q_param = Query(
-            description=q_description(schema, self.user_header, signed_in=current_user is not None),
-            json_schema_extra=string_schema,
-            openapi_examples={name: {"summary": name, "value": value} for name, value in shown.items()},
+        self.current_user = user_dependency(self.user_header, current_user)
+        hint = user_hint(self.user_header, current_user)
+        queries = listing_queries(
+            schema,
+            user_header=self.user_header,
+            signed_in=current_user is not None,
+            examples=examples,
+            max_limit=max_limit,
+            default_limit=default_limit,
         )
-        limit_param = Query(
-            description=limit_description(max_limit, default_limit),
-            json_schema_extra=integer_schema(0, max_limit, default_limit),
-        )
-        offset_param = Query(description=OFFSET_DESCRIPTION, json_schema_extra=integer_schema(0, listing.MAX_OFFSET, 0))
-        sort_param = Query(description=sort_description(schema), json_schema_extra=string_schema)
-        cursor_param = Query(description=CURSOR_DESCRIPTION, json_schema_extra=string_schema)
+        q_param, sort_param, limit_param = queries.q, queries.sort, queries.limit
+        offset_param, cursor_param = queries.offset, queries.cursor
         current_user = self.current_user
 
         # The parameters are declared for the OpenAPI document; their values are read from the raw
@@ -453,7 +262,7 @@ class QFilter(Generic[Where, OrderBy]):
                     user=user,
                     now=self.clock(),
                     limits=limits,
-                    user_hint=user_hint,
+                    user_hint=hint,
                     sort=values.get("sort"),
                     default_sort=default_sort,
                 )
@@ -478,7 +287,7 @@ class QFilter(Generic[Where, OrderBy]):
                     limits=limits,
                     default_limit=default_limit,
                     max_limit=max_limit,
-                    user_hint=user_hint,
+                    user_hint=hint,
                 )
             except (FilterError, listing.ParameterError) as error:
                 raise self._bad_request(error) from None
@@ -513,35 +322,6 @@ class QFilter(Generic[Where, OrderBy]):
         self.listing: Callable[..., RequestListing[Where, OrderBy]] = (
             listing_dependency if self.cursor_key is None else cursor_listing_dependency
         )
-
-    @staticmethod
-    def _user_dependency(user_header: str | None, current_user: Callable[..., Any] | None) -> Callable[..., str | None]:
-        if current_user is not None:
-            application_user = Depends(current_user)
-
-            def user_from_application(user: Annotated[Any, application_user]) -> str | None:
-                return None if user is None else str(user)
-
-            return user_from_application
-        if user_header is None:
-
-            def no_user() -> str | None:
-                return None
-
-            return no_user
-        header = Header(alias=user_header, max_length=MAX_USER_LENGTH, description=USER_HEADER_DESCRIPTION)
-
-        def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
-            if user is None:
-                return None
-            try:  # HTTP hands header bytes over as Latin-1; user ids are UTF-8
-                text = user.encode("latin-1").decode("utf-8")
-            except UnicodeError:
-                problem = listing.ParameterError(str(user_header), f"the {user_header} header is not valid UTF-8")
-                raise FilterHTTPException(listing.error_body(problem)) from None
-            return text.strip() or None
-
-        return user_from_header
 
     def _bad_request(self, error: FilterError | listing.ParameterError) -> FilterHTTPException:
         return FilterHTTPException(listing.error_body(error))

@@ -133,6 +133,10 @@ def _document_400_not_422(app: FastAPI) -> None:
         app.openapi_schema = document
         return document
 
+    # FastAPI's own way to change the document of an app already made (its "Extending OpenAPI" how-to),
+    # which mypy, refusing any assignment to a method, cannot check: the app is the caller's, so no
+    # subclass can be imposed, and the document cannot be cached in app.openapi_schema here, before
+    # the routes it describes are added.
     app.openapi = openapi  # type: ignore[method-assign]
 
 
