@@ -93,7 +93,9 @@ def _wall_clock_bound(instant: datetime, zone: tzinfo) -> datetime:
     wall = local.replace(tzinfo=None, fold=0)
     if isinstance(zone, timezone) or local.fold == 0:
         return wall
-    shift = local.replace(fold=0).utcoffset() - local.utcoffset()  # type: ignore[operator]
+    first, second = local.replace(fold=0).utcoffset(), local.utcoffset()
+    assert first is not None and second is not None  # local is aware: zone gave it an offset
+    shift = first - second
     low, high = wall, wall + shift
     step = timedelta(microseconds=1)
     while high - low > step:
