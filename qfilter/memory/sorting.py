@@ -19,6 +19,7 @@ from datetime import tzinfo
 from typing import Any, TypeVar, assert_never
 
 from qfilter.core.backend import Comparison, Position, build_order, build_seek
+from qfilter.core.kinds import traits
 from qfilter.core.schema import Field, Kind, Schema
 from qfilter.core.sorting import SortKey
 from qfilter.core.times import to_instant
@@ -36,30 +37,30 @@ Read = Callable[[Any], Any]
 def _comparable(field: Field, tz: tzinfo) -> Read:
     """The function giving the value ``field`` sorts by in an entity, ``None`` when it has none."""
     values = field_values(field)
-    kind = field.kind
 
     def first(entity: Any) -> Any:
         found = values(entity)
         return found[0] if found else None
 
-    match kind:
-        case Kind.TEXT | Kind.EXACT | Kind.USER:
+    reads = traits(field.kind).reads
+    match reads:
+        case "text":
             return lambda entity: as_text(first(entity))
-        case Kind.TIME:
+        case "instant":
             return lambda entity: to_instant(first(entity), tz)
-        case Kind.NUMBER:
+        case "number":
 
             def number(entity: Any) -> Any:
                 value = first(entity)
                 return value if is_number(value) else None  # a Decimal too: Python orders it with the others exactly
 
             return number
-        case Kind.BOOLEAN:
+        case "boolean":
             return lambda entity: value if isinstance(value := first(entity), bool) else None
-        case Kind.META:
+        case "json":
             raise ValueError(f"{field.qualifier!r} cannot be sorted by")
         case _:
-            assert_never(kind)
+            assert_never(reads)
 
 
 def _id_comparable(value: object) -> tuple[int, Any] | None:
