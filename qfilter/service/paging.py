@@ -51,7 +51,9 @@ def read_page(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """The rows :meth:`RequestListing.page` takes for this request (the page and one more), and the count."""
     order: Sequence[sa.ColumnElement[Any]] = search.order_by(id_column)
-    where = sa.and_(search.where, search.seek(id_column))
+    # The filter's clause, compiled once by the dependency, serves the page and the count; a first page
+    # (no cursor) seeks nothing, so it adds nothing (not an empty filter's clause, compiled each time).
+    where = search.where if search.cursor is None else sa.and_(search.where, search.seek(id_column))
 
     def read(conn: sa.Connection) -> tuple[list[dict[str, Any]], int | None]:
         rows = select(conn, where, offset=search.offset, limit=search.fetch, order=order)
