@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django_support import DEVICES, DEVICES_Q, PRICES, Device, database_alias, insert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +31,7 @@ from qfilter.core.backend import build_seek
 from qfilter.core.sorting import SortKey, parse_sort
 from qfilter.django import DjangoMapping, compile_q, order_by, orm_mapping, orm_schema
 from qfilter.django.orm import DjangoBackend
+from qfilter.django.orm.expressions import folds_as_ascii
 from qfilter.memory import MemoryCompiler, position_of, sort_entities
 
 ME = "users/alice"
@@ -364,6 +365,65 @@ def test_a_case_insensitive_field_agrees_with_memory(aliases: list[str], stored:
         for alias in aliases:
             q = compile_q(text, LABELLED, LABELLED_Q, user="ANN@example.com")
             assert sorted(Device.objects.using(alias).filter(q).values_list("id", flat=True)) == expected, alias
+
+
+def test_only_the_kelvin_sign_and_the_dotted_capital_i_lower_case_to_ascii() -> None:
+    """What ``folds_as_ascii`` rests on, checked on every code point of this Python's Unicode."""
+    found = [n for n in range(0x80, 0x110000) if any(c.isascii() for c in chr(n).lower())]
+    assert found == [0x130, 0x212A]
+    assert folds_as_ascii("sensor-1") and folds_as_ascii("") and folds_as_ascii("%_/")
+    assert not folds_as_ascii("kelvin") and not folds_as_ascii("Ist") and not folds_as_ascii("é")
+
+
+def test_the_kelvin_sign_and_the_dotted_capital_i_fold_as_str_lower_does(aliases: list[str], stored: Any) -> None:
+    """U+212A lower-cases to ``k`` and U+0130 to ``i`` + U+0307: a fragment with ``i`` or ``k`` folds by ``str.lower``.
+
+    Any other ASCII fragment folds by the database's own ASCII ``lower()``
+    (``folds_as_ascii``), which finds the same rows: the SQL of each is checked.
+    """
+    kelvin, dotted = "\u212a", "\u0130"
+    names = [f"{kelvin}elvin", "Kelvin", f"{dotted}stanbul", "Istanbul", "\u0131stanbul", "SENSOR-1", "s\u00e9nsor-1"]
+    entities: list[dict[str, Any]] = [{"id": n + 1, "name": name} for n, name in enumerate(names)]
+    stored(entities)
+    for text, expected in [
+        ("name:kelvin", [1, 2]),
+        ("name:elvin", [1, 2]),  # ASCII without i or k
+        ("name:k", [1, 2]),
+        ("name:istanbul", [4]),  # str.lower(İ) is i + U+0307, and ı is no i
+        ("name:i", [1, 2, 3, 4]),
+        ("name:stanbul", [3, 4, 5]),
+        ("name:i\u0307stanbul", [3]),
+        ("name:sensor-1", [6]),
+        ("name:nsor-1", [6, 7]),
+        ("name:SENSOR", [6]),  # the fragment is lower-cased too
+        ("name:in(kelvin,sensor-1)", []),  # in() on a TEXT field is exact ...
+    ]:
+        found = compile_predicate(text, DEVICES).filter(entities)
+        assert sorted(e["id"] for e in found) == expected, text
+        for alias in aliases:
+            assert _ids(alias, text) == expected, (alias, text)
+    folded, folded_q = orm_schema(Device, {"name": "name"}, kinds={"name": Kind.EXACT}, ignore_case={"name"})
+    for text, expected in [  # ... and ignores case on a field that says so
+        ("name:kelvin", [1, 2]),
+        ("name:in(sensor-1,istanbul)", [4, 6]),
+        ("name:in(sensor-1,kelvin)", [1, 2, 6]),
+        ("name:i\u0307stanbul", [3]),
+    ]:
+        found = compile_predicate(text, folded).filter(entities)
+        assert sorted(e["id"] for e in found) == expected, text
+        for alias in aliases:
+            ids = Device.objects.using(alias).filter(compile_q(text, folded, folded_q)).values_list("id", flat=True)
+            assert sorted(ids) == expected, (alias, text)
+    sqlite = next(alias for alias in aliases if connections[alias].vendor == "sqlite")
+    with connections[sqlite].cursor() as cursor:  # SQLite's LIKE no longer folds case: the guard sees it
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+        try:
+            assert _ids(sqlite, "name:nsor-1") == [6, 7] and _ids(sqlite, "name:%nsor-1") == []
+        finally:
+            cursor.execute("PRAGMA case_sensitive_like = OFF")
+    ascii_sql = str(Device.objects.filter(compile_q("name:sensor-1", DEVICES, DEVICES_Q)).query)
+    assert "lower(" in ascii_sql and "qfilter_lower" not in ascii_sql
+    assert "qfilter_lower" in str(Device.objects.filter(compile_q("name:kelvin", DEVICES, DEVICES_Q)).query)
 
 
 def test_to_many_paths_are_subqueries_not_joins() -> None:

@@ -54,7 +54,16 @@ from qfilter.core.plan import (
 from qfilter.core.schema import Field, Schema
 from qfilter.core.sorting import SortKey
 
-from .expressions import ByCodePoint, Exactly, FoldCase, GlobLike, HasText, like_pattern
+from .expressions import (
+    ByCodePoint,
+    Exactly,
+    FoldCase,
+    GlobLike,
+    HasFoldedText,
+    HasText,
+    folds_as_ascii,
+    like_pattern,
+)
 from .json_paths import JsonAny, has_not
 from .mapping import DjangoMapping, Place
 
@@ -202,8 +211,7 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
         case Contains(text, ignore_case):
             if "\x00" in text:  # no stored text holds U+0000 (PostgreSQL's cannot): it matches nothing
                 return _false()
-            haystack = FoldCase(_as_text(place)) if ignore_case else _as_text(place)
-            return Q(HasText(haystack, text))
+            return Q(HasFoldedText(_as_text(place), text) if ignore_case else HasText(_as_text(place), text))
         case Equals(value):
             if "\x00" in value:
                 return _false()
@@ -220,7 +228,7 @@ def column_test(condition: Condition, place: Place, zone: tzinfo) -> Q:
             if not texts:
                 return _false()
             if ignore_case:
-                return Q(In(FoldCase(_as_text(place)), texts))
+                return Q(In(FoldCase(_as_text(place), ascii_only=all(map(folds_as_ascii, texts))), texts))
             if place.value_class == "integer":
                 numbers = [n for n in map(_canonical_integer, texts) if n is not None]
                 return _in_numbers(place, tuple(numbers))

@@ -28,7 +28,10 @@ __all__ = [
     "Exactly",
     "FoldCase",
     "GlobLike",
+    "HasFoldedText",
     "HasText",
+    "ascii_fold_sql",
+    "folds_as_ascii",
     "like_pattern",
     "register_sqlite_functions",
 ]
@@ -94,6 +97,30 @@ def fold_case_sql(vendor: str, text: str) -> str:
         dotted = f"REPLACE({sigma}, {_hex(_DOTTED_CAPITAL_I)}, {_hex(_DOTTED_CAPITAL_I_LOWER)})"
         return f"LOWER({dotted} COLLATE {MARIADB_CASE}) COLLATE {MARIADB_BINARY}"
     raise NotSupportedError(f"qfilter.django cannot fold case on {vendor}")
+
+
+# The ASCII letters str.lower also makes of another character: U+212A KELVIN SIGN is "k", U+0130 İ is "i" + U+0307.
+_FOLDED_FROM_OTHERS = frozenset("iIkK")
+
+
+def folds_as_ascii(text: str) -> bool:
+    """Whether lower-casing ASCII letters only finds ``text`` where ``str.lower`` does (see :class:`FoldCase`).
+
+    True for ASCII text without ``i`` or ``k``: ``str.lower`` makes no ASCII
+    character of any other character but K (U+212A) and İ (U+0130), so a
+    stored text whose ``str.lower`` holds such a ``text`` holds it in ASCII
+    characters, which both foldings lower alike.
+    """
+    return text.isascii() and _FOLDED_FROM_OTHERS.isdisjoint(text)
+
+
+def ascii_fold_sql(vendor: str, text: str) -> str:
+    """SQL that lower-cases the ASCII letters of the text SQL ``text`` and leaves every other character."""
+    if vendor == "sqlite":
+        return f"lower({text})"  # SQLite's own lower() folds ASCII only
+    if vendor == "postgresql":
+        return f'lower(({text}) COLLATE "C")'  # the C collation folds ASCII only
+    raise NotSupportedError(f"qfilter.django has no ASCII lower-casing on {vendor}")
 
 
 def exact_param(vendor: str) -> str:
@@ -173,12 +200,24 @@ class _PerVendor(Func):
 
 
 class FoldCase(_PerVendor):
-    """Text lower-cased exactly as Python's ``str.lower`` does (SQLite: through Python itself)."""
+    """Text lower-cased exactly as Python's ``str.lower`` does (SQLite: through Python itself).
+
+    ``ascii_only``: the folded text is only ever compared with texts for which
+    :func:`folds_as_ascii` holds, so on SQLite and PostgreSQL the database's
+    own ASCII lower-casing gives the same answer (:func:`ascii_fold_sql`),
+    without a call into Python per row on SQLite or ICU's on PostgreSQL.
+    """
 
     arity = 1
     output_field = TextField()
 
+    def __init__(self, expression: Any, *, ascii_only: bool = False) -> None:
+        super().__init__(expression)
+        self.ascii_only = ascii_only
+
     def write(self, vendor: str, sql: str, connection: Any) -> str:
+        if self.ascii_only and vendor in ("sqlite", "postgresql"):
+            return ascii_fold_sql(vendor, sql)
         if vendor == "sqlite":
             register_sqlite_functions(connection)  # a connection opened before qfilter.django was imported
         return fold_case_sql(vendor, sql)
@@ -235,6 +274,46 @@ class HasText(_VendorLookup):
 
     def test(self, vendor: str, lhs: str) -> tuple[str, Any]:
         return has_text_sql(vendor, lhs), has_text_param(vendor, self.rhs)
+
+
+# SQLite's LIKE folds ASCII letters only unless PRAGMA case_sensitive_like is on or an extension (ICU) replaced
+# like(), which would fold ſ (U+017F) to s: this guard, true for the built-in, is evaluated with the statement.
+_SQLITE_LIKE_FOLDS_ASCII = "'a' LIKE 'A' AND '\u017f' NOT LIKE 's'"
+_SQLITE_MAX_PATTERN = 10_000  # SQLite refuses a LIKE pattern of more than 50,000 bytes
+
+
+class HasFoldedText(_VendorLookup):
+    """The left side, lower-cased as ``str.lower`` does, contains the right side's text (lower-cased already).
+
+    For a text :func:`folds_as_ascii` accepts, the database's ASCII folding
+    gives the same answer: on PostgreSQL ``lower(... COLLATE "C")``, on
+    SQLite the built-in ``LIKE`` itself (no function call per row), or
+    ``instr(lower(...))`` where a guard finds that ``LIKE`` does not fold
+    ASCII only. Any other text goes through :func:`fold_case_sql`.
+    """
+
+    lookup_name = "qfilter_has_folded_text"
+
+    def as_sql(self, compiler: Any, connection: Any) -> Compiled:
+        vendor = connection.vendor
+        if vendor == "sqlite":
+            register_sqlite_functions(connection)  # a connection opened before qfilter.django was imported
+        text: str = self.rhs
+        if not folds_as_ascii(text) or vendor not in ("sqlite", "postgresql"):
+            return super().as_sql(compiler, connection)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        pattern = has_text_param("postgresql", text)  # the LIKE pattern, escaped with LIKE_ESCAPE
+        if vendor == "postgresql":
+            return has_text_sql(vendor, ascii_fold_sql(vendor, lhs)), (*lhs_params, pattern)
+        if len(pattern) > _SQLITE_MAX_PATTERN:
+            return has_text_sql(vendor, ascii_fold_sql(vendor, lhs)), (*lhs_params, text)
+        like = f"{lhs} LIKE %s ESCAPE '{LIKE_ESCAPE}'"
+        folded = has_text_sql(vendor, ascii_fold_sql(vendor, lhs))
+        sql = f"CASE WHEN {_SQLITE_LIKE_FOLDS_ASCII} THEN {like} ELSE {folded} END"
+        return sql, (*lhs_params, pattern, *lhs_params, text)
+
+    def test(self, vendor: str, lhs: str) -> tuple[str, Any]:
+        return has_text_sql(vendor, fold_case_sql(vendor, lhs)), has_text_param(vendor, self.rhs)
 
 
 class GlobLike(_VendorLookup):
