@@ -31,7 +31,7 @@ from qfilter.core.backend import build_seek
 from qfilter.core.sorting import SortKey, parse_sort
 from qfilter.django import DjangoMapping, compile_q, order_by, orm_mapping, orm_schema
 from qfilter.django.orm import DjangoBackend
-from qfilter.django.orm.expressions import folds_as_ascii
+from qfilter.django.orm.expressions import folds_as_ascii, register_sqlite_functions
 from qfilter.memory import MemoryCompiler, position_of, sort_entities
 
 ME = "users/alice"
@@ -424,6 +424,17 @@ def test_the_kelvin_sign_and_the_dotted_capital_i_fold_as_str_lower_does(aliases
     ascii_sql = str(Device.objects.filter(compile_q("name:sensor-1", DEVICES, DEVICES_Q)).query)
     assert "lower(" in ascii_sql and "qfilter_lower" not in ascii_sql
     assert "qfilter_lower" in str(Device.objects.filter(compile_q("name:kelvin", DEVICES, DEVICES_Q)).query)
+
+
+def test_the_sqlite_function_is_registered_once_per_connection(aliases: list[str]) -> None:
+    """Creating a function expires a SQLite connection's prepared statements: qfilter does it once per connection."""
+    connection = connections[next(alias for alias in aliases if connections[alias].vendor == "sqlite")]
+    connection.ensure_connection()
+    register_sqlite_functions(connection)
+    assert vars(connection)["_qfilter_functions_on"] is connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT qfilter_lower(%s)", ["ΣΑΣ \u212a"])
+        assert cursor.fetchone() == ("σας k",)
 
 
 def test_to_many_paths_are_subqueries_not_joins() -> None:

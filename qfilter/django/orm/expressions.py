@@ -54,11 +54,21 @@ def _python_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+_REGISTERED_ON = "_qfilter_functions_on"  # the Django connection's attribute: the SQLite connection registered on
+
+
 def register_sqlite_functions(connection: Any) -> None:
-    """Register :data:`SQLITE_LOWER` on a Django SQLite connection (others are left alone)."""
+    """Register :data:`SQLITE_LOWER` on a Django SQLite connection (others are left alone), once per connection.
+
+    Once: SQLite expires every prepared statement of a connection a function
+    is created on, which would cost each query that folds case its
+    statement cache. The Django connection remembers the SQLite connection it
+    was registered on (the object, never its ``id``, which a later one may reuse).
+    """
     raw = getattr(connection, "connection", None)
-    if connection.vendor == "sqlite" and raw is not None:
+    if connection.vendor == "sqlite" and raw is not None and getattr(connection, _REGISTERED_ON, None) is not raw:
         raw.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
+        setattr(connection, _REGISTERED_ON, raw)
 
 
 def _on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -277,8 +287,9 @@ class HasText(_VendorLookup):
 
 
 # SQLite's LIKE folds ASCII letters only unless PRAGMA case_sensitive_like is on or an extension (ICU) replaced
-# like(), which would fold ſ (U+017F) to s: this guard, true for the built-in, is evaluated with the statement.
-_SQLITE_LIKE_FOLDS_ASCII = "'a' LIKE 'A' AND '\u017f' NOT LIKE 's'"
+# like(), which would fold ſ (U+017F) to s: this guard, true for the built-in, is evaluated with the statement
+# (a scalar subquery: once, not per row).
+_SQLITE_LIKE_FOLDS_ASCII = "(SELECT 'a' LIKE 'A' AND '\u017f' NOT LIKE 's')"
 _SQLITE_MAX_PATTERN = 10_000  # SQLite refuses a LIKE pattern of more than 50,000 bytes
 
 
@@ -296,10 +307,10 @@ class HasFoldedText(_VendorLookup):
 
     def as_sql(self, compiler: Any, connection: Any) -> Compiled:
         vendor = connection.vendor
-        if vendor == "sqlite":
-            register_sqlite_functions(connection)  # a connection opened before qfilter.django was imported
         text: str = self.rhs
         if not folds_as_ascii(text) or vendor not in ("sqlite", "postgresql"):
+            if vendor == "sqlite":
+                register_sqlite_functions(connection)  # a connection opened before qfilter.django was imported
             return super().as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
         pattern = has_text_param("postgresql", text)  # the LIKE pattern, escaped with LIKE_ESCAPE
