@@ -287,9 +287,17 @@ class HasText(_VendorLookup):
 
 
 # SQLite's LIKE folds ASCII letters only unless PRAGMA case_sensitive_like is on or an extension (ICU) replaced
-# like(), which would fold ſ (U+017F) to s: this guard, true for the built-in, is evaluated with the statement
-# (a scalar subquery: once, not per row).
-_SQLITE_LIKE_FOLDS_ASCII = "(SELECT 'a' LIKE 'A' AND '\u017f' NOT LIKE 's')"
+# like(), which would fold ſ (U+017F) to s: asked of the connection when the statement is compiled.
+_SQLITE_LIKE_FOLDS_ASCII = "SELECT 'a' LIKE 'A' AND '\u017f' NOT LIKE 's'"
+
+
+def _sqlite_like_folds_ascii(connection: Any) -> bool:
+    """Whether the connection's ``LIKE`` is SQLite's own, folding ASCII letters only (opening the connection)."""
+    connection.ensure_connection()
+    answer = connection.connection.execute(_SQLITE_LIKE_FOLDS_ASCII).fetchone()
+    return bool(answer[0])
+
+
 _SQLITE_MAX_PATTERN = 10_000  # SQLite refuses a LIKE pattern of more than 50,000 bytes
 
 
@@ -299,8 +307,9 @@ class HasFoldedText(_VendorLookup):
     For a text :func:`folds_as_ascii` accepts, the database's ASCII folding
     gives the same answer: on PostgreSQL ``lower(... COLLATE "C")``, on
     SQLite the built-in ``LIKE`` itself (no function call per row), or
-    ``instr(lower(...))`` where a guard finds that ``LIKE`` does not fold
-    ASCII only. Any other text goes through :func:`fold_case_sql`.
+    ``instr(lower(...))`` where the connection, asked when the statement is
+    compiled, finds that its ``LIKE`` does not fold ASCII only. Any other
+    text goes through :func:`fold_case_sql`.
     """
 
     lookup_name = "qfilter_has_folded_text"
@@ -316,12 +325,9 @@ class HasFoldedText(_VendorLookup):
         pattern = has_text_param("postgresql", text)  # the LIKE pattern, escaped with LIKE_ESCAPE
         if vendor == "postgresql":
             return has_text_sql(vendor, ascii_fold_sql(vendor, lhs)), (*lhs_params, pattern)
-        if len(pattern) > _SQLITE_MAX_PATTERN:
+        if len(pattern) > _SQLITE_MAX_PATTERN or not _sqlite_like_folds_ascii(connection):
             return has_text_sql(vendor, ascii_fold_sql(vendor, lhs)), (*lhs_params, text)
-        like = f"{lhs} LIKE %s ESCAPE '{LIKE_ESCAPE}'"
-        folded = has_text_sql(vendor, ascii_fold_sql(vendor, lhs))
-        sql = f"CASE WHEN {_SQLITE_LIKE_FOLDS_ASCII} THEN {like} ELSE {folded} END"
-        return sql, (*lhs_params, pattern, *lhs_params, text)
+        return f"{lhs} LIKE %s ESCAPE '{LIKE_ESCAPE}'", (*lhs_params, pattern)
 
     def test(self, vendor: str, lhs: str) -> tuple[str, Any]:
         return has_text_sql(vendor, fold_case_sql(vendor, lhs)), has_text_param(vendor, self.rhs)
