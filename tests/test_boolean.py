@@ -354,7 +354,7 @@ def test_deeper_nesting_is_a_limit_error_raised_before_lark_parses(
     def never(text: str) -> Filter:
         raise AssertionError("Lark should not see a filter over the limits")
 
-    monkeypatch.setattr(parser, "_lark_filter", never)
+    monkeypatch.setattr(parser.reading, "_lark_filter", never)
     with pytest.raises(FilterLimitError) as caught:
         parse(text, cache=False)
     assert caught.value.position == position
@@ -394,7 +394,7 @@ def test_terms_operators_and_matchers_over_the_limits_are_refused_before_lark_pa
     def never(text: str) -> Filter:
         raise AssertionError("Lark should not see a filter over the limits")
 
-    monkeypatch.setattr(parser, "_lark_filter", never)
+    monkeypatch.setattr(parser.reading, "_lark_filter", never)
     with pytest.raises(FilterLimitError):
         parse(text, cache=False)
 

@@ -347,12 +347,12 @@ NESTING = st.sampled_from(["(", ")", "NOT(", "(NOT(", "tag:in(", "a,", "x", " ",
 @example("NOT(NOT(NOT()NOT(tag:in(", Limits(max_terms=4, max_matchers=3))  # a NOT after ')' is a keyword
 def test_the_pre_scan_s_shortcut_changes_no_outcome(text: str, limits: Limits) -> None:
     with_shortcut = outcome(text, True, None, limits)
-    original = parser._within_bounds
+    original = parser.limits._within_bounds
     try:
-        parser._within_bounds = lambda masked, limits: False  # always the full scan
+        parser.limits._within_bounds = lambda masked, limits: False  # always the full scan
         assert outcome(text, True, None, limits) == with_shortcut
     finally:
-        parser._within_bounds = original
+        parser.limits._within_bounds = original
 
 
 # --- the cache of parse() --------------------------------------------------------------
