@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, cast, overload
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from qfilter.core.backend import Compiler
 from qfilter.core.errors import FilterError
@@ -68,6 +68,7 @@ from qfilter.integrations.fastapi_params import (
     listing_queries,
     user_dependency,
     user_hint,
+    user_parameter,
 )
 from qfilter.integrations.fastapi_requests import OrderBy, RequestFilter, RequestListing, Where
 from qfilter.integrations.openapi_text import q_examples
@@ -243,7 +244,10 @@ class QFilter(Generic[Where, OrderBy]):
         )
         q_param, sort_param, limit_param = queries.q, queries.sort, queries.limit
         offset_param, cursor_param = queries.offset, queries.cursor
-        current_user = self.current_user
+        # The dependencies take the user as a parameter of their own, not by Depends(self.current_user):
+        # FastAPI solves each dependency's parameters (path, query, header, cookie) apart, per request.
+        user_param = user_parameter(self.user_header, current_user)
+        user_declared, read_user = user_param.declared, user_param.read
 
         # The parameters are declared for the OpenAPI document; their values are read from the raw
         # query string (listing.read_query_values), where a repeated or non-UTF-8 one is a 400:
@@ -252,10 +256,11 @@ class QFilter(Generic[Where, OrderBy]):
         # rather than handing each to its threadpool and back, a thread switch per dependency per request.
         async def filter_dependency(
             request: Request,
-            user: Annotated[str | None, Depends(current_user)],
+            user: Annotated[str | None, user_declared] = None,
             q: Annotated[str | None, q_param] = None,
             sort: Annotated[str | None, sort_param] = None,
         ) -> RequestFilter[Where, OrderBy]:
+            user = read_user(user)
             try:
                 values = listing.read_query_values(request.scope.get("query_string", b""), ("q", "sort"))
                 params = listing.read_filter(
@@ -300,25 +305,25 @@ class QFilter(Generic[Where, OrderBy]):
 
         async def listing_dependency(
             request: Request,
-            user: Annotated[str | None, Depends(current_user)],
+            user: Annotated[str | None, user_declared] = None,
             q: Annotated[str | None, q_param] = None,
             limit: Annotated[str | None, limit_param] = None,
             offset: Annotated[str | None, offset_param] = None,
             sort: Annotated[str | None, sort_param] = None,
         ) -> RequestListing[Where, OrderBy]:
-            return read_listing(request, user)
+            return read_listing(request, read_user(user))
 
         # The same, with the cursor parameter in the OpenAPI document: only a listing with a key takes one.
         async def cursor_listing_dependency(
             request: Request,
-            user: Annotated[str | None, Depends(current_user)],
+            user: Annotated[str | None, user_declared] = None,
             q: Annotated[str | None, q_param] = None,
             limit: Annotated[str | None, limit_param] = None,
             offset: Annotated[str | None, offset_param] = None,
             sort: Annotated[str | None, sort_param] = None,
             cursor: Annotated[str | None, cursor_param] = None,
         ) -> RequestListing[Where, OrderBy]:
-            return read_listing(request, user)
+            return read_listing(request, read_user(user))
 
         self.filter: Callable[..., Awaitable[RequestFilter[Where, OrderBy]]] = filter_dependency
         self.listing: Callable[..., Awaitable[RequestListing[Where, OrderBy]]] = (

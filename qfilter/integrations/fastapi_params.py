@@ -11,6 +11,7 @@ importable from :mod:`qfilter.integrations.fastapi`.
 # No "from __future__ import annotations": FastAPI reads the dependencies' annotations, which name locals.
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query
@@ -35,6 +36,9 @@ __all__ = [
     "MAX_USER_LENGTH",
     "ListingQueries",
     "listing_queries",
+    "UserParameter",
+    "header_user",
+    "user_parameter",
     "user_dependency",
     "user_hint",
 ]
@@ -93,6 +97,56 @@ def user_hint(user_header: str | None, current_user: Callable[..., Any] | None) 
     return "this endpoint has no current user: name the user instead of @me"
 
 
+@dataclass(frozen=True, slots=True)
+class UserParameter:
+    """How a listing dependency takes the current user as a parameter of its own (no dependency more to solve).
+
+    ``declared`` is the parameter's FastAPI declaration: the user header's
+    ``Header``, or ``Depends`` of the application's ``current_user`` (of one
+    that answers ``None`` without either); ``read`` makes the user's id, or
+    ``None``, of the value FastAPI passes, as :func:`user_dependency` does.
+    """
+
+    declared: Any
+    read: Callable[[Any], str | None]
+
+
+def _as_text(user: object) -> str | None:
+    return None if user is None else str(user)
+
+
+async def _no_user() -> str | None:
+    return None
+
+
+def header_user(user_header: str, value: str | None) -> str | None:
+    """The user's id in the ``user_header`` header's ``value``: its UTF-8 text, stripped; ``None`` when empty.
+
+    HTTP hands header bytes over as Latin-1; a value whose bytes are not UTF-8 is a 400.
+    """
+    if value is None:
+        return None
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        problem = listing.ParameterError(user_header, f"the {user_header} header is not valid UTF-8")
+        raise FilterHTTPException(listing.error_body(problem)) from None
+    return text.strip() or None
+
+
+def _user_header(user_header: str) -> Any:
+    return Header(alias=user_header, max_length=MAX_USER_LENGTH, description=USER_HEADER_DESCRIPTION)
+
+
+def user_parameter(user_header: str | None, current_user: Callable[..., Any] | None) -> UserParameter:
+    """The current user as a listing dependency declares it: the header itself, or the application's dependency."""
+    if current_user is not None:
+        return UserParameter(Depends(current_user), _as_text)
+    if user_header is None:
+        return UserParameter(Depends(_no_user), _as_text)
+    return UserParameter(_user_header(user_header), partial(header_user, user_header))
+
+
 def user_dependency(
     user_header: str | None, current_user: Callable[..., Any] | None
 ) -> Callable[..., Awaitable[str | None]]:
@@ -108,25 +162,14 @@ def user_dependency(
         application_user = Depends(current_user)
 
         async def user_from_application(user: Annotated[Any, application_user]) -> str | None:
-            return None if user is None else str(user)
+            return _as_text(user)
 
         return user_from_application
     if user_header is None:
-
-        async def no_user() -> str | None:
-            return None
-
-        return no_user
-    header = Header(alias=user_header, max_length=MAX_USER_LENGTH, description=USER_HEADER_DESCRIPTION)
+        return _no_user
+    header = _user_header(user_header)
 
     async def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
-        if user is None:
-            return None
-        try:  # HTTP hands header bytes over as Latin-1; user ids are UTF-8
-            text = user.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            problem = listing.ParameterError(str(user_header), f"the {user_header} header is not valid UTF-8")
-            raise FilterHTTPException(listing.error_body(problem)) from None
-        return text.strip() or None
+        return header_user(user_header, user)
 
     return user_from_header
