@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypeGuard, assert_never
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "Value",
@@ -38,6 +41,7 @@ __all__ = [
     "any_of",
     "negation",
     "expression_terms",
+    "map_terms",
 ]
 
 # A value written bare reads back the same: no white space, ',', quotes or parentheses.
@@ -214,6 +218,46 @@ def expression_terms(expression: Expression) -> tuple[Term, ...]:
     return tuple(found)
 
 
+def map_terms(expression: Expression, leaf: Callable[[Term], Item | tuple[Item, ...]]) -> Expression:
+    """``expression`` built again with each term replaced by what ``leaf`` gives for it.
+
+    The one walk that rebuilds a tree (``ast.NodeTransformer.generic_visit``
+    in spirit): the nodes above the terms are built again from their mapped
+    children with the normal-form constructors, so a term replaced by an
+    expression merges into its place as that expression written there would
+    (an ``OR`` in an ``OR`` flattens, an item alone in a sequence stands for
+    itself). Several items for a term take its place in its sequence, as
+    ``NodeTransformer`` splices a list; under ``NOT`` they are one sequence.
+    Recursive, one call per level: the parser bounds the depth.
+    """
+    match expression:
+        case Sequence(items):
+            mapped: list[Item] = []
+            for item in items:
+                if not isinstance(item, Term):
+                    mapped.append(map_terms(item, leaf))
+                elif isinstance(replaced := leaf(item), tuple):
+                    mapped.extend(replaced)
+                else:
+                    mapped.append(replaced)
+            return sequence(tuple(mapped))
+        case And(parts):
+            return all_of(tuple(map_terms(part, leaf) for part in parts))
+        case Or(parts):
+            return any_of(tuple(map_terms(part, leaf) for part in parts))
+        case Not(item):
+            if not isinstance(item, Term):
+                return negation(map_terms(item, leaf))
+            replaced = leaf(item)
+            return negation(sequence(replaced) if isinstance(replaced, tuple) else replaced)
+        case _:
+            assert_never(expression)
+
+
+def _only_terms(items: tuple[Item, ...]) -> TypeGuard[tuple[Term, ...]]:
+    return all(isinstance(item, Term) for item in items)
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     """A whole filter: its terms in their original order. No terms matches all.
@@ -234,8 +278,8 @@ class Filter:
         """The filter of an expression (normal form: :func:`sequence`, :func:`all_of`...); terms only stay terms."""
         if expression is None:
             return cls((), source)
-        if isinstance(expression, Sequence) and all(isinstance(item, Term) for item in expression.items):
-            return cls(expression.items, source)  # type: ignore[arg-type]  # all terms, just checked
+        if isinstance(expression, Sequence) and _only_terms(expression.items):
+            return cls(expression.items, source)
         return cls(expression_terms(expression), source, expression)
 
     def __str__(self) -> str:

@@ -112,14 +112,11 @@ from .reading import _lark_terms as _lark_terms
 from .reading import _operators as _operators
 from .reading import _parse_text as _parse_text
 from .reading import _parse_with as _parse_with
-from .reading import _restored as _restored
-from .reading import _restored_items as _restored_items
 from .reading import _shifted as _shifted
 from .reading import _Skeleton as _Skeleton
 from .reading import _skeleton as _skeleton
 from .reading import _space_for_plus as _space_for_plus
 from .reading import _StandIn as _StandIn
-from .reading import _with_qualifier as _with_qualifier
 from .reading import cache_info as cache_info
 from .reading import clear_cache as clear_cache
 from .reading import parse as parse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from ..ast import (
     And,
@@ -20,7 +20,7 @@ from ..ast import (
     Value,
     all_of,
     any_of,
-    negation,
+    map_terms,
 )
 from ..errors import FilterError, FilterLimitError, FilterSyntaxError
 from ..functions import BUILTIN_FUNCTIONS, FunctionTable
@@ -89,9 +89,19 @@ def _lark_from(text: str, stop: _Stop, until: int) -> Filter:
         return _Skeleton(text[:until], text).parse()
     resumes = len(skeleton)
     parsed = _Skeleton(skeleton + text[resumes + shift : until], text, resumes, shift).parse()
-    if parsed.expression is None:
-        return Filter(tuple(_restored_items(parsed.terms, originals, shift)))  # type: ignore[arg-type]
-    return Filter.of(_restored(parsed.expression, originals, shift))  # type: ignore[arg-type]
+
+    def restored(term: Term) -> Item | tuple[Item, ...]:
+        """A term of the skeleton's parse: what its stand-in stands for, or itself shifted."""
+        original = originals.get(term.position)
+        if original is None:
+            moved: Term = _shifted(term, shift)
+            return moved
+        return original.items if original.expression is None else original.expression
+
+    # Built again with the AST's normal-form constructors (map_terms), so that a stand-in
+    # for several parts flattens into its AND or OR as the parts themselves would have.
+    expression = Sequence(parsed.terms) if parsed.expression is None else parsed.expression
+    return Filter.of(map_terms(expression, restored))
 
 
 def _shifted(node: Any, offset: int) -> Any:
@@ -112,48 +122,6 @@ def _shifted(node: Any, offset: int) -> Any:
         case Not(item):
             return Not(_shifted(item, offset))
     raise TypeError(f"not a node: {node!r}")
-
-
-def _restored(node: Item, originals: dict[int, _StandIn], offset: int) -> Item:
-    """A node of the skeleton's parse with its stand-ins replaced and the rest shifted (bounded recursion).
-
-    Built again with the AST's normal-form constructors, so that a stand-in
-    for several parts flattens into its AND or OR as the parts themselves
-    would have.
-    """
-    match node:
-        case Term():
-            original = originals.get(node.position)
-            if original is None:
-                moved: Term = _shifted(node, offset)
-                return moved
-            if original.expression is not None:
-                return original.expression
-            return original.items[0] if len(original.items) == 1 else Sequence(original.items)
-        case Sequence(items):
-            if len(items) == 1 and isinstance(items[0], Term):
-                alone = originals.get(items[0].position)
-                if alone is not None and alone.expression is not None:
-                    return alone.expression
-            return Sequence(tuple(_restored_items(items, originals, offset)))
-        case And(parts):
-            return all_of(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
-        case Or(parts):
-            return any_of(tuple(_restored(part, originals, offset) for part in parts))  # type: ignore[misc]
-        case Not(item):
-            return negation(_restored(item, originals, offset))
-
-
-def _restored_items(items: tuple[Item, ...], originals: dict[int, _StandIn], offset: int) -> list[Item]:
-    """The items of a sequence, each stand-in of items giving back every item it stands for."""
-    restored: list[Item] = []
-    for item in items:
-        original = originals.get(item.position) if isinstance(item, Term) else None
-        if original is None or original.expression is not None:
-            restored.append(_restored(item, originals, offset))
-        else:
-            restored.extend(original.items)
-    return restored
 
 
 class _InsideStandIn(LookupError):
@@ -196,7 +164,7 @@ class _Skeleton:
         body = self.text.rstrip()
         failure: FilterError | None = None
         try:
-            return _lark().parse(body)  # type: ignore[return-value]  # the transformer builds a Filter
+            return cast(Filter, _lark().parse(body))  # the transformer builds a Filter
         except UnexpectedInput as error:
             try:
                 failure = _syntax_error(error, self.original, len(self.original.rstrip()), self.place)
@@ -338,21 +306,6 @@ def _operators(expression: Expression) -> int:
     return count
 
 
-def _with_qualifier(node: Item, qualifier: str) -> Item:
-    """``node`` with ``qualifier`` given to its bare terms (recursion: the depth is bounded by now)."""
-    match node:
-        case Term():
-            return node if node.qualifier else replace(node, qualifier=qualifier)
-        case Sequence(items):
-            return Sequence(tuple(_with_qualifier(item, qualifier) for item in items))
-        case And(parts):
-            return And(tuple(_with_qualifier(part, qualifier) for part in parts))  # type: ignore[misc]
-        case Or(parts):
-            return Or(tuple(_with_qualifier(part, qualifier) for part in parts))  # type: ignore[misc]
-        case Not(item):
-            return Not(_with_qualifier(item, qualifier))
-
-
 # `created:2020-04-22T12:00:00+00:00/` sent unencoded in a URL arrives as `...12:00:00 00:00/`: the rest of
 # the offset is a bare word after a time (and `now+P1D/` arrives as `now P1D/`).
 _TIME_BEFORE_SPACE = re.compile(r"(?:\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?|(?i:now)) \Z", re.A)
@@ -405,6 +358,10 @@ def _checked(parsed: Filter, text: str, default_qualifier: str | None, limits: L
                 raise FilterSyntaxError("expected 'qualifier:matcher'", text=text, position=position, hint=hint)
     if not bare or default_qualifier is None:
         return Filter(terms, text, parsed.expression)
-    if parsed.expression is None:
-        return Filter(tuple(_with_qualifier(term, default_qualifier) for term in terms), text)  # type: ignore[misc]
-    return Filter.of(_with_qualifier(parsed.expression, default_qualifier), text)  # type: ignore[arg-type]
+
+    def qualified(term: Term, qualifier: str = default_qualifier) -> Term:
+        return term if term.qualifier else replace(term, qualifier=qualifier)
+
+    if parsed.expression is None:  # terms side by side, the common case: no tree to walk
+        return Filter(tuple(map(qualified, terms)), text)
+    return Filter.of(map_terms(parsed.expression, qualified), text)
