@@ -412,3 +412,18 @@ def test_parse_still_wants_a_str() -> None:
         parser.parse(b"tag:a")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         parser.parse(["tag:a"])  # type: ignore[arg-type]
+
+
+# A run of terms restored from the skeleton after a NOT or a parenthesised OR, with a
+# nested function Lark must read: the restored sequence once held the NOT or the OR
+# among its terms, and reading the filter's terms raised AttributeError.
+@pytest.mark.parametrize(
+    "text",
+    ["NOT tag:a tag:b tag:not(all(x))", "(tag:a OR tag:b) tag:c tag:not(all(x))"],
+)
+def test_terms_restored_after_a_not_or_an_or_are_terms(text: str) -> None:
+    for default_qualifier in (None, "name"):
+        assert_same(text, default_qualifier)
+    parsed = parser.parse(text, cache=False)
+    assert [term.qualifier for term in parsed.terms] == ["tag"] * len(parsed.terms)
+    assert str(parsed) == text
