@@ -158,18 +158,10 @@ def user_dependency(
     A coroutine, as it does no I/O (FastAPI runs it on the event loop, not
     in its threadpool); the application's own dependency runs as it is declared.
     """
-    if current_user is not None:
-        application_user = Depends(current_user)
+    parameter = user_parameter(user_header, current_user)
+    declared, read = parameter.declared, parameter.read
 
-        async def user_from_application(user: Annotated[Any, application_user]) -> str | None:
-            return _as_text(user)
+    async def current_user_id(user: Annotated[str | None, declared] = None) -> str | None:
+        return read(user)
 
-        return user_from_application
-    if user_header is None:
-        return _no_user
-    header = _user_header(user_header)
-
-    async def user_from_header(user: Annotated[str | None, header] = None) -> str | None:
-        return header_user(user_header, user)
-
-    return user_from_header
+    return current_user_id
