@@ -448,6 +448,42 @@ def test_a_statement_past_the_time_cap_is_unavailable_at_once(
             engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("backend", "whoami", "kill"),
+    [
+        pytest.param(
+            "postgres", "SELECT pg_backend_pid()", "SELECT pg_terminate_backend({})", marks=pytest.mark.postgres
+        ),
+        pytest.param("mysql", "SELECT CONNECTION_ID()", "KILL {}", marks=pytest.mark.mysql),
+    ],
+)
+def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
+    backend: str, whoami: str, kill: str, request: pytest.FixtureRequest
+) -> None:
+    """A dead session fails its first statement (nothing pings a connection before use), and the work runs again."""
+    with tempfile.TemporaryDirectory() as directory, private_database(backend, request, Path(directory)) as url:
+        engine = database.connect(url)
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            first = database.run_read(engine, lambda conn: conn.exec_driver_sql(whoami).scalar())
+            with admin.connect() as conn:  # the server ends the session the pool holds
+                conn.exec_driver_sql(kill.format(int(first)))
+            tries = 0
+
+            def read(conn: sa.Connection) -> object:
+                nonlocal tries
+                tries += 1
+                return conn.exec_driver_sql(whoami).scalar()
+
+            second = database.run_read(engine, read)
+            assert second != first and tries <= 2  # at most one try on the dead session; a new one answered
+            # and writes go on as well, on the new session
+            assert database.run_write(engine, lambda conn: conn.exec_driver_sql(whoami).scalar()) == second
+        finally:
+            admin.dispose()
+            engine.dispose()
+
+
 def test_timeouts_must_be_bounds() -> None:
     for timeouts in ({"lock_timeout_ms": 0}, {"statement_timeout_ms": 0}, {"lock_timeout_ms": -5}):
         with pytest.raises(ValueError, match="positive"):

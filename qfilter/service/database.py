@@ -201,7 +201,9 @@ def connect(
     """
     if lock_timeout_ms <= 0 or statement_timeout_ms <= 0:
         raise ValueError("the lock and statement timeouts must be positive (0 would mean no bound)")
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    # No pool_pre_ping: it costs every request a round trip, and a connection the server has closed
+    # fails its first statement with connection_invalidated, which _run tries again on a new one.
+    engine = sa.create_engine(url)
     install_sqlite_functions(engine)  # before the first connection: SQLite needs Python's lower()
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, lock_timeout_ms)
