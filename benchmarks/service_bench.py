@@ -153,15 +153,23 @@ def _get(connection: http.client.HTTPConnection, path: str) -> bytes:
 
 
 def _clients(port: int, path: str, per_client: int, pool: ThreadPoolExecutor) -> Callable[[], None]:
-    """A batch: ``CLIENTS`` clients at once, each sending ``per_client`` requests over its own keep-alive connection."""
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=120) for _ in range(CLIENTS)]
+    """A batch: ``CLIENTS`` clients at once, each sending ``per_client`` requests over its own keep-alive connection.
 
-    def one_client(connection: http.client.HTTPConnection) -> None:
-        for _ in range(per_client):
-            _get(connection, path)
+    Each batch connects anew: a connection kept from the last round may have
+    been closed by the server meanwhile (uvicorn's keep-alive timeout, 5 s,
+    is shorter than the other server's batch on a large table).
+    """
+
+    def one_client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            for _ in range(per_client):
+                _get(connection, path)
+        finally:
+            connection.close()
 
     def batch() -> None:
-        for finished in [pool.submit(one_client, connection) for connection in connections]:
+        for finished in [pool.submit(one_client) for _ in range(CLIENTS)]:
             finished.result()
 
     return batch
