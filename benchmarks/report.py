@@ -262,11 +262,13 @@ def write_report(
         "selective fragment without and then with the `pg_trgm` index of docs/sql.md (built for the case, "
         "dropped after it; the verdict also needs the plan to use it), and `tag:` over a `jsonb` tags "
         "column with a GIN index (a table made from the tag table) against a hand-written `@>`.\n"
-        f"- Service: {config.service_rows:,} entities in PostgreSQL; the reference service and a "
-        "hand-written FastAPI endpoint (the seed's values as parameters, the hand-written SQL, the same "
-        "page-and-count helper), each in its own uvicorn process with the service's settings; one client, "
-        "batches of sequential requests on one keep-alive connection, alternating between the two "
-        f"({config.rounds} rounds); both must answer the same page and total.\n"
+        f"- Service, issue 20: {config.service_rows:,} entities in the reference tables of SQLite, PostgreSQL "
+        "and MariaDB (`benchmarks/service_bench.py`); the reference service and a minimal hand-written FastAPI "
+        "endpoint (the filter's values as plain parameters, the hand-written SQL of the page and the count in "
+        "one connection, the page as a dict), each in its own uvicorn process with the service's settings; "
+        "4 clients at once, each sending a batch of sequential requests on its own keep-alive connection, "
+        f"alternating between the two servers ({config.rounds} rounds); both must answer the same page and "
+        "total.\n"
         "- Glob, issue 18: `name:like(...)` with adversarial globs of 6 to 12 wildcards (`benchmarks/glob_bench.py`: "
         "the backtracking cases and the matcher's own hardest, near misses everywhere) on one entity whose name is "
         "10,000 characters of `a` and `b`, four such values, against `like(*a*)` on the same entity; the compiled "
@@ -278,6 +280,12 @@ def write_report(
         "`ORDER BY` of the same order (missing values last, ties by id), each over the index made for it, the "
         "fastest the baseline, both run as text by the driver; same rows, and EXPLAIN must show both walking "
         f"an index without sorting the rows; {config.sql_rounds} rounds of samples of about 0.2 s.\n"
+        "- Paging, issue 20: on the listing tables, what a request to the reference service runs behind "
+        "FastAPI (parameters read and the filter compiled, the page and one row more and the count in one "
+        "read transaction, the body with its links; `benchmarks/paging_bench.py`): the page at depth 10^5 "
+        "reached by the `next` link's cursor against page 1 (counting nothing), and page 1 of a filter "
+        "matching every row with a count capped at 10,000 against the page alone; the same depth by "
+        "`offset` and the exact count beside them, without a target.\n"
         f"- Import: {config.import_runs} runs of each fresh interpreter, interleaved, wall time.\n"
     )
     out.append("## This run\n")
@@ -286,3 +294,49 @@ def write_report(
     out.append(f"- duration: {elapsed:.0f} s{' (smoke sizes)' if config.smoke else ''}")
     out.append("")
     (config.output / "performance.md").write_text("\n".join(out), encoding="utf-8")
+    _splice_listing_figures(config, rows)
+
+
+FIGURES_START = "<!-- figures: written by benchmarks/run from its listing, paging and service measures -->"
+FIGURES_END = "<!-- end of figures -->"
+
+
+def listing_figures(rows: list[Row]) -> str:
+    """The listing page's figures: per database the worst page-1 sort, then every paging and service row."""
+    out = ["| measure | case | qfilter | baseline | qfilter median | baseline median | ratio | target | verdict |"]
+    out.append("| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- |")
+    listing = [row for row in rows if row.measure == "listing" and row.ratio is not None]
+    databases = dict.fromkeys(row.case.split(", ")[-2] for row in listing if row.case.count(", ") >= 2)
+    chosen: list[Row] = []
+    for database in databases:
+        of_database = [row for row in listing if row.case.split(", ")[-2] == database]
+        chosen.append(max(of_database, key=lambda row: row.ratio or 0.0))
+    chosen += [row for row in rows if row.measure in ("paging", "service")]
+    for row in chosen:
+        out.append(
+            f"| {row.measure} | {row.case} | {row.subject} | {row.baseline} | {_t(row.subject_time)} "
+            f"| {_t(row.baseline_time)} | {_ratio(row)} | {row.target or '—'} | "
+            f"{f'**{row.verdict}**' if row.target else '—'} |"
+        )
+    if listing:
+        met = sum(row.verdict == "met" for row in listing)
+        out.append("")
+        out.append(
+            f"The listing rows are each database's slowest page-1 sort against its hand-written `ORDER BY`; "
+            f"{met} of the {len(listing)} sorts measured met their target "
+            "([Performance](performance.md) lists them all)."
+        )
+    return "\n".join(out)
+
+
+def _splice_listing_figures(config: Config, rows: list[Row]) -> None:
+    """Put :func:`listing_figures` between the markers of ``listings.md`` in the output folder, if it is there."""
+    page = config.output / "listings.md"
+    if config.smoke or not page.exists() or not any(row.measure in ("listing", "paging") for row in rows):
+        return
+    text = page.read_text(encoding="utf-8")
+    if FIGURES_START not in text or FIGURES_END not in text:
+        return
+    before, rest = text.split(FIGURES_START, 1)
+    _, after = rest.split(FIGURES_END, 1)
+    page.write_text(f"{before}{FIGURES_START}\n\n{listing_figures(rows)}\n\n{FIGURES_END}{after}", encoding="utf-8")
