@@ -29,7 +29,8 @@ other dialect is refused then. The modules: :mod:`.mappings` (where values
 live), :mod:`.types` (column types), :mod:`.compiler` (the backend),
 :mod:`.ordering` (``sort=`` and :class:`SqlCompiler`, what a listing takes)
 and :mod:`.order_elements` (its per-dialect ``ORDER BY`` items),
-:mod:`.indexes` (the indexes that serve ``sort=``),
+:mod:`.indexes` (the indexes that serve ``sort=``), :mod:`.counts` (counting a
+filter's matches, by an association table alone where that is the same),
 :mod:`.elements` and :mod:`.dialects` (the per-dialect parts).
 """
 
@@ -46,6 +47,7 @@ except ModuleNotFoundError as error:
     ) from None
 
 from .compiler import MAX_META_KEYS, compile_clause
+from .counts import count_matches, count_statement
 from .dialects import SUPPORTED_DIALECTS
 from .dialects.mysql import MARIADB_BINARY, MARIADB_CASE
 from .dialects.postgresql import POSTGRESQL_COLLATION
@@ -73,6 +75,8 @@ __all__ = [
     "orm_schema",
     "OrmPaths",
     "compile_clause",
+    "count_statement",
+    "count_matches",
     "order_by",
     "missing_flag",
     "sort_indexes",

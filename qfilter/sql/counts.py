@@ -1,0 +1,117 @@
+"""Counting the rows a filter matches: of the table, or of its association table alone where that is the same.
+
+A filter that comes down to one lookup in an association table (``tag:a``,
+``tag:a OR tag:b``: ``t.id IN (SELECT fk FROM tags WHERE tag IN (...))``)
+matches as many rows as there are distinct keys in that lookup, when the
+keys are a foreign key to a unique ``t.id``: every key names one row, and
+no row is named by two keys. Counting them reads the association table
+alone (``SELECT count(DISTINCT fk) FROM tags WHERE ...``), which the
+benchmarks measured at 0.55x the count through the table on SQLite, 0.63x
+on PostgreSQL and 0.30x on MariaDB (``docs/listings.md``). Any other filter
+is counted through the table.
+
+The foreign key only holds where the database enforces it: always on
+PostgreSQL and MariaDB (InnoDB), on SQLite only with ``PRAGMA foreign_keys
+= ON``, which :func:`count_matches` asks the connection about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from .dialects import Supported
+
+__all__ = ["count_statement", "count_matches"]
+
+
+def _lookup_keys(table: sa.Table, where: sa.ColumnElement[bool] | None) -> tuple[sa.Column[Any], sa.Select[Any]] | None:
+    """``fk`` and ``SELECT fk FROM assoc WHERE ...`` when ``where`` is one lookup of ``table``'s unique key."""
+    clause: Any = where.clause if isinstance(where, Supported) else where
+    if not isinstance(clause, BinaryExpression) or clause.operator is not operators.in_op:
+        return None
+    key, lookup = clause.left, clause.right
+    if not isinstance(key, sa.Column) or key.table is not table or not _unique(table, key):
+        return None
+    if not isinstance(lookup, ScalarSelect) or not isinstance(lookup.element, sa.Select):
+        return None
+    select: sa.Select[Any] = lookup.element
+    columns = list(select.selected_columns)
+    froms = select.get_final_froms()
+    if len(columns) != 1 or len(froms) != 1 or not isinstance(froms[0], sa.Table):
+        return None
+    foreign = columns[0]
+    if not isinstance(foreign, sa.Column) or foreign.table is not froms[0] or not foreign.references(key):
+        return None
+    if getattr(foreign.type, "collation", None) != getattr(key.type, "collation", None):
+        return None  # DISTINCT under another collation could merge keys the table keeps apart
+    if select._limit_clause is not None or select._offset_clause is not None or select._group_by_clauses:
+        return None
+    if select._having_criteria or select._distinct_on or select.whereclause is None:
+        return None
+    test: sa.ColumnElement[bool] = select.whereclause
+    if isinstance(where, Supported):  # still refused for a dialect the filter was not built for
+        test = Supported(test, where.shown_as)
+    keys = sa.select(foreign).select_from(froms[0]).where(test)
+    if foreign.nullable:  # DISTINCT keeps one NULL, which names no row
+        keys = keys.where(foreign.is_not(None))
+    return foreign, keys
+
+
+def _unique(table: sa.Table, column: sa.Column[Any]) -> bool:
+    if list(table.primary_key.columns) == [column] or column.unique:
+        return True
+    return any(
+        isinstance(constraint, sa.UniqueConstraint) and list(constraint.columns) == [column]
+        for constraint in table.constraints
+    ) or any(index.unique and list(index.columns) == [column] for index in table.indexes)
+
+
+def count_statement(
+    table: sa.Table,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    at_most: int | None = None,
+    through_foreign_keys: bool = True,
+) -> sa.Select[Any]:
+    """The ``SELECT`` of how many rows of ``table`` satisfy ``where`` (a :func:`compile_clause`), at most ``at_most``.
+
+    A capped count reads at most ``at_most`` rows: ``SELECT count(*) FROM
+    (SELECT ... LIMIT at_most)``, which every database stops reading there.
+    With ``through_foreign_keys`` (the database enforces them), a filter
+    that is one lookup in an association table whose keys reference
+    ``table``'s unique key is counted in that table alone (the module's
+    docstring says why that is the same number).
+    """
+    lookup = _lookup_keys(table, where) if through_foreign_keys else None
+    if lookup is not None:
+        foreign, keys = lookup
+        if at_most is None:
+            return keys.with_only_columns(sa.func.count(sa.distinct(foreign)), maintain_column_froms=True)
+        return sa.select(sa.func.count()).select_from(keys.distinct().limit(at_most).subquery())
+    if at_most is None:
+        statement = sa.select(sa.func.count()).select_from(table)
+        return statement if where is None else statement.where(where)
+    rows = sa.select(sa.literal(1).label("one")).select_from(table)
+    if where is not None:
+        rows = rows.where(where)
+    return sa.select(sa.func.count()).select_from(rows.limit(at_most).subquery())
+
+
+def count_matches(
+    conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] | None = None, *, at_most: int | None = None
+) -> int:
+    """How many rows of ``table`` satisfy ``where``, at most ``at_most``: :func:`count_statement` run on ``conn``.
+
+    The association table alone is read only where the connection's
+    database enforces foreign keys (on SQLite: ``PRAGMA foreign_keys``).
+    """
+    enforced = True
+    if conn.dialect.name == "sqlite" and _lookup_keys(table, where) is not None:
+        enforced = bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+    statement = count_statement(table, where, at_most=at_most, through_foreign_keys=enforced)
+    return int(conn.execute(statement).scalar_one())
