@@ -467,7 +467,7 @@ def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(
         try:
             first = database.run_read(engine, lambda conn: conn.exec_driver_sql(whoami).scalar())
             with admin.connect() as conn:  # the server ends the session the pool holds
-                conn.exec_driver_sql(kill.format(int(first)))
+                conn.exec_driver_sql(kill.format(int(str(first))))
             tries = 0
 
             def read(conn: sa.Connection) -> object:

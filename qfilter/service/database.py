@@ -124,7 +124,7 @@ def _execute(dbapi_connection: Any, *statements: str) -> None:
 
 
 def _configure_sqlite(engine: sa.Engine, lock_timeout_ms: int) -> None:
-    """WAL (readers never wait for the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
+    """WAL (readers never wait for the writer), a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for writes.
 
     Python's sqlite3 module begins transactions lazily, before the first
     write; a transaction that read first then fails to take the write lock
@@ -137,8 +137,15 @@ def _configure_sqlite(engine: sa.Engine, lock_timeout_ms: int) -> None:
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
-        # An in-memory database stays in journal mode "memory".
-        _execute(dbapi_connection, f"PRAGMA busy_timeout = {int(lock_timeout_ms)}", "PRAGMA journal_mode = WAL")
+        # An in-memory database stays in journal mode "memory". Foreign keys are enforced, as on the
+        # other databases: a tag names an entity that exists, so an OR of tags is counted from the tag
+        # table alone (qfilter.sql.count_matches).
+        _execute(
+            dbapi_connection,
+            f"PRAGMA busy_timeout = {int(lock_timeout_ms)}",
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA foreign_keys = ON",
+        )
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:

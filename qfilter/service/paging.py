@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from qfilter.integrations.fastapi import RequestListing
 from qfilter.integrations.listing import Counting
 from qfilter.service.database import run_read
-from qfilter.service.tables.common import count_rows
+from qfilter.sql import count_matches as sql_count_matches
 
 __all__ = ["count_matches", "read_page"]
 
@@ -29,16 +29,13 @@ def count_matches(
 ) -> int | None:
     """How many rows of ``table`` satisfy ``where``, counted as ``counting`` says (``None``: not counted).
 
-    A capped count reads at most ``cap`` + 1 rows: ``SELECT count(*) FROM
-    (SELECT 1 ... LIMIT cap + 1)``, which every database stops reading there.
+    A capped count reads at most ``cap`` + 1 rows; a filter that is one
+    lookup in an association table is counted there
+    (:func:`qfilter.sql.count_matches` says how and why).
     """
-    at_most = counting.at_most
     if not counting.counts:
         return None
-    if at_most is None:
-        return count_rows(conn, table, where)
-    matches = sa.select(sa.literal(1).label("one")).select_from(table).where(where).limit(at_most).subquery()
-    return int(conn.execute(sa.select(sa.func.count()).select_from(matches)).scalar_one())
+    return sql_count_matches(conn, table, where, at_most=counting.at_most)
 
 
 def read_page(

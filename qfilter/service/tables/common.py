@@ -19,7 +19,7 @@ from sqlalchemy.dialects.mysql import LONGTEXT
 from qfilter.core.schema import Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
-from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, exact_string, missing_flag, sort_indexes
+from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, count_matches, exact_string, missing_flag, sort_indexes
 
 __all__ = [
     "METADATA",
@@ -103,11 +103,8 @@ def paged(statement: sa.Select[Any], offset: int, limit: int | None) -> sa.Selec
 
 
 def count_rows(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] | None) -> int:
-    """How many rows of ``table`` satisfy ``where``."""
-    statement = sa.select(sa.func.count()).select_from(table)
-    if where is not None:
-        statement = statement.where(where)
-    return int(conn.execute(statement).scalar_one())
+    """How many rows of ``table`` satisfy ``where`` (:func:`qfilter.sql.count_matches`)."""
+    return count_matches(conn, table, where)
 
 
 # -- extracting the values filters need --------------------------------------------------------------
