@@ -23,7 +23,7 @@ import hashlib
 import importlib.util
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +165,52 @@ def _or_of_tags(dialect: str, tags: list[str]) -> SqlCase:
 
 def _extra_cases(dialect: str) -> list[SqlCase]:
     return [_or_of_tags(dialect, TAGS_2), _or_of_tags(dialect, TAGS_10)]
+
+
+def _count_cases(config: Config, conn: sa.Connection, label: str) -> list[Row]:
+    """Issue 20's OR-of-values plan: the count of an OR of tags from the tag table alone, against through the entities.
+
+    ``qfilter.sql.count_matches`` reads the association table alone where the
+    foreign key holds (on SQLite with ``PRAGMA foreign_keys``, which the
+    benchmark's engine turns on as the service's does); the baseline is the
+    count the listing ran before, ``count(*)`` of the entities ``IN`` the lookup.
+    """
+    import qfilter
+    from qfilter import sql
+    from qfilter.service import tables as reference
+
+    from .bench import Row
+
+    table = reference.WAYLAY_TABLE
+    found = []
+    for tags in (TAGS_2, TAGS_10):
+        q = " ".join(f'tag:"{tag}"' for tag in tags)
+        where = sql.compile_clause(q, qfilter.WAYLAY, reference.WAYLAY_SQL, now=NOW, dialect=conn.dialect)
+
+        def counted(where: Any = where) -> int:
+            return sql.count_matches(conn, table, where)
+
+        def through(where: Any = where) -> int:
+            return int(conn.execute(sql.count_statement(table, where, through_foreign_keys=False)).scalar_one())
+
+        cases: dict[str, Callable[[], int]] = {"qfilter": counted, "through": through}  # each builds its statement
+        answers = {name: case() for name, case in cases.items()}
+        if answers["qfilter"] != answers["through"]:
+            raise AssertionError(f"count, OR of {len(tags)} tags, {label}: {answers}")
+        timings = measure(cases, rounds=config.sql_rounds, sample_time=config.sample_time)
+        found.append(
+            Row(
+                "SQL count",
+                f"OR of {len(tags)} tags, {label}, {config.rows:,} rows → {answers['qfilter']:,}",
+                "qfilter count_matches (the tag table alone)",
+                timings["qfilter"],
+                "count(*) of the entities IN the lookup",
+                timings["through"],
+                target="< 1x (the faster plan wins)",
+                limit=1.0,
+            )
+        )
+    return found
 
 
 def _name_case(indexed: bool) -> SqlCase:
@@ -312,6 +358,11 @@ def _sqlite_engine(config: Config) -> sa.Engine:
     folder.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{folder / f'waylay-{config.rows}.sqlite3'}")
     sql.install_sqlite_functions(engine)
+
+    @sa.event.listens_for(engine, "connect")
+    def foreign_keys(dbapi_connection: Any, record: Any) -> None:  # enforced, as by the service
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
     return engine
 
 
@@ -400,6 +451,7 @@ def _backend(config: Config, label: str, engine: sa.Engine, log: Any) -> list[Ro
             rows.append(_run_case(config, conn, label, spec))
         for spec in _extra_cases(dialect):
             rows.append(_run_case(config, conn, label, spec))
+        rows += _count_cases(config, conn, label)
         if dialect == "postgresql":
             rows += _postgresql_cases(config, conn, label, log)
     engine.dispose()
