@@ -95,7 +95,7 @@ def _hand_app() -> FastAPI:
         where = _hand_sql(case, dialect, "IN").split(" WHERE ", 1)[1]
         count = f"SELECT count(*) FROM waylay_queries WHERE {where}"
         if case == "1 term":  # the count the service runs for one tag: the tag table alone
-            count = "SELECT count(DISTINCT query_name) FROM waylay_query_tags WHERE tag = :tag"
+            count = "SELECT count(*) FROM (SELECT DISTINCT query_name FROM waylay_query_tags WHERE tag = :tag) AS k"
         statements[case] = (
             sa.text(f"SELECT body FROM waylay_queries WHERE {where} ORDER BY name LIMIT :limit OFFSET :offset"),
             sa.text(count),

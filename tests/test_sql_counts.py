@@ -154,7 +154,7 @@ def test_a_lookup_without_a_foreign_key_to_a_unique_key_is_counted_through_the_t
     keyed_lookup = items.c.id.in_(sa.select(keyed.c.item).where(keyed.c.label == "x"))
     counted = str(count_statement(items, keyed_lookup).compile(dialect=sa.create_engine("sqlite://").dialect))
     # A nullable key: DISTINCT would keep one NULL, which names no item.
-    assert "count(DISTINCT keyed.item)" in counted and "keyed.item IS NOT NULL" in counted and "items" not in counted
+    assert "SELECT DISTINCT keyed.item" in counted and "keyed.item IS NOT NULL" in counted and "items" not in counted
 
 
 def test_the_association_count_is_refused_for_a_database_the_clause_is_refused_for() -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.mysql import LONGTEXT
 from qfilter.core.schema import Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
-from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, count_matches, exact_string, missing_flag, sort_indexes
+from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, exact_string, missing_flag, sort_indexes
 
 __all__ = [
     "METADATA",
@@ -30,7 +30,6 @@ __all__ = [
     "order_by_name",
     "ordered",
     "paged",
-    "count_rows",
     "check_lengths",
     "value_getter",
     "texts",
@@ -100,11 +99,6 @@ def paged(statement: sa.Select[Any], offset: int, limit: int | None) -> sa.Selec
     if limit is not None:
         statement = statement.limit(limit)
     return statement
-
-
-def count_rows(conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool] | None) -> int:
-    """How many rows of ``table`` satisfy ``where`` (:func:`qfilter.sql.count_matches`)."""
-    return count_matches(conn, table, where)
 
 
 # -- extracting the values filters need --------------------------------------------------------------

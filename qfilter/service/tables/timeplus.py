@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from qfilter.core.schema import TIMEPLUS
-from qfilter.sql import Column, JsonArray, SqlMapping, UtcDateTime, json_keeping_numbers
+from qfilter.sql import Column, JsonArray, SqlMapping, UtcDateTime, count_matches, json_keeping_numbers
 
 from .common import (
     LONG_TEXT,
@@ -26,7 +26,6 @@ from .common import (
     TEXT,
     NameOrder,
     check_lengths,
-    count_rows,
     declare_sort_indexes,
     missing_columns,
     ordered,
@@ -212,4 +211,4 @@ def select_saved_queries(
 
 def count_saved_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
     """How many saved queries satisfy ``where``."""
-    return count_rows(conn, TIMEPLUS_TABLE, where)
+    return count_matches(conn, TIMEPLUS_TABLE, where)

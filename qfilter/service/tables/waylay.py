@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from qfilter.core.schema import WAYLAY
-from qfilter.sql import Column, JsonObject, Related, SqlMapping, UtcDateTime, json_keeping_numbers
+from qfilter.sql import Column, JsonObject, Related, SqlMapping, UtcDateTime, count_matches, json_keeping_numbers
 
 from .common import (
     METADATA,
@@ -28,7 +28,6 @@ from .common import (
     TEXT,
     NameOrder,
     check_lengths,
-    count_rows,
     declare_sort_indexes,
     instants,
     missing_columns,
@@ -238,7 +237,7 @@ def select_waylay_queries(
 
 def count_waylay_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
     """How many entities satisfy ``where``."""
-    return count_rows(conn, WAYLAY_TABLE, where)
+    return count_matches(conn, WAYLAY_TABLE, where)
 
 
 def select_waylay_page(
