@@ -82,8 +82,10 @@ def count_statement(
 ) -> sa.Select[Any]:
     """The ``SELECT`` of how many rows of ``table`` satisfy ``where`` (a :func:`compile_clause`), at most ``at_most``.
 
-    A capped count reads at most ``at_most`` rows: ``SELECT count(*) FROM
-    (SELECT ... LIMIT at_most)``, which every database stops reading there.
+    A capped count reads at most ``at_most`` rows: it asks for the
+    ``at_most``-th row (``SELECT 1 ... LIMIT 1 OFFSET at_most - 1``), which
+    every database stops reading at, and counts the rows only when there is
+    none, so fewer.
     With ``through_foreign_keys`` (the database enforces them), a filter
     that is one lookup in an association table whose keys reference
     ``table``'s unique key is counted in that table alone (the module's
@@ -99,15 +101,24 @@ def _count(
     lookup: tuple[sa.Column[Any], sa.Select[Any]] | None,
 ) -> sa.Select[Any]:
     if lookup is not None:
-        keys = lookup[1].distinct()
-        return sa.select(sa.func.count()).select_from((keys if at_most is None else keys.limit(at_most)).subquery())
+        # The keys as a derived table: SQLite 3.40 answers a scalar DISTINCT subquery's OFFSET past its
+        # end with its last row, not with none.
+        keys = lookup[1].distinct().subquery()
+        rows = sa.select(*keys.c)
+        exact = sa.select(sa.func.count()).select_from(keys)
+    else:
+        rows = sa.select(sa.literal(1).label("one")).select_from(table)
+        exact = sa.select(sa.func.count()).select_from(table)
+        if where is not None:
+            rows, exact = rows.where(where), exact.where(where)
     if at_most is None:
-        statement = sa.select(sa.func.count()).select_from(table)
-        return statement if where is None else statement.where(where)
-    rows = sa.select(sa.literal(1).label("one")).select_from(table)
-    if where is not None:
-        rows = rows.where(where)
-    return sa.select(sa.func.count()).select_from(rows.limit(at_most).subquery())
+        return exact
+    if at_most < 1:
+        return sa.select(sa.literal(0))
+    # Whether there is an at_most-th row first: a read that stops there without counting (on SQLite a
+    # count over a LIMIT subquery took 2.6x as long); only fewer rows are counted, at most at_most - 1.
+    reached = rows.limit(1).offset(at_most - 1).scalar_subquery()
+    return sa.select(sa.case((reached.is_not(None), at_most), else_=exact.scalar_subquery()))
 
 
 def count_matches(
