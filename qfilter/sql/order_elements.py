@@ -140,8 +140,16 @@ class SortItem:
     flag: tuple[object, object] | None = None
 
 
+FOLDED = None
+"""A :attr:`SortItem.flag`'s value for a row with a value where the item is the value itself (:func:`flag_item`)."""
+
+
 def flag_item(
-    column: sa.ColumnElement[Any], flag: sa.ColumnElement[Any] | None, descending: bool, dialect: str
+    column: sa.ColumnElement[Any],
+    flag: sa.ColumnElement[Any] | None,
+    descending: bool,
+    dialect: str,
+    value: sa.ColumnElement[Any] | None = None,
 ) -> SortItem:
     """The item that puts missing values last: a value's rows before the others', in both directions.
 
@@ -149,12 +157,30 @@ def flag_item(
     read ``col IS NULL`` in a seek as this index column (``= true``), never
     as the value's (``IS NULL``), and could not start a scan at the id. The
     direction is the value's, so that a row comparison spans both.
+
+    On SQLite, descending, a text ``value`` (what the order compares) is
+    folded with it: ``ifnull(value, 0) DESC``, a number being less than
+    any text there. The ``missing`` column would go up while the value goes
+    down, and SQLite ranges over no such pair; this one expression is a
+    range of an index of it, which a seek deep in a listing starts from.
     """
+    if dialect == "sqlite" and descending and value is not None and _stored_as_text(value):
+        return SortItem(sa.func.ifnull(value, sa.literal_column("0")), True, False, (FOLDED, 0))
     if flag is not None and dialect != "postgresql":
         return SortItem(flag, False, True, (False, True))
     if descending:
         return SortItem(sa.cast(column.is_not(None), sa.Integer()), True, False, (1, 0))
     return SortItem(sa.cast(column.is_(None), sa.Integer()), False, False, (0, 1))
+
+
+def _stored_as_text(value: sa.ColumnElement[Any]) -> bool:
+    """Whether SQLite holds ``value`` as text: a text in code-point order, or a column of text or times."""
+    if isinstance(value, by_code_point):
+        return True
+    kind = value.type
+    if isinstance(kind, sa.TypeDecorator):
+        kind = kind.impl_instance
+    return isinstance(kind, sa.String | sa.DateTime | sa.Date | sa.Time) and not isinstance(kind, sa.Enum)
 
 
 class missing_last(sa.ColumnElement[Any]):
@@ -165,12 +191,20 @@ class missing_last(sa.ColumnElement[Any]):
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("flags", InternalTraversal.dp_clauseelement_tuple),
+        ("value", InternalTraversal.dp_clauseelement),
         ("descending", InternalTraversal.dp_boolean),
     ]
 
-    def __init__(self, column: sa.ColumnElement[Any], flag: sa.ColumnElement[Any] | None, descending: bool) -> None:
+    def __init__(
+        self,
+        column: sa.ColumnElement[Any],
+        flag: sa.ColumnElement[Any] | None,
+        descending: bool,
+        value: sa.ColumnElement[Any],
+    ) -> None:
         self.column = column
         self.flags = () if flag is None else (flag,)
+        self.value = value
         self.descending = descending
 
 
@@ -179,7 +213,7 @@ compiles(missing_last)(unsupported)
 
 def _missing_last_sql(element: missing_last, compiler: SQLCompiler, **kw: Any) -> str:
     flag = element.flags[0] if element.flags else None
-    item = flag_item(element.column, flag, element.descending, compiler.dialect.name)
+    item = flag_item(element.column, flag, element.descending, compiler.dialect.name, element.value)
     text = compiler.process(item.expression.self_group(), **kw)
     return f"{text} DESC" if item.descending else text
 

@@ -48,6 +48,7 @@ from .dialects.mysql import MARIADB_DIALECTS
 from .elements import PerDialect, param
 from .mappings import Column, Related, SqlMapping, as_column, check_mapping, sort_location, value_text
 from .order_elements import (
+    FOLDED,
     SortItem,
     by_code_point,
     dialect_named,
@@ -139,7 +140,7 @@ class SqlOrdering:
         place = self.place(field)
         if not place.nullable:
             return (ordered,)
-        return (missing_last(place.column, place.flag, descending), ordered)
+        return (missing_last(place.column, place.flag, descending, value), ordered)
 
     def id_key(self) -> SqlKey:
         """The id, ascending (by code point for a text column)."""
@@ -156,7 +157,7 @@ class SqlOrdering:
         if field is None or not self.place(field).nullable:
             return [item]
         place = self.place(field)
-        return [flag_item(place.column, place.flag, descending, dialect), item]
+        return [flag_item(place.column, place.flag, descending, dialect, value), item]
 
     def bind(self, field: Field | None, value: object) -> sa.ColumnElement[Any]:
         """``value`` (as a :class:`~qfilter.core.backend.Position` holds it) bound as the order compares it."""
@@ -229,8 +230,10 @@ class SqlOrdering:
         the following items while they run in one direction: ``>`` when it
         reaches the id, and it is then the whole seek (the second value
         says so), else ``>=`` (``<=`` descending). PostgreSQL ranges over any
-        index expression, SQLite over plain columns only; MariaDB ranges
-        over the OR of :meth:`seek` itself.
+        index expression, SQLite over plain columns only, and over the one
+        folded expression of a descending key (``ifnull(col, 0) <= :v``,
+        :func:`~qfilter.sql.order_elements.flag_item`) on its own; MariaDB
+        ranges over the OR of :meth:`seek` itself.
         """
         if dialect in MARIADB_DIALECTS:
             return None, False
@@ -240,6 +243,15 @@ class SqlOrdering:
         complete = True
         for key, value in zip(keys, position.values, strict=True):
             items = self.items(key.field, descending=key.descending, dialect=dialect)
+            folded = items[0].flag is not None and items[0].flag[0] is FOLDED
+            if folded:
+                # SQLite: a range of the one expression (missing values are its least, 0), which no row
+                # comparison holds; an equality on it would not give SQLite the order of what follows.
+                if not run:
+                    bound = sa.literal_column("0") if value is None else self.bind(key.field, value)
+                    equal.append(items[0].expression <= bound)
+                complete = False
+                break
             if value is None:
                 if run or not all(usable(item) for item in items):
                     complete = False
