@@ -31,8 +31,8 @@ from .dialects import Supported
 __all__ = ["count_statement", "count_matches"]
 
 
-def _lookup_keys(table: sa.Table, where: sa.ColumnElement[bool] | None) -> tuple[sa.Column[Any], sa.Select[Any]] | None:
-    """``fk`` and ``SELECT fk FROM assoc WHERE ...`` when ``where`` is one lookup of ``table``'s unique key."""
+def _lookup_keys(table: sa.Table, where: sa.ColumnElement[bool] | None) -> sa.Select[Any] | None:
+    """``SELECT fk FROM assoc WHERE ...`` when ``where`` is one lookup of ``table``'s unique key."""
     clause: Any = where.clause if isinstance(where, Supported) else where
     if not isinstance(clause, BinaryExpression) or clause.operator is not operators.in_op:
         return None
@@ -61,7 +61,7 @@ def _lookup_keys(table: sa.Table, where: sa.ColumnElement[bool] | None) -> tuple
     keys = sa.select(foreign).select_from(froms[0]).where(test)
     if foreign.nullable:  # DISTINCT keeps one NULL, which names no row
         keys = keys.where(foreign.is_not(None))
-    return foreign, keys
+    return keys
 
 
 def _unique(table: sa.Table, column: sa.Column[Any]) -> bool:
@@ -98,12 +98,12 @@ def _count(
     table: sa.Table,
     where: sa.ColumnElement[bool] | None,
     at_most: int | None,
-    lookup: tuple[sa.Column[Any], sa.Select[Any]] | None,
+    lookup: sa.Select[Any] | None,
 ) -> sa.Select[Any]:
     if lookup is not None:
         # The keys as a derived table: SQLite 3.40 answers a scalar DISTINCT subquery's OFFSET past its
         # end with its last row, not with none.
-        keys = lookup[1].distinct().subquery()
+        keys = lookup.distinct().subquery()
         rows = sa.select(*keys.c)
         exact = sa.select(sa.func.count()).select_from(keys)
     else:

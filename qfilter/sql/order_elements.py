@@ -139,6 +139,11 @@ class SortItem:
     plain: bool
     flag: tuple[object, object] | None = None
 
+    @property
+    def folded(self) -> bool:
+        """Whether the item is the value with its missing values folded in (:func:`flag_item`): no flag apart."""
+        return self.flag is not None and self.flag[0] is FOLDED
+
 
 FOLDED = None
 """A :attr:`SortItem.flag`'s value for a row with a value where the item is the value itself (:func:`flag_item`)."""
@@ -149,7 +154,7 @@ def flag_item(
     flag: sa.ColumnElement[Any] | None,
     descending: bool,
     dialect: str,
-    value: sa.ColumnElement[Any] | None = None,
+    value: sa.ColumnElement[Any],
 ) -> SortItem:
     """The item that puts missing values last: a value's rows before the others', in both directions.
 
@@ -164,7 +169,7 @@ def flag_item(
     down, and SQLite ranges over no such pair; this one expression is a
     range of an index of it, which a seek deep in a listing starts from.
     """
-    if dialect == "sqlite" and descending and value is not None and _stored_as_text(value):
+    if dialect == "sqlite" and descending and _stored_as_text(value):
         return SortItem(sa.func.ifnull(value, sa.literal_column("0")), True, False, (FOLDED, 0))
     if flag is not None and dialect != "postgresql":
         return SortItem(flag, False, True, (False, True))

@@ -48,7 +48,6 @@ from .dialects.mysql import MARIADB_DIALECTS
 from .elements import PerDialect, param
 from .mappings import Column, Related, SqlMapping, as_column, check_mapping, sort_location, value_text
 from .order_elements import (
-    FOLDED,
     SortItem,
     by_code_point,
     dialect_named,
@@ -243,8 +242,7 @@ class SqlOrdering:
         complete = True
         for key, value in zip(keys, position.values, strict=True):
             items = self.items(key.field, descending=key.descending, dialect=dialect)
-            folded = items[0].flag is not None and items[0].flag[0] is FOLDED
-            if folded:
+            if items[0].folded:
                 # SQLite: a range of the one expression (missing values are its least, 0), which no row
                 # comparison holds; an equality on it would not give SQLite the order of what follows.
                 if not run:
