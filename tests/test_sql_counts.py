@@ -157,6 +157,40 @@ def test_a_lookup_without_a_foreign_key_to_a_unique_key_is_counted_through_the_t
     assert "SELECT DISTINCT keyed.item" in counted and "keyed.item IS NOT NULL" in counted and "items" not in counted
 
 
+def test_a_lookup_that_reads_another_table_is_counted_through_the_table() -> None:
+    metadata = sa.MetaData()
+    items = sa.Table("items", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.String))
+    keyed = sa.Table(
+        "keyed",
+        metadata,
+        sa.Column("item", sa.Integer, sa.ForeignKey(items.c.id), nullable=False),
+        sa.Column("label", sa.String),
+    )
+    other = sa.Table("other", metadata, sa.Column("label", sa.String))
+    correlated = items.c.id.in_(sa.select(keyed.c.item).where(keyed.c.label == items.c.kind))
+    joined = items.c.id.in_(sa.select(keyed.c.item).where(keyed.c.label == other.c.label))
+    for where in (correlated, joined):
+        assert list(count_statement(items, where).get_final_froms()) == [items]
+    # A subquery of the lookup's own reads what it reads apart: still the keys of one table.
+    nested = items.c.id.in_(sa.select(keyed.c.item).where(keyed.c.label.in_(sa.select(other.c.label))))
+    counted = str(count_statement(items, nested).compile(dialect=sa.create_engine("sqlite://").dialect))
+    assert "SELECT DISTINCT keyed.item" in counted and "items" not in counted
+
+
+def test_a_sqlite_connection_that_stops_enforcing_foreign_keys_is_counted_through_the_table_from_then_on() -> None:
+    engine = _sqlite(foreign_keys=True)
+    with engine.begin() as conn:
+        reference.METADATA.create_all(conn)
+        reference.insert_waylay_queries(conn, [{"name": "n1", "meta": {"tags": ["a"]}}])
+    where = compile_clause("tag:a", qfilter.WAYLAY, reference.WAYLAY_SQL, dialect="sqlite")
+    with engine.connect() as conn:
+        assert count_matches(conn, TABLE, where) == 1
+        conn.rollback()
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")  # outside a transaction, where it takes effect
+        conn.execute(sa.insert(reference.WAYLAY_TAGS_TABLE), [{"query_name": "gone", "tag": "a"}])
+        assert count_matches(conn, TABLE, where) == 1  # the tag table alone holds two
+
+
 def test_the_association_count_is_refused_for_a_database_the_clause_is_refused_for() -> None:
     from sqlalchemy.dialects import mssql
 
