@@ -6,6 +6,7 @@ those, and that the database returns exactly those too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import runpy
@@ -54,6 +55,7 @@ from qfilter.sql import (
     JsonObject,
     Location,
     Related,
+    SqlCompiler,
     SqlMapping,
     UtcDateTime,
     check_mapping,
@@ -643,6 +645,25 @@ def test_a_bound_plan_compiles_like_its_text(conn: sa.Connection) -> None:
     # A Plan keeps the context it was bound with: another one alongside it is refused, not ignored.
     with pytest.raises(TypeError, match="carries its own"):
         compile_clause(plan, DEVICES_SCHEMA, DEVICES_SQL, tz=ZoneInfo("Asia/Tokyo"))
+
+
+def test_a_compiler_gives_an_equal_plan_the_clause_it_kept_and_any_other_plan_its_own(conn: sa.Connection) -> None:
+    store(conn, [device("a", created_by=ME, wall=datetime(2020, 1, 1, 0, 30)), device("b", created_by="users/bob")])
+    compiler = SqlCompiler(DEVICES_SQL, dialect=conn.dialect, schema=DEVICES_SCHEMA)
+
+    def found(text: str, user: str = ME, schema: Schema = DEVICES_SCHEMA) -> tuple[sa.ColumnElement[bool], list[str]]:
+        where = compiler.where(bind(parse(text), schema, Context(now=NOW, user=user)))
+        return where, list(conn.execute(sa.select(DEVICES.c.name).where(where)).scalars())
+
+    mine, names = found("user:@me")
+    assert names == ["a"] and found("user:@me")[0] is mine  # bound anew, an equal plan: the clause kept
+    assert found("user:@me", user="users/bob")[1] == ["b"]  # another user is another plan
+    # The groups alone do not say it all: a naive column is in the plan's schema's zone. 00:30 held
+    # naive is 23:30Z in Brussels, before midnight UTC, and 00:30Z in a schema in UTC, after it.
+    in_utc = dataclasses.replace(DEVICES_SCHEMA, timezone=UTC)
+    assert found("wall:2020-01-01T00:00:00Z/")[1] == []
+    assert found("wall:2020-01-01T00:00:00Z/", schema=in_utc)[1] == ["a"]
+    assert found("wall:2020-01-01T00:00:00Z/")[1] == []
 
 
 # -- str() of a clause: a reader's view -------------------------------------------------------------------

@@ -30,6 +30,7 @@ starts from: ``(col IS NULL, col, id) > (false, :v, :id)``.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -314,6 +315,10 @@ def order_by(
     return SqlOrdering(mapping, id_column=id_column, zone=schema.timezone).order(keys)
 
 
+WHERE_CACHE_SIZE = 256
+"""How many compiled ``WHERE`` clauses a :class:`SqlCompiler` keeps, the last used."""
+
+
 class SqlCompiler:
     """The :class:`~qfilter.core.backend.Compiler` of SQL: a ``WHERE`` clause, ``ORDER BY`` clauses, a seek.
 
@@ -340,6 +345,9 @@ class SqlCompiler:
         self.dialect = dialect
         self.id_column = id_column
         self.schema = schema
+        # A listing compiles its filter on every request, most often one of a few: building the clause
+        # again cost more than running it on a small table. An equal plan has the same clause.
+        self._where_of = functools.lru_cache(maxsize=WHERE_CACHE_SIZE)(self._compile_where)
 
     def with_id_column(self, id_column: object) -> SqlCompiler:
         """The same compiler ordering by ``id_column``."""
@@ -354,7 +362,15 @@ class SqlCompiler:
         return SqlOrdering(self.mapping, id_column=self.id_column, zone=zone)
 
     def where(self, plan: Plan) -> sa.ColumnElement[bool]:
-        """The ``WHERE`` clause of ``plan``."""
+        """The ``WHERE`` clause of ``plan``: the same object for an equal plan, among the last few compiled."""
+        try:
+            hash(plan)
+        except TypeError:  # a plan holding a value that cannot be a key: compiled each time
+            return self._compile_where(plan, plan.schema.timezone)
+        return self._where_of(plan, plan.schema.timezone)
+
+    def _compile_where(self, plan: Plan, zone: tzinfo) -> sa.ColumnElement[bool]:
+        # zone: the clause reads the plan's schema's zone (stored naive times), which plan equality leaves out.
         return compile_clause(plan, self.mapping, dialect=self.dialect)
 
     def order(self, keys: Sequence[SortKey]) -> list[sa.ColumnElement[Any]]:
