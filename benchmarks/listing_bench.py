@@ -205,17 +205,9 @@ def _server_database(url_text: str, name: str) -> sa.Engine:
 
 
 def _fingerprint(engine: sa.Engine, rows: int) -> str:
-    import sqlalchemy as sa
+    from .sql_bench import reference_ddl
 
-    from qfilter.service import tables as reference
-
-    ddl = [str(sa.schema.CreateTable(table).compile(engine)) for table in reference.METADATA.sorted_tables]
-    ddl += [
-        str(sa.schema.CreateIndex(index).compile(engine))
-        for table in reference.METADATA.sorted_tables
-        for index in sorted(table.indexes, key=lambda index: index.name or "")
-    ]
-    return hashlib.sha256(f"{DATA_VERSION}/{rows}/{''.join(ddl)}/{_HAND_INDEXES}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{DATA_VERSION}/{rows}/{reference_ddl(engine)}/{_HAND_INDEXES}".encode()).hexdigest()[:16]
 
 
 def _load(engine: sa.Engine, rows: int, log: Callable[[str], object]) -> None:

@@ -297,19 +297,29 @@ def _pending(config: Config, why: str) -> list[Row]:
     ]
 
 
-def _fingerprint(engine: sa.Engine, rows: int) -> str:
+def reference_ddl(engine: sa.Engine) -> str:
+    """The DDL of qfilter's reference tables and their indexes on ``engine``'s database, the same in every process.
+
+    The indexes' DDL is sorted as text: a table's indexes are a set, and the
+    sort recipe gives each dialect's form of an index the same name, so an
+    order by name changed from one process to the next, and with it every
+    fingerprint (the data were made again on every run).
+    """
     import sqlalchemy as sa
 
     from qfilter.service import tables as reference
 
-    ddl = "\n".join(
-        str(sa.schema.CreateTable(table).compile(engine)) for table in reference.METADATA.sorted_tables
-    ) + "\n".join(
+    tables = [str(sa.schema.CreateTable(table).compile(engine)) for table in reference.METADATA.sorted_tables]
+    indexes = sorted(
         str(sa.schema.CreateIndex(index).compile(engine))
         for table in reference.METADATA.sorted_tables
-        for index in sorted(table.indexes, key=lambda i: i.name or "")
+        for index in table.indexes
     )
-    return hashlib.sha256(f"{DATA_VERSION}/{rows}/{ddl}".encode()).hexdigest()[:16]
+    return "\n".join(tables + indexes)
+
+
+def _fingerprint(engine: sa.Engine, rows: int) -> str:
+    return hashlib.sha256(f"{DATA_VERSION}/{rows}/{reference_ddl(engine)}".encode()).hexdigest()[:16]
 
 
 def _load(engine: sa.Engine, rows: int, log: Any) -> None:

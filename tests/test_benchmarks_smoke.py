@@ -146,3 +146,27 @@ def test_the_deep_benchmark_filter_is_issue_twelves_case() -> None:
         qfilter.parse(deep, limits=qfilter.Limits(max_terms=128, max_depth=15))
     with pytest.raises(qfilter.FilterLimitError, match="terms and operators"):
         qfilter.parse(deep, limits=qfilter.Limits(max_terms=127))
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_the_kept_datas_fingerprints_are_the_same_in_every_process(dialect: str) -> None:
+    # A fingerprint that changes between processes makes a run load its 10^6 rows again, every time.
+    script = (
+        "import sqlalchemy as sa\n"
+        "from benchmarks import listing_bench, sql_bench\n"
+        f"engine = sa.create_engine(sa.engine.URL.create({dialect!r}))\n"
+        "print(listing_bench._fingerprint(engine, 10), sql_bench._fingerprint(engine, 10))\n"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in range(3)
+    }
+    assert len(seen) == 1, seen
