@@ -124,6 +124,16 @@ def test_the_openapi_document(client: httpx.Client) -> None:
     assert "`owner`" in parameters["q"]["description"] and "X-Remote-User" in parameters["q"]["description"]
     assert parameters["limit"]["schema"]["type"] == "integer" and parameters["limit"]["schema"]["maximum"] == 2
     assert parameters["X-Remote-User"]["in"] == "header"
+    # Text, absent when not sent: a query parameter or a header is never a JSON null.
+    assert {name: parameter["schema"].get("type") for name, parameter in parameters.items()} == {
+        "q": "string",
+        "sort": "string",
+        "limit": "integer",
+        "offset": "integer",
+        "X-Remote-User": "string",
+    }
+    assert not any("anyOf" in parameter["schema"] for parameter in parameters.values())
+    assert parameters["X-Remote-User"]["schema"]["maxLength"] == 255
     for path in document["paths"].values():
         for method in path.values():
             assert "422" not in method["responses"]

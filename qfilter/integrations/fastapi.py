@@ -65,6 +65,7 @@ from qfilter.integrations.fastapi_pages import Link, Page, PageFields, page_mode
 from qfilter.integrations.fastapi_params import (
     DEFAULT_USER_HEADER,
     MAX_USER_LENGTH,
+    DeclaredText,
     listing_queries,
     user_dependency,
     user_hint,
@@ -256,9 +257,9 @@ class QFilter(Generic[Where, OrderBy]):
         # rather than handing each to its threadpool and back, a thread switch per dependency per request.
         async def filter_dependency(
             request: Request,
-            user: Annotated[str | None, user_declared] = None,
-            q: Annotated[str | None, q_param] = None,
-            sort: Annotated[str | None, sort_param] = None,
+            user: Annotated[DeclaredText, user_declared] = None,
+            q: Annotated[DeclaredText, q_param] = None,
+            sort: Annotated[DeclaredText, sort_param] = None,
         ) -> RequestFilter[Where, OrderBy]:
             user = read_user(user)
             try:
@@ -305,23 +306,23 @@ class QFilter(Generic[Where, OrderBy]):
 
         async def listing_dependency(
             request: Request,
-            user: Annotated[str | None, user_declared] = None,
-            q: Annotated[str | None, q_param] = None,
-            limit: Annotated[str | None, limit_param] = None,
-            offset: Annotated[str | None, offset_param] = None,
-            sort: Annotated[str | None, sort_param] = None,
+            user: Annotated[DeclaredText, user_declared] = None,
+            q: Annotated[DeclaredText, q_param] = None,
+            limit: Annotated[DeclaredText, limit_param] = None,
+            offset: Annotated[DeclaredText, offset_param] = None,
+            sort: Annotated[DeclaredText, sort_param] = None,
         ) -> RequestListing[Where, OrderBy]:
             return read_listing(request, read_user(user))
 
         # The same, with the cursor parameter in the OpenAPI document: only a listing with a key takes one.
         async def cursor_listing_dependency(
             request: Request,
-            user: Annotated[str | None, user_declared] = None,
-            q: Annotated[str | None, q_param] = None,
-            limit: Annotated[str | None, limit_param] = None,
-            offset: Annotated[str | None, offset_param] = None,
-            sort: Annotated[str | None, sort_param] = None,
-            cursor: Annotated[str | None, cursor_param] = None,
+            user: Annotated[DeclaredText, user_declared] = None,
+            q: Annotated[DeclaredText, q_param] = None,
+            limit: Annotated[DeclaredText, limit_param] = None,
+            offset: Annotated[DeclaredText, offset_param] = None,
+            sort: Annotated[DeclaredText, sort_param] = None,
+            cursor: Annotated[DeclaredText, cursor_param] = None,
         ) -> RequestListing[Where, OrderBy]:
             return read_listing(request, read_user(user))
 
