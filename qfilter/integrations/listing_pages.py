@@ -28,15 +28,23 @@ def page_href(base_url: str, *, q: str, limit: int, offset: int, sort: str = "",
     Parameters are encoded by :func:`urllib.parse.urlencode`, so ``q`` may
     hold any character (``name:a+b`` becomes ``q=name%3Aa%2Bb``).
     """
+    return _at(_listing_url(base_url, q=q, limit=limit, sort=sort), offset, cursor)
+
+
+def _listing_url(base_url: str, *, q: str, limit: int, sort: str) -> str:
+    """The URL of a listing's pages up to where they differ: ``q``, ``sort`` and ``limit``, encoded once per page."""
     params: list[tuple[str, str]] = [("q", q)] if q else []
     if sort:
         params.append(("sort", sort))
     params.append(("limit", str(limit)))
-    if cursor is not None:
-        params.append(("cursor", cursor))
-    elif offset:
-        params.append(("offset", str(offset)))
     return f"{base_url}?{urlencode(params)}"
+
+
+def _at(listing_url: str, offset: int, cursor: str | None) -> str:
+    """The page of ``listing_url`` (:func:`_listing_url`) at ``cursor``, else at ``offset``."""
+    if cursor is not None:
+        return f"{listing_url}&{urlencode([('cursor', cursor)])}"
+    return f"{listing_url}&offset={offset}" if offset else listing_url
 
 
 def page_links(
@@ -55,8 +63,10 @@ def page_links(
     end is empty). :func:`page_body` gives a cursor listing's links.
     """
 
+    listing_url = _listing_url(base_url, q=q, limit=limit, sort=sort)
+
     def href(at: int) -> dict[str, str]:
-        return {"href": page_href(base_url, q=q, limit=limit, offset=at, sort=sort)}
+        return {"href": _at(listing_url, at, None)}
 
     links = {"self": href(offset)}
     if limit <= 0:
@@ -77,12 +87,18 @@ class _Page:
     """What the links of one page are made from."""
 
     base_url: str
+    listing_url: str
+    """The pages' URL up to their offset or cursor (:func:`_listing_url`)."""
     params: ListingParams
     key: bytes | None
 
+    @classmethod
+    def of(cls, base_url: str, params: ListingParams, key: bytes | None) -> _Page:
+        listing_url = _listing_url(base_url, q=params.q, limit=params.limit, sort=params.sort_text)
+        return cls(base_url, listing_url, params, key)
+
     def offset_link(self, at: int) -> dict[str, str]:
-        params = self.params
-        return {"href": page_href(self.base_url, q=params.q, limit=params.limit, offset=at, sort=params.sort_text)}
+        return {"href": _at(self.listing_url, at, None)}
 
     def cursor_link(self, cursor: Cursor, fallback: int) -> dict[str, str]:
         """A link carrying ``cursor``; by offset ``fallback`` when it cannot be written (:func:`encode_cursor`)."""
@@ -91,8 +107,7 @@ class _Page:
         text = encode_cursor(cursor, key=self.key, schema=params.plan.schema, q=params.q, keys=params.keys())
         if text is None:
             return self.offset_link(fallback)
-        href = page_href(self.base_url, q=params.q, limit=params.limit, offset=0, sort=params.sort_text, cursor=text)
-        return {"href": href}
+        return {"href": _at(self.listing_url, 0, text)}
 
 
 def _position(last: Any, params: ListingParams) -> Position:
@@ -152,7 +167,7 @@ def page_body(
         more = start + limit < exact
     else:
         more = (lower is not None and start + limit < lower) or (limit > 0 and len(page) >= limit)
-    links = _links(_Page(base_url, params, key), page, more=more, exact=exact, last=last)
+    links = _links(_Page.of(base_url, params, key), page, more=more, exact=exact, last=last)
     body: dict[str, Any] = {} if messages is None else {"messages": list(messages)}
     body |= {items_key: page, "_links": links, "count": len(page), "offset": start, "limit": limit}
     if exact is not None:
