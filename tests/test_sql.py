@@ -27,6 +27,7 @@ from support import NOW
 from qfilter import TIMEPLUS, WAYLAY, Context, Field, FilterError, Kind, Schema, bind, compile_predicate, parse
 from qfilter.cli import main
 from qfilter.core.errors import FilterLimitError
+from qfilter.core.sorting import parse_sort
 from qfilter.integrations.strategies import filter_texts
 from qfilter.service.demo import demo_entities
 from qfilter.service.tables import (
@@ -45,6 +46,7 @@ from qfilter.service.tables import (
     select_waylay_page,
     select_waylay_queries,
 )
+from qfilter.service.tables.common import page_select
 from qfilter.sql import (
     MARIADB_BINARY,
     MAX_META_KEYS,
@@ -664,6 +666,44 @@ def test_a_compiler_gives_an_equal_plan_the_clause_it_kept_and_any_other_plan_it
     assert found("wall:2020-01-01T00:00:00Z/")[1] == []
     assert found("wall:2020-01-01T00:00:00Z/", schema=in_utc)[1] == ["a"]
     assert found("wall:2020-01-01T00:00:00Z/")[1] == []
+
+
+def test_a_compiler_gives_a_sort_the_order_it_kept_for_the_same_id_column_and_its_own_for_another(
+    conn: sa.Connection,
+) -> None:
+    store(conn, [device("a", resource="r", created_by="z"), device("b", resource="r", created_by="y")])
+    store(conn, [device("c", resource="q", created_by="x")])
+    compiler = SqlCompiler(DEVICES_SQL, dialect=conn.dialect, schema=DEVICES_SCHEMA)
+    keys = parse_sort("resource", DEVICES_SCHEMA)
+
+    def ordered(id_column: sa.Column[Any]) -> tuple[list[sa.ColumnElement[Any]], list[str]]:
+        order = compiler.with_id_column(id_column).order(keys)  # a copy per request, as a listing makes
+        return order, list(conn.execute(sa.select(DEVICES.c.name).order_by(*order)).scalars())
+
+    by_name, names = ordered(DEVICES.c.name)
+    assert names == ["c", "a", "b"]
+    assert ordered(DEVICES.c.created_by)[1] == ["c", "b", "a"]  # the tie broken by this id column, not the kept one
+    again, names = ordered(DEVICES.c.name)
+    assert names == ["c", "a", "b"] and all(kept is made for kept, made in zip(by_name, again, strict=True))
+    again.clear()  # each caller gets a list of its own
+    assert ordered(DEVICES.c.name)[1] == ["c", "a", "b"]
+    with pytest.raises(ValueError, match="id_column"):
+        compiler.order(keys)
+
+
+def test_a_page_statement_is_kept_for_the_same_clauses_and_made_anew_for_any_other(conn: sa.Connection) -> None:
+    store(conn, [device("a", resource="r"), device("b", resource="r"), device("c", resource="q")])
+    columns, order = [DEVICES.c.name], [DEVICES.c.name]
+    in_r = DEVICES.c.resource == "r"
+
+    def names(where: sa.ColumnElement[bool] | None, offset: int, limit: int | None) -> list[str]:
+        return list(conn.execute(page_select(columns, where, order, offset, limit)).scalars())
+
+    assert page_select(list(columns), in_r, list(order), 0, 1) is page_select(columns, in_r, order, 0, 1)
+    assert names(in_r, 0, 1) == ["a"] and names(in_r, 1, 1) == ["b"] and names(in_r, 0, None) == ["a", "b"]
+    # A clause equal in shape but not the same object holds its own values: kept by identity, not by SQL.
+    assert names(DEVICES.c.resource == "q", 0, 1) == ["c"]
+    assert names(None, 1, None) == ["b", "c"]
 
 
 # -- str() of a clause: a reader's view -------------------------------------------------------------------

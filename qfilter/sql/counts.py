@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import BinaryExpression
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from .dialects import Supported
+from .elements import ByIdentity
 
 __all__ = ["count_statement", "count_matches"]
 
@@ -153,36 +154,21 @@ def count_matches(
     The association table alone is read only where the connection's
     database enforces foreign keys (on SQLite: ``PRAGMA foreign_keys``).
     """
-    through_table, through_keys = _count_statements(table, _Identity(where), at_most)
+    through_table, through_keys = _count_statements(table, ByIdentity(where), at_most)
     statement = through_table
     if through_keys is not None and (conn.dialect.name != "sqlite" or _enforces_foreign_keys(conn)):
         statement = through_keys
     return int(conn.execute(statement).scalar_one())
 
 
-class _Identity:
-    """A clause as a cache key by identity: ``==`` on a clause builds SQL rather than comparing."""
-
-    __slots__ = ("clause",)
-
-    def __init__(self, clause: sa.ColumnElement[bool] | None) -> None:
-        self.clause = clause
-
-    def __hash__(self) -> int:
-        return id(self.clause)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Identity) and other.clause is self.clause
-
-
 @functools.lru_cache(maxsize=COUNT_CACHE_SIZE)
 def _count_statements(
-    table: sa.Table, key: _Identity, at_most: int | None
+    table: sa.Table, key: ByIdentity[sa.ColumnElement[bool] | None], at_most: int | None
 ) -> tuple[sa.Select[Any], sa.Select[Any] | None]:
     # A listing counts the same few clauses over and over (its compiler keeps them): building the
     # statement, and finding the lookup, costs more than running it on a small table. The cache holds
     # the clause, so its id is not reused while it is a key.
-    where = key.clause
+    where = key.value
     lookup = _lookup_keys(table, where)
     return _count(table, where, at_most, None), None if lookup is None else _count(table, where, at_most, lookup)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -18,6 +18,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from qfilter.core.numbers import json_operand
 
 __all__ = [
+    "ByIdentity",
     "LIKE_ESCAPE",
     "ZERO",
     "PerDialect",
@@ -30,6 +31,28 @@ __all__ = [
     "position",
     "unsupported",
 ]
+
+
+T = TypeVar("T")
+
+
+class ByIdentity(Generic[T]):
+    """An object (a clause, a column) as a cache key by identity: ``==`` on a clause builds SQL rather than comparing.
+
+    A cache that holds the key holds the object, so its ``id`` is not reused while it is a key.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ByIdentity) and other.value is self.value
+
 
 LIKE_ESCAPE = "/"
 ZERO: sa.ColumnElement[int] = sa.literal_column("0", sa.Integer())

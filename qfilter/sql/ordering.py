@@ -46,7 +46,7 @@ from qfilter.core.sorting import SortKey
 from .compiler import compile_clause
 from .dialects import SUPPORTED_DIALECTS, dialect_name
 from .dialects.mysql import MARIADB_DIALECTS
-from .elements import PerDialect, param
+from .elements import ByIdentity, PerDialect, param
 from .mappings import Column, Related, SqlMapping, as_column, check_mapping, sort_location, value_text
 from .order_elements import (
     SortItem,
@@ -317,6 +317,8 @@ def order_by(
 
 WHERE_CACHE_SIZE = 256
 """How many compiled ``WHERE`` clauses a :class:`SqlCompiler` keeps, the last used."""
+ORDER_CACHE_SIZE = 64
+"""How many ``ORDER BY`` clause lists a :class:`SqlCompiler` keeps (per sort and id column), the last used."""
 
 
 class SqlCompiler:
@@ -348,6 +350,8 @@ class SqlCompiler:
         # A listing compiles its filter on every request, most often one of a few: building the clause
         # again cost more than running it on a small table. An equal plan has the same clause.
         self._where_of = functools.lru_cache(maxsize=WHERE_CACHE_SIZE)(self._compile_where)
+        # The same for the order, per id column: with_id_column's copies (one per request) share it.
+        self._order_of = functools.lru_cache(maxsize=ORDER_CACHE_SIZE)(self._compile_order)
 
     def with_id_column(self, id_column: object) -> SqlCompiler:
         """The same compiler ordering by ``id_column``."""
@@ -355,11 +359,12 @@ class SqlCompiler:
         made.id_column = id_column
         return made
 
-    def _ordering(self) -> SqlOrdering:
-        if self.id_column is None:
+    def _ordering(self, id_column: object = None) -> SqlOrdering:
+        id_column = self.id_column if id_column is None else id_column
+        if id_column is None:
             raise ValueError("SqlCompiler needs id_column= to order or seek: the id breaks ties")
         zone = UTC if self.schema is None else self.schema.timezone
-        return SqlOrdering(self.mapping, id_column=self.id_column, zone=zone)
+        return SqlOrdering(self.mapping, id_column=id_column, zone=zone)
 
     def where(self, plan: Plan) -> sa.ColumnElement[bool]:
         """The ``WHERE`` clause of ``plan``: the same object for an equal plan, among the last few compiled."""
@@ -374,8 +379,13 @@ class SqlCompiler:
         return compile_clause(plan, self.mapping, dialect=self.dialect)
 
     def order(self, keys: Sequence[SortKey]) -> list[sa.ColumnElement[Any]]:
-        """The ``ORDER BY`` clauses of ``keys``, then the id."""
-        return self._ordering().order(keys)
+        """The ``ORDER BY`` clauses of ``keys``, then the id: the same clauses for the same keys, among the last few."""
+        return list(self._order_of(tuple(keys), ByIdentity(self.id_column)))
+
+    def _compile_order(
+        self, keys: tuple[SortKey, ...], id_column: ByIdentity[object]
+    ) -> tuple[sa.ColumnElement[Any], ...]:
+        return tuple(self._ordering(id_column.value).order(keys))
 
     def after(self, keys: Sequence[SortKey], position: Position) -> sa.ColumnElement[bool]:
         """The rows strictly after ``position`` in the order of ``keys``, as each dialect's index can find them."""

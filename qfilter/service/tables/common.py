@@ -8,7 +8,8 @@ filters need with the helpers here, so that both read an entity as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from qfilter.core.schema import Schema
 from qfilter.core.times import to_instant
 from qfilter.core.values import as_text, field_values
 from qfilter.sql import SUPPORTED_DIALECTS, Column, SqlMapping, exact_string, missing_flag, sort_indexes
+from qfilter.sql.elements import ByIdentity
 
 __all__ = [
     "METADATA",
@@ -30,6 +32,7 @@ __all__ = [
     "order_by_name",
     "ordered",
     "paged",
+    "page_select",
     "check_lengths",
     "value_getter",
     "texts",
@@ -99,6 +102,43 @@ def paged(statement: sa.Select[Any], offset: int, limit: int | None) -> sa.Selec
     if limit is not None:
         statement = statement.limit(limit)
     return statement
+
+
+PAGE_CACHE_SIZE = 256
+"""How many page statements :func:`page_select` keeps, the last used."""
+
+
+def page_select(
+    columns: Sequence[sa.ColumnElement[Any]],
+    where: sa.ColumnElement[bool] | None,
+    order: Sequence[sa.ColumnElement[Any]],
+    offset: int,
+    limit: int | None,
+) -> sa.Select[Any]:
+    """``SELECT columns WHERE where ORDER BY order`` (:func:`paged`): the same statement for the same clauses.
+
+    The clauses are the same when they are the same objects, as the
+    compiler's kept ``where`` and ``order`` are for a repeated request.
+    """
+    return _page_select(
+        tuple(map(ByIdentity, columns)), ByIdentity(where), tuple(map(ByIdentity, order)), offset, limit
+    )
+
+
+@functools.lru_cache(maxsize=PAGE_CACHE_SIZE)
+def _page_select(
+    columns: tuple[ByIdentity[sa.ColumnElement[Any]], ...],
+    where: ByIdentity[sa.ColumnElement[bool] | None],
+    order: tuple[ByIdentity[sa.ColumnElement[Any]], ...],
+    offset: int,
+    limit: int | None,
+) -> sa.Select[Any]:
+    # SQLAlchemy keeps a statement's cache key on it, so a statement used again is not walked again to
+    # find its compiled form; that walk and building the statement cost a small page more than reading it.
+    statement = sa.select(*(column.value for column in columns)).order_by(*(item.value for item in order))
+    if where.value is not None:
+        statement = statement.where(where.value)
+    return paged(statement, offset, limit)
 
 
 # -- extracting the values filters need --------------------------------------------------------------

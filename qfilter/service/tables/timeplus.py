@@ -29,7 +29,7 @@ from .common import (
     declare_sort_indexes,
     missing_columns,
     ordered,
-    paged,
+    page_select,
     required_instant,
     single,
     sorted_column,
@@ -203,10 +203,8 @@ def select_saved_queries(
     if order is None:
         by_name = ordered(conn, order_by)
         order = [by_name(TIMEPLUS_TABLE.c.name), by_name(TIMEPLUS_TABLE.c.id)]
-    statement = sa.select(*_saved_query_columns()).order_by(*order)
-    if where is not None:
-        statement = statement.where(where)
-    return [_saved_query(row) for row in conn.execute(paged(statement, offset, limit))]
+    statement = page_select(_saved_query_columns(), where, order, offset, limit)
+    return [_saved_query(row) for row in conn.execute(statement)]
 
 
 def count_saved_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:

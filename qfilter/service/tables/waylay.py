@@ -32,7 +32,7 @@ from .common import (
     instants,
     missing_columns,
     ordered,
-    paged,
+    page_select,
     single,
     sorted_column,
     texts,
@@ -229,10 +229,8 @@ def select_waylay_queries(
     """
     if order is None:
         order = [ordered(conn, order_by)(WAYLAY_TABLE.c.name)]
-    statement = sa.select(WAYLAY_TABLE.c.body).order_by(*order)
-    if where is not None:
-        statement = statement.where(where)
-    return [dict(body) for body in conn.execute(paged(statement, offset, limit)).scalars().all()]
+    statement = page_select([WAYLAY_TABLE.c.body], where, order, offset, limit)
+    return [dict(body) for body in conn.execute(statement).scalars().all()]
 
 
 def count_waylay_queries(conn: sa.Connection, where: sa.ColumnElement[bool] | None = None) -> int:
