@@ -149,7 +149,16 @@ def _configure_sqlite(engine: sa.Engine, lock_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            # Through SQLAlchemy, which wraps the driver's errors: this one waits for the write lock and
+            # may fail to get it, which run_write tries again.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A deferred BEGIN touches no file and takes no lock; on the driver's own connection it costs
+            # a read far less than SQLAlchemy's execution (compile, events, a result), which a read pays.
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a connection being begun is open
+            driver.execute("BEGIN")
 
 
 def _configure_postgresql(engine: sa.Engine, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
